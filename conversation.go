@@ -1,0 +1,135 @@
+package jack
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ConversationIdentity is the grain identity of the conversation of orgID with a customer phone
+// (E.164): "<orgUUID>:<phone>". Two dealerships sharing a customer have two identities.
+func ConversationIdentity(orgID uuid.UUID, phone string) string {
+	return orgID.String() + ":" + phone
+}
+
+// ParseConversationIdentity splits an identity made by ConversationIdentity.
+func ParseConversationIdentity(id string) (uuid.UUID, string, error) {
+	if len(id) < 38 || id[36] != ':' {
+		return uuid.Nil, "", fmt.Errorf("bad conversation identity %q", id)
+	}
+	org, err := uuid.Parse(id[:36])
+	if err != nil {
+		return uuid.Nil, "", fmt.Errorf("bad conversation identity %q: %w", id, err)
+	}
+	return org, id[37:], nil
+}
+
+// Conversations is the engine as the HTTP layer sees it: each call is routed to the grain of
+// one (organization, customer phone) conversation, which commits before it answers. Methods
+// return domain errors (ENOTFOUND, ECONFLICT with reason opted_out, EUNPROCESSABLE, EPROVIDER,
+// EUNAVAILABLE when the grain cannot be reached).
+type Conversations interface {
+	// ReceiveSMS records an inbound SMS (creating the lead for a new customer) and schedules the
+	// AI reply. A MessageSid seen before returns the stored message with Duplicate set.
+	ReceiveSMS(ctx context.Context, orgID uuid.UUID, in InboundSMS) (*Delivery, error)
+	// SendSMS sends a message from the organization's active number and records it.
+	SendSMS(ctx context.Context, orgID uuid.UUID, out OutboundSMS) (*Delivery, error)
+	// UpdateSMSStatus applies a Twilio status callback; statuses only move forward.
+	UpdateSMSStatus(ctx context.Context, orgID uuid.UUID, st SMSStatus) error
+	// SetAIPaused pauses (human takeover) or resumes the AI for a lead's conversation.
+	SetAIPaused(ctx context.Context, orgID uuid.UUID, phone string, paused bool) (*Lead, error)
+}
+
+// InboundSMS is a customer's text as Twilio delivered it.
+type InboundSMS struct {
+	MessageSid string
+	From       string // customer, E.164
+	To         string // the dealership's number, E.164
+	Body       string
+	OptOutType string // Twilio's OptOutType when present
+	ReceivedAt time.Time
+}
+
+// OutboundSMS is a message the dealership sends: by staff through the API or by the AI.
+type OutboundSMS struct {
+	To             string // customer, E.164
+	Body           string
+	IdempotencyKey string     // optional: a repeat with the same key returns the first result
+	AuthorUserID   *uuid.UUID // the staff member; a manual send pauses the AI
+}
+
+// SMSStatus is a Twilio delivery status callback.
+type SMSStatus struct {
+	MessageSid   string
+	Status       string
+	To           string // the customer for outbound messages
+	From         string // the dealership's number
+	ErrorCode    string
+	ErrorMessage string
+}
+
+// Delivery is the committed result of an SMS in or out.
+type Delivery struct {
+	Lead      *Lead    `json:"lead"`
+	Message   *Message `json:"message"`
+	Duplicate bool     `json:"duplicate"`
+}
+
+// SMSSender sends text messages (Twilio in production, a fake in tests, a local outbox offline).
+type SMSSender interface {
+	// SendSMS returns ECONFLICT with reason opted_out when the carrier reports the recipient
+	// unsubscribed (Twilio 21610), EPROVIDER for other refusals.
+	SendSMS(ctx context.Context, msg SMSRequest) (*SMSResult, error)
+}
+
+// SMSRequest is one text to send.
+type SMSRequest struct {
+	From           string
+	To             string
+	Body           string
+	StatusCallback string // URL for delivery status callbacks; empty for none
+}
+
+// SMSResult is the provider's answer to a send.
+type SMSResult struct {
+	Sid    string
+	Status string
+}
+
+// Agent produces the AI's side of a conversation. Open starts a session for one conversation;
+// the grain keeps it while the conversation is active and closes it when idle.
+type Agent interface {
+	Open(ctx context.Context, conv AgentConversation) (AgentSession, error)
+}
+
+// AgentSession is an open AI conversation.
+type AgentSession interface {
+	// Reply answers the customer's latest text(s).
+	Reply(ctx context.Context, turn AgentTurn) (*AgentReply, error)
+	// Close ends the session; safe to call twice.
+	Close() error
+}
+
+// AgentConversation is what an agent session starts with.
+type AgentConversation struct {
+	OrganizationID uuid.UUID
+	Phone          string
+	Variables      map[string]any // the dynamic variables (DESIGN §5)
+}
+
+// AgentTurn is one customer turn for the agent to answer.
+type AgentTurn struct {
+	Text      string         // the customer's text(s) since the last reply
+	Lead      *Lead          // the lead as it is now
+	History   []*Message     // recent messages, oldest first
+	Variables map[string]any // the dynamic variables as they are now
+	Now       time.Time
+}
+
+// AgentReply is the agent's answer and what it learned about the lead.
+type AgentReply struct {
+	Text   string
+	Change ConversationChange // qualification fields read from the customer's words
+}

@@ -1,0 +1,67 @@
+package jack
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Event types published to dashboards (the seed's names).
+const (
+	EventSMSReceived = "sms_received"
+	EventSMSSent     = "sms_sent"
+	EventSMSStatus   = "sms_status"
+	EventCallStarted = "call_started"
+	EventCallEnded   = "call_ended"
+	EventLeadUpdated = "lead_updated"
+)
+
+// Event is something that happened in a conversation, persisted with the change that caused it
+// and then published on the organization's channel. IDs are time-ordered (UUIDv7), so a
+// reconnecting dashboard resumes after the last id it saw.
+type Event struct {
+	ID             uuid.UUID       `json:"id"`
+	Type           string          `json:"type"`
+	OrganizationID uuid.UUID       `json:"organizationId"`
+	LeadID         string          `json:"leadId,omitempty"`
+	PhoneNumber    string          `json:"phoneNumber,omitempty"`
+	Message        string          `json:"message,omitempty"`
+	MessageSid     string          `json:"messageSid,omitempty"`
+	Timestamp      time.Time       `json:"timestamp"`
+	Data           json.RawMessage `json:"data,omitempty"` // the message, lead or call the event is about
+}
+
+// NewEvent returns an event with a fresh time-ordered id. data is marshaled into Data.
+func NewEvent(typ string, orgID uuid.UUID, leadID, phone string, now time.Time, data any) *Event {
+	e := &Event{ID: uuid.Must(uuid.NewV7()), Type: typ, OrganizationID: orgID, LeadID: leadID, PhoneNumber: phone, Timestamp: now}
+	if data != nil {
+		b, err := json.Marshal(data)
+		if err == nil {
+			e.Data = b
+		}
+	}
+	return e
+}
+
+// EventFilter selects persisted events for replay, oldest first.
+type EventFilter struct {
+	After  uuid.UUID // only events with a greater id; uuid.Nil for all kept events
+	LeadID string    // only this lead's events when set
+	Limit  int       // defaults to 500, at most 5000
+}
+
+// Broker carries events between nodes: every node publishes what its grains commit, and
+// every node's SSE hub subscribes to the organizations its dashboards watch. Safe for
+// concurrent use.
+type Broker interface {
+	// Publish sends e to the subscribers of e.OrganizationID. It does not block on slow
+	// subscribers: they are dropped (they resume from the Store with Last-Event-ID).
+	Publish(ctx context.Context, e *Event) error
+	// Subscribe returns a channel of orgID's events. The channel is closed when ctx ends, when
+	// the subscriber is too slow, or when the Broker closes.
+	Subscribe(ctx context.Context, orgID uuid.UUID) (<-chan *Event, error)
+	// Close stops the broker and closes every subscription.
+	Close() error
+}

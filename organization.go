@@ -1,0 +1,60 @@
+package jack
+
+import (
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Organization is a dealership: the tenant. Every other record belongs to exactly one.
+type Organization struct {
+	ID                   uuid.UUID            `json:"id"`
+	Name                 string               `json:"name"`
+	Domain               string               `json:"domain,omitempty"`
+	Settings             OrganizationSettings `json:"settings"`
+	DefaultPhoneNumberID *uuid.UUID           `json:"defaultPhoneNumberId,omitempty"`
+	CreatedAt            time.Time            `json:"createdAt"`
+}
+
+// OrganizationSettings are the dealership's preferences (the seed's settings JSONB).
+type OrganizationSettings struct {
+	// DefaultRegion reads national-format customer numbers (ISO 3166-1 alpha-2). Defaults to "US".
+	DefaultRegion string `json:"defaultRegion,omitempty"`
+	// TimeZone is an IANA zone used when a customer's zone cannot be told from their number.
+	TimeZone string `json:"timeZone,omitempty"`
+}
+
+// Region returns the organization's phone region, DefaultRegion when unset.
+func (o *Organization) Region() string {
+	if o == nil || o.Settings.DefaultRegion == "" {
+		return DefaultRegion
+	}
+	return o.Settings.DefaultRegion
+}
+
+// Validate returns EUNPROCESSABLE naming each invalid field.
+func (o *Organization) Validate() error {
+	fields := map[string]string{}
+	if strings.TrimSpace(o.Name) == "" {
+		fields["organizationName"] = "is required"
+	} else if len(o.Name) > 255 {
+		fields["organizationName"] = "must be at most 255 characters"
+	}
+	if r := o.Settings.DefaultRegion; r != "" && !ValidRegion(r) {
+		fields["settings.defaultRegion"] = "is not a known region code"
+	}
+	if tz := o.Settings.TimeZone; tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil {
+			fields["settings.timeZone"] = "is not a known IANA time zone"
+		}
+	}
+	return ValidationError(fields)
+}
+
+// OrganizationUpdate holds the fields of an organization that may change; nil means unchanged.
+type OrganizationUpdate struct {
+	Name     *string               `json:"name"`
+	Domain   *string               `json:"domain"`
+	Settings *OrganizationSettings `json:"settings"`
+}

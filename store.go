@@ -1,0 +1,154 @@
+package jack
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Store keeps everything durable. Every method that takes an orgID reads and writes only that
+// organization's rows (and, on Postgres, runs in a transaction whose RLS setting is orgID), so
+// another organization's record is simply ENOTFOUND. The few tenant-free lookups are named so.
+// Adapters: persistence/postgres and persistence/sqlite; persistence/storetest checks both.
+type Store interface {
+	// Ping returns EUNAVAILABLE when the database does not answer.
+	Ping(ctx context.Context) error
+	// Close releases the connections.
+	Close() error
+
+	OrganizationStore
+	UserStore
+	LeadStore
+	PhoneNumberStore
+	ConversationStore
+	EventStore
+}
+
+// OrganizationStore keeps dealerships.
+type OrganizationStore interface {
+	// CreateOrganization stores a new organization and its owner in one transaction.
+	// Returns ECONFLICT if the owner's email is taken (emails are unique across organizations).
+	CreateOrganization(ctx context.Context, org *Organization, owner *User) error
+	// FindOrganizationByID returns ENOTFOUND if orgID does not exist.
+	FindOrganizationByID(ctx context.Context, orgID uuid.UUID) (*Organization, error)
+	// UpdateOrganization returns ENOTFOUND if orgID does not exist.
+	UpdateOrganization(ctx context.Context, orgID uuid.UUID, upd OrganizationUpdate) (*Organization, error)
+}
+
+// UserStore keeps staff accounts.
+type UserStore interface {
+	// FindUserByEmail is tenant-free (login): returns ENOTFOUND if no user has the email.
+	FindUserByEmail(ctx context.Context, email string) (*User, error)
+	// FindUserByID returns ENOTFOUND if id is not a user of orgID.
+	FindUserByID(ctx context.Context, orgID, id uuid.UUID) (*User, error)
+	// FindUsers lists orgID's users, oldest first.
+	FindUsers(ctx context.Context, orgID uuid.UUID) ([]*User, error)
+	// CreateUser returns ECONFLICT if the email is taken.
+	CreateUser(ctx context.Context, orgID uuid.UUID, u *User) error
+}
+
+// LeadStore keeps the CRM side of leads. Conversation fields change through ConversationTx.
+type LeadStore interface {
+	// CreateLead returns ECONFLICT if orgID already has a lead with that phone.
+	CreateLead(ctx context.Context, orgID uuid.UUID, lead *Lead) error
+	// FindLeadByID returns ENOTFOUND if id is not a lead of orgID.
+	FindLeadByID(ctx context.Context, orgID uuid.UUID, id string) (*Lead, error)
+	// FindLeadByPhone returns ENOTFOUND if orgID has no lead with that E.164 phone.
+	FindLeadByPhone(ctx context.Context, orgID uuid.UUID, phone string) (*Lead, error)
+	// FindLeads returns one page of orgID's leads; EINVALID for a malformed cursor.
+	FindLeads(ctx context.Context, orgID uuid.UUID, filter LeadFilter) (*LeadPage, error)
+	// UpdateLead returns ENOTFOUND if id is not a lead of orgID, ECONFLICT if upd.Version is stale.
+	UpdateLead(ctx context.Context, orgID uuid.UUID, id string, upd LeadUpdate) (*Lead, error)
+	// DeleteLead removes the lead with its messages, call sessions and summary.
+	// Returns ENOTFOUND if id is not a lead of orgID.
+	DeleteLead(ctx context.Context, orgID uuid.UUID, id string) error
+}
+
+// PhoneNumberStore keeps the dealerships' own numbers.
+type PhoneNumberStore interface {
+	// OrganizationByPhoneNumber is tenant-free (webhook routing): the organization owning the
+	// active number phone (E.164). Returns ENOTFOUND when no active number matches.
+	OrganizationByPhoneNumber(ctx context.Context, phone string) (uuid.UUID, error)
+	// OrganizationsByCustomerPhone is tenant-free: the organizations that have a lead with that
+	// phone (the seed's fallback routing when the dialed number is unknown).
+	OrganizationsByCustomerPhone(ctx context.Context, phone string) ([]uuid.UUID, error)
+	// CreatePhoneNumber returns ECONFLICT if the number belongs to any organization already.
+	CreatePhoneNumber(ctx context.Context, orgID uuid.UUID, pn *PhoneNumber) error
+	// FindPhoneNumbers lists orgID's numbers, newest first.
+	FindPhoneNumbers(ctx context.Context, orgID uuid.UUID) ([]*PhoneNumber, error)
+	// ActivePhoneNumber returns the number orgID sends from: its default number when active,
+	// otherwise its oldest active number. ENOTFOUND when it has none.
+	ActivePhoneNumber(ctx context.Context, orgID uuid.UUID) (*PhoneNumber, error)
+	// UpdatePhoneNumber returns ENOTFOUND if phone is not a number of orgID.
+	UpdatePhoneNumber(ctx context.Context, orgID uuid.UUID, phone string, upd PhoneNumberUpdate) (*PhoneNumber, error)
+}
+
+// ConversationStore keeps conversations: what a grain loads on activation and the transaction it
+// writes in. Only the conversation grain writes through ConversationTx.
+type ConversationStore interface {
+	// LoadConversation returns the conversation of orgID with the customer phone: its lead (nil
+	// when none), its last limit messages oldest first, its summary (nil when none) and counts.
+	LoadConversation(ctx context.Context, orgID uuid.UUID, phone string, limit int) (*ConversationSnapshot, error)
+	// InConversationTx runs fn in one transaction of orgID and commits when fn returns nil.
+	InConversationTx(ctx context.Context, orgID uuid.UUID, fn func(tx ConversationTx) error) error
+	// FindMessages returns one page of a lead's timeline; ENOTFOUND if the lead is not orgID's.
+	FindMessages(ctx context.Context, orgID uuid.UUID, filter MessageFilter) (*MessagePage, error)
+}
+
+// EventStore keeps published events for replay to reconnecting dashboards.
+type EventStore interface {
+	// FindEvents returns orgID's events after filter.After, oldest first.
+	FindEvents(ctx context.Context, orgID uuid.UUID, filter EventFilter) ([]*Event, error)
+	// DeleteEventsBefore is tenant-free maintenance: it drops events older than t and says how many.
+	DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error)
+}
+
+// ConversationSnapshot is a conversation as a grain loads it on activation.
+type ConversationSnapshot struct {
+	Lead          *Lead
+	Messages      []*Message // the most recent, oldest first
+	Summary       *Summary
+	TotalMessages int // every message of the conversation, both channels
+	SMSMessages   int
+	VoiceMessages int
+}
+
+// ConversationTx is one transaction over one organization's conversations. Its methods are the
+// grain's building blocks; the transaction commits only if the whole composition succeeds.
+type ConversationTx interface {
+	// Now is the transaction's clock reading (UTC), the same for every write in it.
+	Now() time.Time
+	// FindLeadByPhone returns ENOTFOUND if the organization has no lead with that phone.
+	FindLeadByPhone(ctx context.Context, phone string) (*Lead, error)
+	// EnsureLead inserts lead unless its phone already has one, and returns the stored lead and
+	// whether it was created by this call (a concurrent activation may have created it first).
+	EnsureLead(ctx context.Context, lead *Lead) (*Lead, bool, error)
+	// UpdateConversation applies ch to the lead's conversation fields, bumps its version and
+	// returns it. ENOTFOUND if leadID is not the organization's.
+	UpdateConversation(ctx context.Context, leadID string, ch ConversationChange) (*Lead, error)
+	// InsertMessage stores m unless a message with the same Twilio MessageSid or idempotency key
+	// exists; then it returns that message and false.
+	InsertMessage(ctx context.Context, m *Message) (*Message, bool, error)
+	// FindMessageBySid returns ENOTFOUND if no message has that Twilio MessageSid. The row stays
+	// locked until the transaction ends where the database supports it.
+	FindMessageBySid(ctx context.Context, sid string) (*Message, error)
+	// UpdateMessageDelivery stores m's Twilio sid, status and error fields.
+	UpdateMessageDelivery(ctx context.Context, m *Message) error
+	// InsertEvents stores events for replay.
+	InsertEvents(ctx context.Context, events ...*Event) error
+}
+
+// ConversationChange is a change to a lead's conversation fields; zero fields change nothing.
+type ConversationChange struct {
+	Messages        int        // messages added: total_conversations += Messages
+	Activity        *time.Time // last_activity
+	Touchpoint      *time.Time // last_touchpoint: the dealership reached out
+	OptOut          *bool      // true sets opted_out_at (kept when already set), false clears it
+	AIPausedUntil   *time.Time // staff takeover until then
+	ResumeAI        bool       // clears ai_paused_until
+	ChaseStatus     *string
+	VehicleInterest *string
+	BudgetRange     *string
+	ScriptProgress  *Progress
+}
