@@ -150,5 +150,7 @@ type ConversationChange struct {
 	ChaseStatus     *string
 	VehicleInterest *string
 	BudgetRange     *string
-	ScriptProgress  *Progress
+	// CreditScoreRange is how the customer describes their credit ("good", "600-650").
+	CreditScoreRange *string
+	ScriptProgress   *Progress
 }
