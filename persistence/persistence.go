@@ -178,6 +178,9 @@ func ApplyConversationChange(l *jack.Lead, ch jack.ConversationChange, now time.
 	if ch.BudgetRange != nil {
 		l.BudgetRange = *ch.BudgetRange
 	}
+	if ch.CreditScoreRange != nil {
+		l.CreditScoreRange = *ch.CreditScoreRange
+	}
 	if ch.ScriptProgress != nil {
 		l.ScriptProgress = *ch.ScriptProgress
 	}
