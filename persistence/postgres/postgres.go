@@ -1,0 +1,242 @@
+// Package postgres is the Postgres Store (pgx v5) for clustered deployments. It connects as the
+// application role (jack_app) so row-level security confines every transaction to the
+// organization it sets in app.current_organization_id, and it runs the goose migrations.
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/migrations"
+	"github.com/jack-auto/jack/persistence"
+)
+
+var (
+	_ jack.Store          = (*Store)(nil)
+	_ jack.ConversationTx = (*Tx)(nil)
+)
+
+// RoleNone, as Config.Role, keeps the connecting user (no SET ROLE): only for a URL whose user
+// is itself the application role.
+const RoleNone = "none"
+
+// Config configures Open.
+type Config struct {
+	// URL is a Postgres connection URL; a search_path query parameter selects the schema.
+	URL string
+	// Role is the role every connection switches to with SET ROLE, so row-level security
+	// applies even when URL names a superuser. Defaults to migrations.AppRole; RoleNone disables.
+	Role string
+	// MaxConns bounds the pool. Defaults to 20.
+	MaxConns int32
+}
+
+// WithDefaults returns cfg with blank fields filled.
+func (cfg Config) WithDefaults() Config {
+	cfg.Role = cmp.Or(cfg.Role, migrations.AppRole)
+	cfg.MaxConns = cmp.Or(cfg.MaxConns, 20)
+	return cfg
+}
+
+// Store is the Postgres jack.Store. Safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+
+	// Now is the clock; each transaction reads it once. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// Open connects to Postgres and pings it. It does not migrate (see Migrate). Returns
+// EUNAVAILABLE when the database does not answer.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	cfg = cfg.WithDefaults()
+	pcfg, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	pcfg.MaxConns = cfg.MaxConns
+	setRole := ""
+	if cfg.Role != RoleNone {
+		setRole = "SET ROLE " + pgx.Identifier{cfg.Role}.Sanitize()
+	}
+	pcfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		// Scan timestamps in UTC so values read back compare equal to what was written.
+		conn.TypeMap().RegisterType(&pgtype.Type{
+			Name: "timestamptz", OID: pgtype.TimestamptzOID,
+			Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
+		})
+		if setRole == "" {
+			return nil
+		}
+		if _, err := conn.Exec(ctx, setRole); err != nil {
+			return fmt.Errorf("postgres: %s: %w", setRole, err)
+		}
+		return nil
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open pool: %w", err)
+	}
+	s := &Store{pool: pool, Now: time.Now}
+	if err := s.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the connections. Safe to call twice.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Ping returns EUNAVAILABLE when the database does not answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+func unavailable(err error) error {
+	return fmt.Errorf("postgres: %w: %w", jack.Errorf(jack.EUNAVAILABLE, "The database is unavailable."), err)
+}
+
+// Tx is one transaction of one organization: row-level security sees only orgID's rows, and
+// every write in it reads the same clock. It implements jack.ConversationTx.
+type Tx struct {
+	tx    pgx.Tx
+	orgID uuid.UUID
+	now   time.Time
+}
+
+// Now returns the transaction's clock reading (UTC, microseconds).
+func (tx *Tx) Now() time.Time { return tx.now }
+
+// inTx runs fn in a transaction of orgID and commits when fn returns nil.
+func (s *Store) inTx(ctx context.Context, orgID uuid.UUID, fn func(tx *Tx) error) error {
+	return s.begin(ctx, orgID, true, fn)
+}
+
+// inTenantFreeTx runs fn in a transaction with no organization set: RLS shows it nothing,
+// so it may only call the SECURITY DEFINER lookups.
+func (s *Store) inTenantFreeTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return s.begin(ctx, uuid.Nil, false, fn)
+}
+
+func (s *Store) begin(ctx context.Context, orgID uuid.UUID, tenant bool, fn func(tx *Tx) error) error {
+	ptx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return translate(fmt.Errorf("postgres: begin: %w", err))
+	}
+	defer func() { _ = ptx.Rollback(context.WithoutCancel(ctx)) }()
+
+	tx := &Tx{tx: ptx, orgID: orgID, now: persistence.TxTime(s.Now)}
+	if tenant {
+		if _, err := ptx.Exec(ctx, `SELECT set_config('app.current_organization_id', $1, true)`, orgID.String()); err != nil {
+			return translate(fmt.Errorf("postgres: set organization: %w", err))
+		}
+	}
+	if err := fn(tx); err != nil {
+		return translate(err)
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return translate(fmt.Errorf("postgres: commit: %w", err))
+	}
+	return nil
+}
+
+// Postgres error codes the adapter translates.
+const (
+	codeUniqueViolation     = "23505"
+	codeForeignKeyViolation = "23503"
+	codeInvalidText         = "22P02"
+)
+
+// translate maps database failures to domain errors at the edge; an error that already is a
+// jack.Error, or that nothing maps, passes through unchanged (EINTERNAL for users).
+func translate(err error) error {
+	var je *jack.Error
+	var pgErr *pgconn.PgError
+	var connErr *pgconn.ConnectError
+	switch {
+	case err == nil || errors.As(err, &je):
+		return err
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("%w: %w", jack.Errorf(jack.ENOTFOUND, "Not found."), err)
+	case errors.As(err, &connErr):
+		return unavailable(err)
+	case errors.As(err, &pgErr):
+		switch pgErr.Code {
+		case codeUniqueViolation:
+			return fmt.Errorf("%w: %w", persistence.ConflictError(pgErr.ConstraintName), err)
+		case codeForeignKeyViolation:
+			if strings.HasSuffix(pgErr.ConstraintName, "_organization_id_fkey") {
+				return fmt.Errorf("%w: %w", notFound("Organization"), err)
+			}
+			return fmt.Errorf("%w: %w", jack.Errorf(jack.EUNPROCESSABLE, "A referenced record does not exist."), err)
+		case codeInvalidText:
+			return fmt.Errorf("%w: %w", jack.Errorf(jack.EINVALID, "Malformed identifier."), err)
+		}
+	}
+	return err
+}
+
+// notFound returns ENOTFOUND with a user-safe message.
+func notFound(what string) error { return jack.Errorf(jack.ENOTFOUND, "%s not found.", what) }
+
+// orNotFound turns pgx.ErrNoRows into ENOTFOUND naming what was missing.
+func orNotFound(err error, what string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound(what)
+	}
+	return err
+}
+
+// collect scans every row with scan.
+func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+}
+
+// nullText stores "" as NULL.
+func nullText(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// truncPtr truncates an optional time to what Postgres keeps.
+func truncPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := persistence.Truncate(*t)
+	return &v
+}
+
+// orNow returns t truncated, or now when t is zero.
+func orNow(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return persistence.Truncate(t)
+}
+
+// newID returns a time-ordered id.
+func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
