@@ -40,6 +40,9 @@ type Conversations interface {
 	UpdateSMSStatus(ctx context.Context, orgID uuid.UUID, st SMSStatus) error
 	// SetAIPaused pauses (human takeover) or resumes the AI for a lead's conversation.
 	SetAIPaused(ctx context.Context, orgID uuid.UUID, phone string, paused bool) (*Lead, error)
+	// LeadChanged tells the conversation that staff updated (or deleted) its lead through the
+	// CRM, so its memory and the dashboards catch up.
+	LeadChanged(ctx context.Context, orgID uuid.UUID, phone string, deleted bool) error
 }
 
 // InboundSMS is a customer's text as Twilio delivered it.
@@ -49,7 +52,6 @@ type InboundSMS struct {
 	To         string // the dealership's number, E.164
 	Body       string
 	OptOutType string // Twilio's OptOutType when present
-	ReceivedAt time.Time
 }
 
 // OutboundSMS is a message the dealership sends: by staff through the API or by the AI.

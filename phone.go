@@ -64,3 +64,13 @@ func MaskPhone(phone string) string {
 	}
 	return "***"
 }
+
+// DisplayPhone formats an E.164 number the way people in its country write it
+// (+16045550123 → (604) 555-0123); anything unparseable is returned as is.
+func DisplayPhone(e164 string) string {
+	num, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return e164
+	}
+	return phonenumbers.Format(num, phonenumbers.NATIONAL)
+}

@@ -1,0 +1,220 @@
+// Package actors is the conversation engine: one Proto.Actor virtual actor (grain) per
+// (organization, customer phone) holds the conversation's memory, timers and AI session, and is
+// its single writer. Engine starts the cluster and implements jack.Conversations by routing each
+// call to the right grain, retrying once when a request vanishes (DESIGN §5a).
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
+	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/google/uuid"
+
+	"github.com/jack-auto/jack"
+)
+
+// Kind is the cluster kind of conversation grains.
+const Kind = "conversation"
+
+// Config tunes the engine; zero values take the defaults named on each field.
+type Config struct {
+	// ClusterName names the cluster; members with another name never meet. Defaults to "jack".
+	ClusterName string
+	// Provider finds the other members. Defaults to a one-member in-memory provider.
+	Provider cluster.ClusterProvider
+	// Host and Port are where the member listens for other members. Default 127.0.0.1:0.
+	Host string
+	Port int
+	// AdvertisedAddress ("host:port") is how other members reach this one, when it differs
+	// from Host:Port (containers, Kubernetes pod IPs).
+	AdvertisedAddress string
+
+	// RequestTimeout bounds one attempt to reach a grain. Defaults to 5s.
+	RequestTimeout time.Duration
+	// StoreTimeout bounds a grain's database work per message. Defaults to 10s.
+	StoreTimeout time.Duration
+
+	// ServerURL is the public base URL Twilio's status callbacks are addressed to.
+	ServerURL string
+	// ConversationIdle passivates a grain after this long without messages. Defaults to 10m.
+	ConversationIdle time.Duration
+	// TakeoverPause pauses the AI after a staff member's manual text. Defaults to 30m.
+	TakeoverPause time.Duration
+	// AIDebounce waits for follow-up texts before the AI replies. Defaults to 3s.
+	AIDebounce time.Duration
+	// AISessionIdle closes an unused AI session. Defaults to 5m.
+	AISessionIdle time.Duration
+	// HistorySize is how many recent messages a grain keeps in memory. Defaults to 50.
+	HistorySize int
+
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// WithDefaults returns a copy of c with every unset field at its default.
+func (c Config) WithDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.ClusterName == "" {
+		c.ClusterName = "jack"
+	}
+	if c.Host == "" {
+		c.Host = "127.0.0.1"
+	}
+	def(&c.RequestTimeout, 5*time.Second)
+	def(&c.StoreTimeout, 10*time.Second)
+	def(&c.ConversationIdle, 10*time.Minute)
+	def(&c.TakeoverPause, 30*time.Minute)
+	def(&c.AIDebounce, 3*time.Second)
+	def(&c.AISessionIdle, 5*time.Minute)
+	if c.HistorySize <= 0 {
+		c.HistorySize = 50
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Engine runs the conversation grains of this node and routes requests to grains on any node.
+type Engine struct {
+	cfg    Config
+	store  jack.Store
+	broker jack.Broker
+	sms    jack.SMSSender
+	agent  jack.Agent
+	log    *slog.Logger
+
+	system  *actor.ActorSystem
+	cluster *cluster.Cluster
+
+	// ctx ends when the engine closes; grains' background work derives from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// beforeRequest, when set (tests only), runs in the grain before each request.
+	beforeRequest func(*Request)
+}
+
+var _ jack.Conversations = (*Engine)(nil)
+
+// NewEngine returns an engine over its dependencies; Start joins the cluster.
+func NewEngine(cfg Config, store jack.Store, broker jack.Broker, sms jack.SMSSender, agent jack.Agent, log *slog.Logger) (*Engine, error) {
+	switch {
+	case store == nil:
+		return nil, errors.New("actors: a Store is required")
+	case broker == nil:
+		return nil, errors.New("actors: a Broker is required")
+	case sms == nil:
+		return nil, errors.New("actors: an SMSSender is required")
+	case agent == nil:
+		return nil, errors.New("actors: an Agent is required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: cfg.WithDefaults(), store: store, broker: broker, sms: sms, agent: agent, log: log}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	return e, nil
+}
+
+// Start joins the cluster as a member hosting conversation grains. It takes about a second
+// (the library waits for the member to settle).
+func (e *Engine) Start() error {
+	cfg := e.cfg
+	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return libraryLogger(e.log)
+	}))
+	props := actor.PropsFromProducer(func() actor.Actor { return newGrain(e) })
+	provider := cfg.Provider
+	if provider == nil {
+		provider = test.NewTestProvider(test.NewInMemAgent())
+	}
+	var remoteOpts []remote.ConfigOption
+	if cfg.AdvertisedAddress != "" {
+		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(cfg.AdvertisedAddress))
+	}
+	e.cluster = cluster.New(e.system, cluster.Configure(cfg.ClusterName, provider, disthash.New(),
+		remote.Configure(cfg.Host, cfg.Port, remoteOpts...),
+		cluster.WithKinds(cluster.NewKind(Kind, props)),
+		cluster.WithRequestTimeout(cfg.RequestTimeout)))
+	var startErr error
+	func() {
+		// StartMember panics when the remote cannot bind or the provider fails.
+		defer func() {
+			if r := recover(); r != nil {
+				startErr = fmt.Errorf("start cluster member: %v", r)
+			}
+		}()
+		e.cluster.StartMember()
+	}()
+	return startErr
+}
+
+// Ready reports whether the member sees a cluster topology, so grains can be reached.
+func (e *Engine) Ready() bool {
+	return e.cluster != nil && e.cluster.MemberList != nil && e.cluster.MemberList.Length() > 0
+}
+
+// Close leaves the cluster without the library's graceful wait: every grain has already
+// committed what it acknowledged, so nothing is lost. Safe to call twice or before Start.
+func (e *Engine) Close() error {
+	e.cancel()
+	if e.cluster != nil {
+		e.cluster.Shutdown(false)
+		e.cluster = nil
+	}
+	return nil
+}
+
+// request sends req to the grain of (orgID, phone) and returns its reply. An attempt that times
+// out (the grain passivating, its node dying) is retried once: every request carries its own
+// idempotency (MessageSid, idempotency key, or being a pure state change), so the retry is harmless.
+func (e *Engine) request(ctx context.Context, orgID uuid.UUID, phone string, req *Request) (*Reply, error) {
+	identity := jack.ConversationIdentity(orgID, phone)
+	var lastErr error
+	for attempt := 1; attempt <= 2; attempt++ {
+		timeout := e.cfg.RequestTimeout
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = min(timeout, time.Until(dl))
+		}
+		if timeout <= 0 || ctx.Err() != nil {
+			break
+		}
+		c := e.cluster
+		if c == nil {
+			return nil, jack.Errorf(jack.EUNAVAILABLE, "The conversation engine is not running.")
+		}
+		res, err := c.Request(identity, Kind, req, cluster.WithTimeout(timeout))
+		if err == nil {
+			reply, ok := res.(*Reply)
+			if !ok {
+				return nil, fmt.Errorf("grain %s answered %T", identity, res)
+			}
+			return reply, nil
+		}
+		lastErr = err
+		e.log.Warn("conversation request failed", "org_id", orgID, "phone", jack.MaskPhone(phone), "attempt", attempt, "err", err)
+	}
+	return nil, errors.Join(jack.Errorf(jack.EUNAVAILABLE, "The conversation is busy; please retry."), lastErr)
+}
+
+// replyError turns an error reply into a jack error; nil for any other reply.
+func replyError(r *Reply) error {
+	e := r.GetError()
+	if e == nil {
+		return nil
+	}
+	return &jack.Error{Code: e.Code, Reason: e.Reason, Message: e.Message, Fields: e.Fields}
+}

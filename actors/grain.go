@@ -1,0 +1,725 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"github.com/google/uuid"
+
+	"github.com/jack-auto/jack"
+)
+
+// grain is the conversation of one organization with one customer phone. It is the only writer
+// of the conversation: each request commits before it is answered, and events are published
+// only after their commit. Its memory is a cache of the Store, so passivation loses nothing.
+type grain struct {
+	e     *Engine
+	log   *slog.Logger
+	self  *actor.PID
+	timer *scheduler.TimerScheduler
+
+	orgID uuid.UUID
+	phone string
+
+	// Memory, loaded on activation and kept current by every commit.
+	loaded       bool
+	org          *jack.Organization
+	lead         *jack.Lead // nil until the customer has a lead
+	assignedName string
+	messages     []*jack.Message // recent, oldest first
+	summary      *jack.Summary
+	total        int
+
+	// AI reply state. gen counts customer turns and takeovers: a reply computed for an older
+	// generation is stale and dropped.
+	gen        uint64
+	debounce   scheduler.CancelFunc
+	aiInFlight bool
+	aiRerun    bool
+	session    jack.AgentSession
+	sessionAt  time.Time
+}
+
+func newGrain(e *Engine) *grain { return &grain{e: e, log: e.log} }
+
+// Internal messages (local only, never cross nodes).
+type (
+	aiTick struct{ gen uint64 }
+	aiDone struct {
+		gen     uint64
+		session jack.AgentSession
+		reply   *jack.AgentReply
+		err     error
+	}
+	sessionCheck struct{}
+)
+
+// sessionCheck does not keep an idle conversation alive.
+func (sessionCheck) NotInfluenceReceiveTimeout() {}
+
+// Receive implements actor.Actor.
+func (g *grain) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *cluster.ClusterInit:
+		g.activate(ctx, msg.Identity.Identity)
+	case *Request:
+		if g.e.beforeRequest != nil {
+			g.e.beforeRequest(msg)
+		}
+		ctx.Respond(g.handle(msg)) // never nil: a nil reply makes the caller resend in a loop
+	case *aiTick:
+		g.onAITick(msg)
+	case *aiDone:
+		g.onAIDone(msg)
+	case sessionCheck:
+		g.onSessionCheck()
+	case *actor.ReceiveTimeout:
+		ctx.Poison(ctx.Self()) // Poison, not Stop: requests already queued still get answers
+	case *actor.Stopping:
+		g.stopTimers()
+		g.closeSession()
+	}
+}
+
+func (g *grain) activate(ctx actor.Context, identity string) {
+	g.self = ctx.Self()
+	g.timer = scheduler.NewTimerScheduler(ctx)
+	org, phone, err := jack.ParseConversationIdentity(identity)
+	if err != nil {
+		g.log.Error("bad conversation identity", "err", err)
+		ctx.Poison(ctx.Self())
+		return
+	}
+	g.orgID, g.phone = org, phone
+	g.log = g.e.log.With("org_id", org, "phone", jack.MaskPhone(phone))
+	ctx.SetReceiveTimeout(g.e.cfg.ConversationIdle)
+	if err := g.load(); err != nil {
+		g.log.Warn("conversation load failed; will retry on the next message", "err", err)
+	}
+}
+
+// load reads the conversation from the Store.
+func (g *grain) load() error {
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	org, err := g.e.store.FindOrganizationByID(ctx, g.orgID)
+	if err != nil {
+		return err
+	}
+	snap, err := g.e.store.LoadConversation(ctx, g.orgID, g.phone, g.e.cfg.HistorySize)
+	if err != nil {
+		return err
+	}
+	g.org, g.lead, g.messages, g.summary, g.total = org, snap.Lead, snap.Messages, snap.Summary, snap.TotalMessages
+	g.assignedName = g.findAssignedName(ctx)
+	g.loaded = true
+	return nil
+}
+
+func (g *grain) findAssignedName(ctx context.Context) string {
+	if g.lead == nil || g.lead.AssignedTo == nil {
+		return ""
+	}
+	u, err := g.e.store.FindUserByID(ctx, g.orgID, *g.lead.AssignedTo)
+	if err != nil {
+		return ""
+	}
+	return u.FullName
+}
+
+func (g *grain) storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(g.e.ctx, g.e.cfg.StoreTimeout)
+}
+
+// inTx runs fn in a conversation transaction. A failed transaction may leave memory behind the
+// Store (a concurrent activation elsewhere, a deleted lead), so memory reloads before the next use.
+func (g *grain) inTx(fn func(ctx context.Context, tx jack.ConversationTx) error) error {
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	err := g.e.store.InConversationTx(ctx, g.orgID, func(tx jack.ConversationTx) error { return fn(ctx, tx) })
+	if err != nil {
+		g.loaded = false
+	}
+	return err
+}
+
+func (g *grain) handle(req *Request) *Reply {
+	if !g.loaded {
+		if err := g.load(); err != nil {
+			g.log.Error("conversation load failed", "err", err)
+			return errorReply(jack.Errorf(jack.EUNAVAILABLE, "The conversation could not be loaded; please retry."))
+		}
+	}
+	switch body := req.Body.(type) {
+	case *Request_InboundSms:
+		return g.receiveSMS(body.InboundSms)
+	case *Request_OutboundSms:
+		return g.sendManual(body.OutboundSms)
+	case *Request_SmsStatus:
+		return g.updateStatus(body.SmsStatus)
+	case *Request_SetAiPaused:
+		return g.setAIPaused(body.SetAiPaused.Paused)
+	case *Request_LeadChanged:
+		return g.leadChanged(body.LeadChanged.Deleted)
+	default:
+		// A newer node may send a case this node does not know yet (rolling deploy).
+		return errorReply(jack.Errorf(jack.EUNAVAILABLE, "This node cannot handle that request yet; please retry."))
+	}
+}
+
+// remember puts committed state into memory and publishes the committed events.
+func (g *grain) remember(lead *jack.Lead, msg *jack.Message, events []*jack.Event) {
+	if lead != nil {
+		reassigned := g.lead == nil || !equalPtr(g.lead.AssignedTo, lead.AssignedTo)
+		g.lead = lead
+		if reassigned {
+			ctx, cancel := g.storeCtx()
+			g.assignedName = g.findAssignedName(ctx)
+			cancel()
+		}
+	}
+	if msg != nil {
+		g.messages = append(g.messages, msg)
+		if n := len(g.messages) - g.e.cfg.HistorySize; n > 0 {
+			g.messages = slices.Delete(g.messages, 0, n)
+		}
+		g.total++
+	}
+	g.publish(events)
+}
+
+func (g *grain) publish(events []*jack.Event) {
+	for _, ev := range events {
+		// The event is committed: a failed publish only delays it until the dashboard replays.
+		if err := g.e.broker.Publish(g.e.ctx, ev); err != nil {
+			g.log.Warn("publish event failed", "event_id", ev.ID, "type", ev.Type, "err", err)
+		}
+	}
+}
+
+// ensureLead returns the conversation's lead, creating it in tx for a new customer.
+func (g *grain) ensureLead(ctx context.Context, tx jack.ConversationTx) (*jack.Lead, bool, error) {
+	if g.lead != nil {
+		return g.lead, false, nil
+	}
+	lead := jack.NewLead(g.orgID, jack.DisplayPhone(g.phone), g.phone, tx.Now())
+	return tx.EnsureLead(ctx, lead)
+}
+
+// --- inbound SMS -----------------------------------------------------------------------------
+
+func (g *grain) receiveSMS(in *InboundSMS) *Reply {
+	keyword := jack.ClassifyKeyword(in.Body, in.OptOutType)
+	var (
+		lead   *jack.Lead
+		msg    *jack.Message
+		dup    bool
+		events []*jack.Event
+	)
+	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		now := tx.Now()
+		l, created, err := g.ensureLead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		m, inserted, err := tx.InsertMessage(ctx, &jack.Message{
+			ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, PhoneNumberNormalized: g.phone,
+			Content: in.Body, SentBy: jack.SentByCustomer, Type: jack.ChannelSMS, Timestamp: now,
+			TwilioMessageSid: in.MessageSid, Status: jack.StatusReceived,
+		})
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			lead, msg, dup = l, m, true
+			return nil
+		}
+		ch := jack.ConversationChange{Messages: 1, Activity: &now}
+		switch keyword {
+		case jack.KeywordStop:
+			ch.OptOut = ptr(true)
+		case jack.KeywordStart:
+			ch.OptOut = ptr(false)
+		}
+		if lead, err = tx.UpdateConversation(ctx, l.ID, ch); err != nil {
+			return err
+		}
+		msg = m
+		events = append(events, messageEvent(jack.EventSMSReceived, m, now))
+		if created || ch.OptOut != nil {
+			events = append(events, leadEvent(lead, now))
+		}
+		return tx.InsertEvents(ctx, events...)
+	})
+	if err != nil {
+		g.log.Error("store inbound sms failed", "message_sid", in.MessageSid, "err", err)
+		return errorReply(err)
+	}
+	if dup {
+		return deliveryReply(lead, msg, true)
+	}
+	g.remember(lead, msg, events)
+	g.gen++ // a new customer turn: any reply being computed is stale
+	if keyword == jack.KeywordNone {
+		g.scheduleAI()
+	} else {
+		g.cancelAI()
+	}
+	return deliveryReply(lead, msg, false)
+}
+
+// --- outbound SMS ----------------------------------------------------------------------------
+
+// outbound is one text the dealership sends: by staff (author set) or by the AI.
+type outbound struct {
+	body   string
+	key    string
+	author *uuid.UUID
+	change jack.ConversationChange // what the AI learned, committed with its reply
+}
+
+func (g *grain) sendManual(out *OutboundSMS) *Reply {
+	o := outbound{body: out.Body, key: out.IdempotencyKey}
+	if out.AuthorUserId != "" {
+		id, err := uuid.Parse(out.AuthorUserId)
+		if err != nil {
+			return errorReply(jack.Errorf(jack.EINVALID, "Invalid author."))
+		}
+		o.author = &id
+	}
+	lead, msg, dup, err := g.send(o)
+	if err != nil {
+		return errorReply(err)
+	}
+	return deliveryReply(lead, msg, dup)
+}
+
+// send records and sends one outbound text. The message is committed as pending before Twilio
+// is called, so a crash mid-send leaves a visible trace rather than a text nobody knows about;
+// the outcome (Twilio's sid and status, or the failure) is committed after.
+func (g *grain) send(o outbound) (*jack.Lead, *jack.Message, bool, error) {
+	if g.lead.OptedOut() {
+		return nil, nil, false, optedOutError()
+	}
+	ctx, cancel := g.storeCtx()
+	number, err := g.e.store.ActivePhoneNumber(ctx, g.orgID)
+	cancel()
+	if jack.ErrorCode(err) == jack.ENOTFOUND {
+		return nil, nil, false, jack.ReasonErrorf(jack.EUNPROCESSABLE, "no_phone_number", "This organization has no active phone number to send from; add one under Phone numbers.")
+	} else if err != nil {
+		return nil, nil, false, err
+	}
+
+	var (
+		lead    *jack.Lead
+		msg     *jack.Message
+		dup     bool
+		pending []*jack.Event
+	)
+	err = g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		now := tx.Now()
+		l, created, err := g.ensureLead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		m, inserted, err := tx.InsertMessage(ctx, &jack.Message{
+			ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, PhoneNumberNormalized: g.phone,
+			Content: o.body, SentBy: jack.SentByAgent, Type: jack.ChannelSMS, Timestamp: now,
+			Status: jack.StatusPending, IdempotencyKey: o.key, AuthorUserID: o.author,
+		})
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			lead, msg, dup = l, m, true
+			return nil
+		}
+		ch := o.change
+		ch.Messages, ch.Activity, ch.Touchpoint = 1, &now, &now
+		if o.author != nil {
+			ch.AIPausedUntil = ptr(now.Add(g.e.cfg.TakeoverPause))
+		}
+		if lead, err = tx.UpdateConversation(ctx, l.ID, ch); err != nil {
+			return err
+		}
+		msg = m
+		if created || o.author != nil || o.change != (jack.ConversationChange{}) {
+			pending = append(pending, leadEvent(lead, now))
+		}
+		return tx.InsertEvents(ctx, pending...)
+	})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if dup {
+		return lead, msg, true, nil
+	}
+	g.remember(lead, msg, pending)
+	if o.author != nil {
+		g.gen++ // staff took over: drop any AI reply in the making
+		g.cancelAI()
+	}
+
+	res, sendErr := g.e.sms.SendSMS(g.e.ctx, jack.SMSRequest{
+		From: number.PhoneNumber, To: g.phone, Body: o.body,
+		StatusCallback: strings.TrimRight(g.e.cfg.ServerURL, "/") + "/api/webhooks/twilio/sms/status",
+	})
+	sent := *msg
+	optOut := jack.ErrorReason(sendErr) == "opted_out"
+	if sendErr != nil {
+		sent.Status, sent.ErrorCode, sent.ErrorMessage = jack.StatusFailed, jack.ErrorReason(sendErr), jack.ErrorMessage(sendErr)
+		g.log.Warn("send sms failed", "message_id", msg.ID, "err", sendErr)
+	} else {
+		sent.TwilioMessageSid, sent.Status = res.Sid, res.Status
+		if !jack.KnownStatus(sent.Status) {
+			sent.Status = jack.StatusQueued
+		}
+	}
+	var events []*jack.Event
+	err = g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		now := tx.Now()
+		if err := tx.UpdateMessageDelivery(ctx, &sent); err != nil {
+			return err
+		}
+		events = append(events, messageEvent(jack.EventSMSSent, &sent, now))
+		if optOut { // Twilio 21610: the carrier has the customer unsubscribed
+			l, err := tx.UpdateConversation(ctx, sent.LeadID, jack.ConversationChange{OptOut: ptr(true)})
+			if err != nil {
+				return err
+			}
+			lead = l
+			events = append(events, leadEvent(l, now))
+		}
+		return tx.InsertEvents(ctx, events...)
+	})
+	if err != nil {
+		g.log.Error("record send outcome failed", "message_id", msg.ID, "err", err)
+		return nil, nil, false, err
+	}
+	g.replaceMessage(&sent)
+	g.remember(lead, nil, events)
+	if sendErr != nil {
+		return lead, &sent, false, sendErr
+	}
+	return lead, &sent, false, nil
+}
+
+func (g *grain) replaceMessage(m *jack.Message) {
+	for i, old := range g.messages {
+		if old.ID == m.ID {
+			g.messages[i] = m
+		}
+	}
+}
+
+// --- delivery status -------------------------------------------------------------------------
+
+func (g *grain) updateStatus(st *SMSStatus) *Reply {
+	var (
+		updated *jack.Message
+		events  []*jack.Event
+	)
+	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		m, err := tx.FindMessageBySid(ctx, st.MessageSid)
+		if err != nil {
+			return err
+		}
+		if m.PhoneNumberNormalized != g.phone || !jack.StatusAdvances(m.Status, st.Status) {
+			return nil // another conversation's sid, or a late callback: statuses only move forward
+		}
+		m.Status = st.Status
+		if st.ErrorCode != "" {
+			m.ErrorCode, m.ErrorMessage = st.ErrorCode, st.ErrorMessage
+		}
+		if err := tx.UpdateMessageDelivery(ctx, m); err != nil {
+			return err
+		}
+		updated = m
+		events = []*jack.Event{messageEvent(jack.EventSMSStatus, m, tx.Now())}
+		return tx.InsertEvents(ctx, events...)
+	})
+	if err != nil {
+		if jack.ErrorCode(err) != jack.ENOTFOUND {
+			g.log.Error("update sms status failed", "message_sid", st.MessageSid, "err", err)
+		}
+		return errorReply(err)
+	}
+	if updated != nil {
+		g.replaceMessage(updated)
+		g.publish(events)
+	}
+	return &Reply{Body: &Reply_Ack{Ack: &Ack{}}}
+}
+
+// --- takeover and CRM changes ----------------------------------------------------------------
+
+func (g *grain) setAIPaused(paused bool) *Reply {
+	if g.lead == nil {
+		return errorReply(jack.Errorf(jack.ENOTFOUND, "Lead not found."))
+	}
+	var (
+		lead   *jack.Lead
+		events []*jack.Event
+	)
+	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		now := tx.Now()
+		ch := jack.ConversationChange{ResumeAI: !paused}
+		if paused {
+			ch.AIPausedUntil = ptr(now.AddDate(100, 0, 0)) // until staff resume it
+		}
+		l, err := tx.UpdateConversation(ctx, g.lead.ID, ch)
+		if err != nil {
+			return err
+		}
+		lead, events = l, []*jack.Event{leadEvent(l, now)}
+		return tx.InsertEvents(ctx, events...)
+	})
+	if err != nil {
+		return errorReply(err)
+	}
+	g.remember(lead, nil, events)
+	if paused {
+		g.gen++
+		g.cancelAI()
+	}
+	return leadReply(lead)
+}
+
+func (g *grain) leadChanged(deleted bool) *Reply {
+	if deleted {
+		g.cancelAI()
+		g.closeSession()
+		g.gen++
+		g.lead, g.messages, g.summary, g.total, g.assignedName = nil, nil, nil, 0, ""
+		return &Reply{Body: &Reply_Ack{Ack: &Ack{}}}
+	}
+	if err := g.load(); err != nil {
+		return errorReply(err)
+	}
+	if g.lead != nil {
+		ev := leadEvent(g.lead, g.e.cfg.Now().UTC())
+		err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error { return tx.InsertEvents(ctx, ev) })
+		if err != nil {
+			return errorReply(err)
+		}
+		g.publish([]*jack.Event{ev})
+	}
+	return &Reply{Body: &Reply_Ack{Ack: &Ack{}}}
+}
+
+// --- AI replies ------------------------------------------------------------------------------
+
+func (g *grain) aiAllowed() bool {
+	return g.lead != nil && !g.lead.OptedOut() && !g.lead.AIPaused(g.e.cfg.Now())
+}
+
+// scheduleAI (re)starts the debounce: the AI answers once the customer stops typing.
+func (g *grain) scheduleAI() {
+	g.cancelAI()
+	if !g.aiAllowed() {
+		return
+	}
+	g.debounce = g.timer.SendOnce(g.e.cfg.AIDebounce, g.self, &aiTick{gen: g.gen})
+}
+
+func (g *grain) cancelAI() {
+	if g.debounce != nil {
+		g.debounce()
+		g.debounce = nil
+	}
+}
+
+func (g *grain) onAITick(t *aiTick) {
+	g.debounce = nil
+	if t.gen != g.gen || !g.aiAllowed() {
+		return
+	}
+	if g.aiInFlight {
+		g.aiRerun = true // answer again once the reply in flight comes back (it will be stale)
+		return
+	}
+	turn := jack.AgentTurn{
+		Text: g.unansweredText(), Lead: cloneLead(g.lead), History: slices.Clone(g.messages),
+		Variables: g.variables(), Now: g.e.cfg.Now().UTC(),
+	}
+	if strings.TrimSpace(turn.Text) == "" {
+		return
+	}
+	g.aiInFlight = true
+	session, gen, self, root := g.session, g.gen, g.self, g.e.system.Root
+	conv := jack.AgentConversation{OrganizationID: g.orgID, Phone: g.phone, Variables: turn.Variables}
+	go func() {
+		ctx, cancel := context.WithTimeout(g.e.ctx, 30*time.Second)
+		defer cancel()
+		var err error
+		if session == nil {
+			session, err = g.e.agent.Open(ctx, conv)
+		}
+		var reply *jack.AgentReply
+		if err == nil {
+			reply, err = session.Reply(ctx, turn)
+		}
+		root.Send(self, &aiDone{gen: gen, session: session, reply: reply, err: err})
+	}()
+}
+
+func (g *grain) onAIDone(d *aiDone) {
+	g.aiInFlight = false
+	if d.session != nil && d.session != g.session {
+		g.closeSession()
+		g.session = d.session
+	}
+	if g.session != nil {
+		g.sessionAt = g.e.cfg.Now()
+		g.timer.SendOnce(g.e.cfg.AISessionIdle, g.self, sessionCheck{})
+	}
+	if d.gen != g.gen || !g.aiAllowed() {
+		if g.aiRerun {
+			g.aiRerun = false
+			g.scheduleAI()
+		}
+		return
+	}
+	g.aiRerun = false
+	if d.err != nil {
+		g.log.Warn("AI agent failed", "err", d.err)
+		g.closeSession() // a broken session is not reused
+		g.recordAgentFailure(d.err)
+		return
+	}
+	if strings.TrimSpace(d.reply.Text) == "" {
+		return
+	}
+	if _, _, _, err := g.send(outbound{body: d.reply.Text, change: d.reply.Change}); err != nil {
+		g.log.Warn("AI reply not sent", "err", err)
+	}
+}
+
+// recordAgentFailure stores a failed outbound message so staff see that the AI did not answer.
+func (g *grain) recordAgentFailure(agentErr error) {
+	msg := "The AI assistant could not answer."
+	if code := jack.ErrorCode(agentErr); code != jack.EINTERNAL {
+		msg = jack.ErrorMessage(agentErr)
+	}
+	var (
+		lead   *jack.Lead
+		m      *jack.Message
+		events []*jack.Event
+	)
+	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		now := tx.Now()
+		stored, _, err := tx.InsertMessage(ctx, &jack.Message{
+			ID: newID(), OrganizationID: g.orgID, LeadID: g.lead.ID, PhoneNumberNormalized: g.phone,
+			Content: "[AI reply failed]", SentBy: jack.SentByAgent, Type: jack.ChannelSMS, Timestamp: now,
+			Status: jack.StatusFailed, ErrorCode: "agent_error", ErrorMessage: msg,
+		})
+		if err != nil {
+			return err
+		}
+		if lead, err = tx.UpdateConversation(ctx, g.lead.ID, jack.ConversationChange{Messages: 1}); err != nil {
+			return err
+		}
+		m, events = stored, []*jack.Event{messageEvent(jack.EventSMSSent, stored, now)}
+		return tx.InsertEvents(ctx, events...)
+	})
+	if err != nil {
+		g.log.Error("record AI failure failed", "err", err)
+		return
+	}
+	g.remember(lead, m, events)
+}
+
+// unansweredText joins the customer's texts since the dealership last wrote.
+func (g *grain) unansweredText() string {
+	var texts []string
+	for i := len(g.messages) - 1; i >= 0 && g.messages[i].SentBy == jack.SentByCustomer; i-- {
+		texts = append(texts, g.messages[i].Content)
+	}
+	slices.Reverse(texts)
+	return strings.Join(texts, "\n")
+}
+
+func (g *grain) onSessionCheck() {
+	if g.session != nil && !g.aiInFlight && g.e.cfg.Now().Sub(g.sessionAt) >= g.e.cfg.AISessionIdle {
+		g.closeSession()
+	}
+}
+
+func (g *grain) closeSession() {
+	if g.session != nil {
+		s := g.session
+		g.session = nil
+		go s.Close()
+	}
+}
+
+func (g *grain) stopTimers() { g.cancelAI() }
+
+// variables are the agent's dynamic variables from memory: no database read.
+func (g *grain) variables() map[string]any {
+	v := conversationView{
+		OrgID: g.orgID.String(), Phone: g.phone, Lead: g.lead, AssignedName: g.assignedName,
+		Messages: g.messages, Summary: g.summary, Total: g.total,
+	}
+	if g.org != nil {
+		v.OrgName = g.org.Name
+	}
+	return DynamicVariables(v)
+}
+
+// --- helpers ---------------------------------------------------------------------------------
+
+func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+func ptr[T any](v T) *T { return &v }
+
+func equalPtr[T comparable](a, b *T) bool { return a == b || (a != nil && b != nil && *a == *b) }
+
+func cloneLead(l *jack.Lead) *jack.Lead {
+	if l == nil {
+		return nil
+	}
+	c := *l
+	return &c
+}
+
+func optedOutError() error {
+	return jack.ReasonErrorf(jack.ECONFLICT, "opted_out", "The customer has opted out of text messages.")
+}
+
+func messageEvent(typ string, m *jack.Message, now time.Time) *jack.Event {
+	ev := jack.NewEvent(typ, m.OrganizationID, m.LeadID, m.PhoneNumberNormalized, now, m)
+	ev.Message, ev.MessageSid = m.Content, m.TwilioMessageSid
+	return ev
+}
+
+func leadEvent(l *jack.Lead, now time.Time) *jack.Event {
+	return jack.NewEvent(jack.EventLeadUpdated, l.OrganizationID, l.ID, l.PhoneNumberNormalized, now, l)
+}
+
+func errorReply(err error) *Reply {
+	var e *jack.Error
+	if !errors.As(err, &e) {
+		e = &jack.Error{Code: jack.EINTERNAL, Message: "Internal error."}
+	}
+	return &Reply{Body: &Reply_Error{Error: &Error{Code: e.Code, Reason: e.Reason, Message: e.Message, Fields: e.Fields}}}
+}
+
+func deliveryReply(lead *jack.Lead, msg *jack.Message, dup bool) *Reply {
+	lj, _ := json.Marshal(lead)
+	mj, _ := json.Marshal(msg)
+	return &Reply{Body: &Reply_Delivery{Delivery: &Delivery{LeadJson: lj, MessageJson: mj, Duplicate: dup}}}
+}
+
+func leadReply(lead *jack.Lead) *Reply {
+	lj, _ := json.Marshal(lead)
+	return &Reply{Body: &Reply_Lead{Lead: &LeadReply{LeadJson: lj}}}
+}
