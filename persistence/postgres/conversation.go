@@ -47,7 +47,9 @@ func scanSummary(row pgx.Row) (*jack.Summary, error) {
 // when none), its last limit messages ordered by (timestamp, id), its summary (nil when none)
 // and its message counts by channel.
 func (s *Store) LoadConversation(ctx context.Context, orgID uuid.UUID, phone string, limit int) (*jack.ConversationSnapshot, error) {
-	limit = jack.PageLimit(limit, persistence.DefaultMessageLimit, persistence.MaxMessageLimit)
+	if limit <= 0 {
+		limit = persistence.DefaultMessageLimit
+	}
 	snap := &jack.ConversationSnapshot{Messages: []*jack.Message{}}
 	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
 		if snap.Lead, err = tx.FindLeadByPhone(ctx, phone); jack.ErrorCode(err) == jack.ENOTFOUND {

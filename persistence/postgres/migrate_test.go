@@ -1,0 +1,51 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jack-auto/jack/persistence/postgres"
+	"github.com/jack-auto/jack/persistence/postgres/postgrestest"
+)
+
+func TestMigrate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := postgrestest.URL(t) // migrated up
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	tableCount := func() int {
+		t.Helper()
+		var n int
+		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'goose_db_version'`).Scan(&n))
+		return n
+	}
+	run := func(command string) string {
+		t.Helper()
+		var out bytes.Buffer
+		require.NoError(t, postgres.Migrate(ctx, url, command, &out))
+		return out.String()
+	}
+
+	require.Equal(t, 8, tableCount())
+	require.NotContains(t, run("status"), "Pending")
+	require.Contains(t, run("up"), "no pending migrations")
+
+	require.Contains(t, run("down"), "00001_init.sql")
+	require.Zero(t, tableCount())
+	require.Contains(t, run("status"), "Pending")
+	require.Contains(t, run("down"), "no migration to roll back")
+
+	require.Contains(t, run("up"), "00001_init.sql")
+	require.Equal(t, 8, tableCount())
+	require.NotContains(t, run("status"), "Pending")
+
+	t.Run("ErrUnknownCommand", func(t *testing.T) {
+		require.Error(t, postgres.Migrate(ctx, url, "sideways", nil))
+	})
+}
