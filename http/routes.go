@@ -1,0 +1,35 @@
+package http
+
+// routes registers every route: one line each, with who may call it. Signed-in routes start
+// with s.authenticate (token + tenant rule), admin-only routes add requireAdmin. Every route
+// here is described in openapi.json (TestOpenAPI_CoversRoutes checks both ways).
+func (s *Server) routes() {
+	app := s.app
+
+	// Ops.
+	app.Get("/health", s.health)
+	app.Get("/ready", s.ready)
+	app.Get("/metrics", s.metricsHandler())
+	app.Get("/api/openapi.json", s.openAPIHandler)
+
+	// Accounts.
+	app.Post("/api/auth/register", s.register)
+	app.Post("/api/auth/login", s.login)
+	app.Get("/api/me", s.authenticate, s.me)
+	app.Patch("/api/organization", s.authenticate, requireAdmin, s.updateOrganization)
+	app.Get("/api/users", s.authenticate, s.listUsers)
+	app.Post("/api/users", s.authenticate, requireAdmin, s.createUser)
+
+	// Leads.
+	app.Get("/api/leads", s.authenticate, s.listLeads)
+	app.Post("/api/leads", s.authenticate, s.createLead)
+	app.Get("/api/leads/:id", s.authenticate, s.getLead)
+	app.Patch("/api/leads/:id", s.authenticate, s.patchLead)
+	app.Delete("/api/leads/:id", s.authenticate, s.deleteLead)
+	app.Get("/api/leads/:id/messages", s.authenticate, s.listMessages)
+
+	// Phone numbers.
+	app.Get("/api/organizations/:orgId/phone-numbers", s.authenticate, s.listPhoneNumbers)
+	app.Post("/api/organizations/:orgId/phone-numbers", s.authenticate, requireAdmin, s.importPhoneNumber)
+	app.Post("/api/admin/phone-numbers/:phone/activate", s.authenticate, requireAdmin, s.activatePhoneNumber)
+}

@@ -1,0 +1,241 @@
+// Package http is Jack's HTTP edge: a Fiber v2 app with the JSON API, authentication (JWT,
+// bcrypt, login limits), the tenant rule and the one mapping from domain error codes to statuses.
+// It reaches data through jack.Store and conversations through jack.Conversations, never directly.
+package http
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jack-auto/jack"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Config holds the server's knobs. Zero values take the documented defaults (WithDefaults).
+type Config struct {
+	// JWTSecret signs and verifies access tokens (HS256). Required, at least 32 bytes.
+	JWTSecret []byte
+	// JWTTTL is how long an access token lives. Defaults to 24h.
+	JWTTTL time.Duration
+	// ServerURL is the public base URL (scheme+host), written into the OpenAPI document's servers.
+	// Optional.
+	ServerURL string
+	// BodyLimit is the largest request body accepted, in bytes. Defaults to 1 MiB.
+	BodyLimit int
+	// LoginMaxFailures is how many failed logins one email, or one client IP, may have inside
+	// LoginWindow before further attempts get 429. Defaults to 5.
+	LoginMaxFailures int
+	// LoginWindow is the sliding window of the login limiter. Defaults to 15m.
+	LoginWindow time.Duration
+	// BcryptCost is the cost of new password hashes. Defaults to bcrypt.DefaultCost; tests use
+	// bcrypt.MinCost.
+	BcryptCost int
+	// ProxyHeader names the header holding the client IP (e.g. X-Forwarded-For) when Jack runs
+	// behind a proxy. Defaults to none: the socket's peer address.
+	ProxyHeader string
+	// TrustedProxies limits ProxyHeader to requests from these IPs or CIDRs. Defaults to none
+	// (the header is trusted from anyone, so set this whenever ProxyHeader is set in production).
+	TrustedProxies []string
+	// ShutdownTimeout bounds Close when its context has no earlier deadline. Defaults to 10s.
+	ShutdownTimeout time.Duration
+	// Now is the clock (token times, login windows). Defaults to time.Now.
+	Now func() time.Time
+}
+
+// Defaults applied by WithDefaults.
+const (
+	DefaultJWTTTL           = 24 * time.Hour
+	DefaultBodyLimit        = 1 << 20
+	DefaultLoginMaxFailures = 5
+	DefaultLoginWindow      = 15 * time.Minute
+	DefaultShutdownTimeout  = 10 * time.Second
+)
+
+// WithDefaults returns a copy of c with every unset field at its default.
+func (c Config) WithDefaults() Config {
+	c.JWTTTL = cmp.Or(c.JWTTTL, DefaultJWTTTL)
+	c.BodyLimit = cmp.Or(c.BodyLimit, DefaultBodyLimit)
+	c.LoginMaxFailures = cmp.Or(c.LoginMaxFailures, DefaultLoginMaxFailures)
+	c.LoginWindow = cmp.Or(c.LoginWindow, DefaultLoginWindow)
+	c.BcryptCost = cmp.Or(c.BcryptCost, bcrypt.DefaultCost)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// validate names the first bad field. It expects WithDefaults to have run.
+func (c Config) validate() error {
+	switch {
+	case len(c.JWTSecret) < 32:
+		return errors.New("JWTSecret must be at least 32 bytes")
+	case c.JWTTTL < time.Minute:
+		return errors.New("JWTTTL must be at least 1m")
+	case c.BodyLimit < 1024 || c.BodyLimit > 64<<20:
+		return errors.New("BodyLimit must be between 1 KiB and 64 MiB")
+	case c.LoginMaxFailures < 1:
+		return errors.New("LoginMaxFailures must be at least 1")
+	case c.LoginWindow < time.Second:
+		return errors.New("LoginWindow must be at least 1s")
+	case c.BcryptCost < bcrypt.MinCost || c.BcryptCost > bcrypt.MaxCost:
+		return fmt.Errorf("BcryptCost must be between %d and %d", bcrypt.MinCost, bcrypt.MaxCost)
+	case c.ShutdownTimeout < 0:
+		return errors.New("ShutdownTimeout must not be negative")
+	}
+	if c.ServerURL != "" {
+		if u, err := url.Parse(c.ServerURL); err != nil || u.Scheme == "" || u.Host == "" {
+			return fmt.Errorf("ServerURL %q must be an absolute URL", c.ServerURL)
+		}
+	}
+	return nil
+}
+
+// readAheadFactor: the transport reads bodies up to this many BodyLimits, so a moderately
+// oversized body is read whole and answered with a clean 413 by limitBody. Fasthttp refuses a
+// larger one before reading it and closes the connection, which a client still writing may see as
+// a reset instead of the 413.
+const readAheadFactor = 4
+
+// Server is Jack's HTTP server. Create it with NewServer, start it with Serve, stop it with Close.
+type Server struct {
+	cfg     Config
+	store   jack.Store
+	conv    jack.Conversations // nil until the conversation routes arrive
+	log     *slog.Logger
+	app     *fiber.App
+	metrics *metrics
+	logins  *loginLimiter
+	openAPI []byte
+
+	// dummyHash is compared against when a login names an unknown email, so the answer takes
+	// as long as a wrong password and does not tell which emails exist.
+	dummyHash []byte
+
+	isReady atomic.Bool
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	served  chan error // receives Fiber's Listener result once it returns
+}
+
+// NewServer returns a server with every route registered, not yet serving and not ready.
+// conv may be nil while no conversation routes are registered; log nil discards logs.
+func NewServer(cfg Config, store jack.Store, conv jack.Conversations, log *slog.Logger) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("http config: %w", err)
+	}
+	if store == nil {
+		return nil, errors.New("http: store is required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("jack-dummy-password"), cfg.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("http: dummy hash: %w", err)
+	}
+	doc, err := openAPIDocument(cfg.ServerURL)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:       cfg,
+		store:     store,
+		conv:      conv,
+		log:       log,
+		metrics:   newMetrics(),
+		logins:    newLoginLimiter(cfg.LoginMaxFailures, cfg.LoginWindow),
+		openAPI:   doc,
+		dummyHash: dummy,
+	}
+	s.app = fiber.New(fiber.Config{
+		AppName: "jack",
+		// Values from the request (params, headers, the method) are copies, not views into
+		// fasthttp's reused buffers: they end up in metric labels, maps and goroutines.
+		Immutable:               true,
+		BodyLimit:               cfg.BodyLimit * readAheadFactor,
+		ErrorHandler:            s.handleError,
+		DisableStartupMessage:   true,
+		ReadTimeout:             30 * time.Second,
+		IdleTimeout:             60 * time.Second,
+		ProxyHeader:             cfg.ProxyHeader,
+		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
+		TrustedProxies:          cfg.TrustedProxies,
+	})
+	s.app.Use(s.requestID, s.observe, s.recoverPanic, s.limitBody)
+	s.routes()
+	return s, nil
+}
+
+// App returns the Fiber app, to list routes (or, in tests, add some before Serve).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Registry returns the server's Prometheus registry, served at GET /metrics, so other
+// components can register their collectors on it.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
+
+// SetReady sets what GET /ready answers (with a working Store). A new server is not ready:
+// main calls SetReady(true) once everything has started and SetReady(false) first on shutdown.
+func (s *Server) SetReady(ready bool) { s.isReady.Store(ready) }
+
+// Serve serves HTTP on ln (already bound, so a busy port fails before this call) in the
+// background and returns once Fiber is serving. It fails if the server was started or closed.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.closed {
+		return errors.New("http: server already started or closed")
+	}
+	s.started = true
+	s.served = make(chan error, 1)
+	listening := make(chan struct{})
+	s.app.Hooks().OnListen(func(fiber.ListenData) error { close(listening); return nil })
+	go func() { s.served <- s.app.Listener(ln) }()
+	select {
+	case <-listening:
+		s.log.Info("http serving", "addr", ln.Addr().String())
+		return nil
+	case err := <-s.served:
+		s.served <- err // Close still waits for it
+		return fmt.Errorf("http: serve: %w", err)
+	}
+}
+
+// Close marks the server not ready and shuts it down gracefully: no new connections, in-flight
+// requests finish until ctx ends or ShutdownTimeout passes. It tolerates a server that never
+// started and a second call.
+func (s *Server) Close(ctx context.Context) error {
+	s.SetReady(false)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if !s.started {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := s.app.ShutdownWithContext(ctx)
+	if serveErr := <-s.served; serveErr != nil && err == nil {
+		err = serveErr
+	}
+	if err != nil {
+		return fmt.Errorf("http: shutdown: %w", err)
+	}
+	return nil
+}
