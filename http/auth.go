@@ -151,7 +151,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 	}
 	owner, err := s.newUser(org.ID, req.Email, req.Password, req.FullName, jack.RoleOwner)
 	if err := mergeFields(nil, err, org.Validate()); err != nil {
-		return err
+		return renameFields(err, map[string]string{"settings.defaultRegion": "defaultRegion", "settings.timeZone": "timeZone"})
 	}
 	if err := s.store.CreateOrganization(c.UserContext(), org, owner); err != nil {
 		return err

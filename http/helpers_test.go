@@ -25,16 +25,18 @@ import (
 	"github.com/jack-auto/jack/persistence/sqlite/sqlitetest"
 )
 
-// storeOpener opens a fresh, migrated Store for one test.
+// storeOpener opens a fresh, migrated Store for one test. needsEnv names a variable the
+// adapter needs; without it the adapter's tests skip.
 type storeOpener struct {
-	name string
-	open func(testing.TB) jack.Store
+	name     string
+	needsEnv string
+	open     func(testing.TB) jack.Store
 }
 
-// stores are the adapters the API suite runs against; Postgres skips without TEST_DATABASE_URL.
+// stores are the adapters the API suite runs against.
 var stores = []storeOpener{
-	{"SQLite", func(tb testing.TB) jack.Store { return sqlitetest.MustOpenStore(tb) }},
-	{"Postgres", func(tb testing.TB) jack.Store { return postgrestest.MustOpenStore(tb) }},
+	{"SQLite", "", func(tb testing.TB) jack.Store { return sqlitetest.MustOpenStore(tb) }},
+	{"Postgres", postgrestest.EnvURL, func(tb testing.TB) jack.Store { return postgrestest.MustOpenStore(tb) }},
 }
 
 func openSQLite(tb testing.TB) jack.Store { return sqlitetest.MustOpenStore(tb) }

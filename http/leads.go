@@ -11,6 +11,9 @@ import (
 	"github.com/jack-auto/jack"
 )
 
+// maxSearchLength bounds the lead search text.
+const maxSearchLength = 200
+
 // listLeads answers {"leads":[...],"nextCursor":"..."}, filtered by status, q and assignedTo,
 // sorted by created (default) or activity, newest first.
 func (s *Server) listLeads(c *fiber.Ctx) error {
@@ -24,7 +27,9 @@ func (s *Server) listLeads(c *fiber.Ctx) error {
 		}
 		filter.Status = &v
 	}
-	if q := strings.TrimSpace(c.Query("q")); q != "" {
+	if q := strings.TrimSpace(c.Query("q")); len(q) > maxSearchLength {
+		return invalidQuery("q", "must be at most "+strconv.Itoa(maxSearchLength)+" characters")
+	} else if q != "" {
 		filter.Q = &q
 	}
 	var err error
@@ -143,15 +148,35 @@ func (s *Server) patchLead(c *fiber.Ctx) error {
 	if lead, err = s.store.UpdateLead(c.UserContext(), orgID, id, upd); err != nil {
 		return err
 	}
+	s.leadChanged(c, lead, false)
 	return sendLead(c, fiber.StatusOK, lead)
 }
 
 // deleteLead removes a lead with its timeline; 204.
 func (s *Server) deleteLead(c *fiber.Ctx) error {
-	if err := s.store.DeleteLead(c.UserContext(), principal(c).OrganizationID, c.Params("id")); err != nil {
+	orgID, id := principal(c).OrganizationID, c.Params("id")
+	lead, err := s.store.FindLeadByID(c.UserContext(), orgID, id)
+	if err != nil {
 		return err
 	}
+	if err := s.store.DeleteLead(c.UserContext(), orgID, id); err != nil {
+		return err
+	}
+	s.leadChanged(c, lead, true)
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// leadChanged tells the lead's conversation, when the engine is wired, that staff changed or
+// deleted the lead, so the grain's memory and the dashboards catch up. The change is committed,
+// so a failure is logged rather than answered: a retry by the client would only conflict.
+func (s *Server) leadChanged(c *fiber.Ctx, lead *jack.Lead, deleted bool) {
+	if s.conv == nil {
+		return
+	}
+	if err := s.conv.LeadChanged(c.UserContext(), lead.OrganizationID, lead.PhoneNumberNormalized, deleted); err != nil {
+		s.log.WarnContext(c.UserContext(), "notify conversation of lead change", "err", err,
+			"org_id", lead.OrganizationID, "lead_id", lead.ID, "request_id", requestIDOf(c))
+	}
 }
 
 // listMessages answers {"messages":[...],"nextCursor":"..."}: a page of the lead's timeline,

@@ -2,6 +2,7 @@ package http
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"time"
 
@@ -66,10 +67,17 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	status, elapsed := c.Response().StatusCode(), time.Since(start)
 	route := routeLabel(c)
 	s.metrics.observe(c.Method(), route, status, elapsed)
-	s.log.InfoContext(c.UserContext(), "http request", "method", c.Method(), "route", route,
+	level := slog.LevelInfo
+	if quietRoutes[route] {
+		level = slog.LevelDebug
+	}
+	s.log.Log(c.UserContext(), level, "http request", "method", c.Method(), "route", route,
 		"status", status, "duration_ms", float64(elapsed.Microseconds())/1000, "request_id", requestIDOf(c))
 	return nil
 }
+
+// quietRoutes are polled by probes and scrapers; their access log is debug, not info.
+var quietRoutes = map[string]bool{"/health": true, "/ready": true, "/metrics": true}
 
 // routeUnmatched labels requests that matched no route, so scanners cannot grow the metrics.
 const routeUnmatched = "unmatched"

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"cmp"
 	"errors"
 	"strings"
 
@@ -64,12 +65,16 @@ func (s *Server) updateOrganization(c *fiber.Ctx) error {
 	if upd.Settings != nil {
 		next.Settings = *upd.Settings
 	}
-	if err := next.Validate(); err != nil {
-		return renameField(err, "organizationName", "name")
+	fields := map[string]string{}
+	if upd.Domain != nil {
+		textField(fields, "domain", *upd.Domain, 255, false)
+	}
+	if err := mergeFields(fields, next.Validate()); err != nil {
+		return renameFields(err, map[string]string{"organizationName": "name"})
 	}
 	org, err = s.store.UpdateOrganization(c.UserContext(), orgID, upd)
 	if err != nil {
-		return renameField(err, "organizationName", "name")
+		return renameFields(err, map[string]string{"organizationName": "name"})
 	}
 	return c.JSON(org)
 }
@@ -83,21 +88,17 @@ func trimmed(v *string) *string {
 	return &t
 }
 
-// renameField renames a field of a validation error when the request calls it otherwise than
+// renameFields renames the fields of a validation error that a request calls otherwise than
 // the domain does (the organization's "name" is "organizationName" at registration).
-func renameField(err error, from, to string) error {
+func renameFields(err error, names map[string]string) error {
 	var e *jack.Error
-	if !errors.As(err, &e) || e.Fields[from] == "" {
+	if !errors.As(err, &e) || len(e.Fields) == 0 {
 		return err
 	}
-	fields := map[string]string{}
-	for k, v := range e.Fields {
-		if k == from {
-			k = to
-		}
-		fields[k] = v
-	}
 	renamed := *e
-	renamed.Fields = fields
+	renamed.Fields = make(map[string]string, len(e.Fields))
+	for k, v := range e.Fields {
+		renamed.Fields[cmp.Or(names[k], k)] = v
+	}
 	return &renamed
 }

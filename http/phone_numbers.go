@@ -2,7 +2,6 @@ package http
 
 import (
 	"net/url"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -39,15 +38,8 @@ func (s *Server) importPhoneNumber(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	sid := strings.TrimSpace(req.TwilioPhoneSid)
-	if sid == "" {
-		fields["twilioPhoneSid"] = "is required"
-	} else if len(sid) > 64 {
-		fields["twilioPhoneSid"] = "is too long"
-	}
-	if len(req.ElevenLabsPhoneID) > 255 {
-		fields["elevenLabsPhoneId"] = "is too long"
-	}
+	sid := textField(fields, "twilioPhoneSid", req.TwilioPhoneSid, 64, true)
+	elevenLabsID := textField(fields, "elevenLabsPhoneId", req.ElevenLabsPhoneID, 255, false)
 	if err := jack.ValidationError(fields); err != nil {
 		return err
 	}
@@ -56,7 +48,7 @@ func (s *Server) importPhoneNumber(c *fiber.Ctx) error {
 		OrganizationID:    orgID,
 		PhoneNumber:       phone,
 		TwilioPhoneSid:    sid,
-		ElevenLabsPhoneID: strings.TrimSpace(req.ElevenLabsPhoneID),
+		ElevenLabsPhoneID: elevenLabsID,
 		IsActive:          true,
 		CreatedAt:         s.cfg.Now(),
 	}
@@ -84,12 +76,7 @@ func (s *Server) activatePhoneNumber(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	elevenLabsID := strings.TrimSpace(req.ElevenLabsPhoneID)
-	if elevenLabsID == "" {
-		fields["elevenLabsPhoneId"] = "is required"
-	} else if len(elevenLabsID) > 255 {
-		fields["elevenLabsPhoneId"] = "is too long"
-	}
+	elevenLabsID := textField(fields, "elevenLabsPhoneId", req.ElevenLabsPhoneID, 255, true)
 	if err := jack.ValidationError(fields); err != nil {
 		return err
 	}

@@ -90,6 +90,19 @@ func value[T any](p *T) T {
 	return *p
 }
 
+// textField trims v and adds a problem to fields when it is required and empty or longer than
+// max bytes.
+func textField(fields map[string]string, field, v string, max int, required bool) string {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "" && required:
+		fields[field] = "is required"
+	case len(v) > max:
+		fields[field] = "must be at most " + strconv.Itoa(max) + " characters"
+	}
+	return v
+}
+
 // queryUUID reads an optional UUID query parameter; EINVALID when malformed.
 func queryUUID(c *fiber.Ctx, name string) (*uuid.UUID, error) {
 	v := c.Query(name)
