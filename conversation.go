@@ -43,6 +43,9 @@ type Conversations interface {
 	// LeadChanged tells the conversation that staff updated (or deleted) its lead through the
 	// CRM, so its memory and the dashboards catch up.
 	LeadChanged(ctx context.Context, orgID uuid.UUID, phone string, deleted bool) error
+	// Context returns the agent's dynamic variables for the conversation, from the grain's
+	// memory (no database read for an active conversation).
+	Context(ctx context.Context, orgID uuid.UUID, phone string) (map[string]any, error)
 }
 
 // InboundSMS is a customer's text as Twilio delivered it.
@@ -134,4 +137,25 @@ type AgentTurn struct {
 type AgentReply struct {
 	Text   string
 	Change ConversationChange // qualification fields read from the customer's words
+}
+
+// VoiceDialer starts outbound AI calls (ElevenLabs over Twilio in production, a fake in tests).
+type VoiceDialer interface {
+	// StartCall asks the provider to call req.To from the organization's number. It returns only
+	// after the provider accepted the call, with its conversation id and Twilio call sid;
+	// EPROVIDER with the provider's message when it refused (including success:false).
+	StartCall(ctx context.Context, req CallRequest) (*CallStarted, error)
+}
+
+// CallRequest is one outbound AI call.
+type CallRequest struct {
+	AgentPhoneNumberID string         // the organization's ElevenLabs phone id
+	To                 string         // customer, E.164
+	Variables          map[string]any // the dynamic variables (DESIGN §5)
+}
+
+// CallStarted is the provider's acceptance of an outbound call.
+type CallStarted struct {
+	ConversationID string
+	CallSid        string
 }

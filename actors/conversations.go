@@ -95,3 +95,19 @@ func deliveryFrom(reply *Reply) (*jack.Delivery, error) {
 	}
 	return out, nil
 }
+
+// Context implements jack.Conversations.
+func (e *Engine) Context(ctx context.Context, orgID uuid.UUID, phone string) (map[string]any, error) {
+	reply, err := e.request(ctx, orgID, phone, &Request{Body: &Request_GetContext{GetContext: &GetContext{}}})
+	if err != nil {
+		return nil, err
+	}
+	if err := replyError(reply); err != nil {
+		return nil, err
+	}
+	var vars map[string]any
+	if err := json.Unmarshal(reply.GetContext().GetVariablesJson(), &vars); err != nil {
+		return nil, fmt.Errorf("decode context reply: %w", err)
+	}
+	return vars, nil
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -99,12 +100,15 @@ type Engine struct {
 	system  *actor.ActorSystem
 	cluster *cluster.Cluster
 
+	active atomic.Int64 // live grains on this node
+
 	// ctx ends when the engine closes; grains' background work derives from it.
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// beforeRequest, when set (tests only), runs in the grain before each request.
+	// Test hooks: beforeRequest runs in the grain before each request, onActivate on activation.
 	beforeRequest func(*Request)
+	onActivate    func()
 }
 
 var _ jack.Conversations = (*Engine)(nil)
@@ -166,6 +170,9 @@ func (e *Engine) Start() error {
 func (e *Engine) Ready() bool {
 	return e.cluster != nil && e.cluster.MemberList != nil && e.cluster.MemberList.Length() > 0
 }
+
+// ActiveConversations counts this node's live conversation grains.
+func (e *Engine) ActiveConversations() int64 { return e.active.Load() }
 
 // Close leaves the cluster without the library's graceful wait: every grain has already
 // committed what it acknowledged, so nothing is lost. Safe to call twice or before Start.

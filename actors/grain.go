@@ -86,6 +86,10 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		g.stopTimers()
 		g.closeSession()
+	case *actor.Stopped:
+		if g.self != nil {
+			g.e.active.Add(-1)
+		}
 	}
 }
 
@@ -99,6 +103,10 @@ func (g *grain) activate(ctx actor.Context, identity string) {
 		return
 	}
 	g.orgID, g.phone = org, phone
+	g.e.active.Add(1)
+	if g.e.onActivate != nil {
+		g.e.onActivate()
+	}
 	g.log = g.e.log.With("org_id", org, "phone", jack.MaskPhone(phone))
 	ctx.SetReceiveTimeout(g.e.cfg.ConversationIdle)
 	if err := g.load(); err != nil {
@@ -169,6 +177,9 @@ func (g *grain) handle(req *Request) *Reply {
 		return g.setAIPaused(body.SetAiPaused.Paused)
 	case *Request_LeadChanged:
 		return g.leadChanged(body.LeadChanged.Deleted)
+	case *Request_GetContext:
+		vars, _ := json.Marshal(g.variables())
+		return &Reply{Body: &Reply_Context{Context: &ContextReply{VariablesJson: vars}}}
 	default:
 		// A newer node may send a case this node does not know yet (rolling deploy).
 		return errorReply(jack.Errorf(jack.EUNAVAILABLE, "This node cannot handle that request yet; please retry."))

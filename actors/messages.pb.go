@@ -37,6 +37,7 @@ type Request struct {
 	//	*Request_SmsStatus
 	//	*Request_SetAiPaused
 	//	*Request_LeadChanged
+	//	*Request_GetContext
 	Body          isRequest_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -124,6 +125,15 @@ func (x *Request) GetLeadChanged() *LeadChanged {
 	return nil
 }
 
+func (x *Request) GetGetContext() *GetContext {
+	if x != nil {
+		if x, ok := x.Body.(*Request_GetContext); ok {
+			return x.GetContext
+		}
+	}
+	return nil
+}
+
 type isRequest_Body interface {
 	isRequest_Body()
 }
@@ -148,6 +158,10 @@ type Request_LeadChanged struct {
 	LeadChanged *LeadChanged `protobuf:"bytes,5,opt,name=lead_changed,json=leadChanged,proto3,oneof"`
 }
 
+type Request_GetContext struct {
+	GetContext *GetContext `protobuf:"bytes,6,opt,name=get_context,json=getContext,proto3,oneof"`
+}
+
 func (*Request_InboundSms) isRequest_Body() {}
 
 func (*Request_OutboundSms) isRequest_Body() {}
@@ -158,6 +172,8 @@ func (*Request_SetAiPaused) isRequest_Body() {}
 
 func (*Request_LeadChanged) isRequest_Body() {}
 
+func (*Request_GetContext) isRequest_Body() {}
+
 type Reply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Body:
@@ -166,6 +182,7 @@ type Reply struct {
 	//	*Reply_Delivery
 	//	*Reply_Lead
 	//	*Reply_Ack
+	//	*Reply_Context
 	Body          isReply_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -244,6 +261,15 @@ func (x *Reply) GetAck() *Ack {
 	return nil
 }
 
+func (x *Reply) GetContext() *ContextReply {
+	if x != nil {
+		if x, ok := x.Body.(*Reply_Context); ok {
+			return x.Context
+		}
+	}
+	return nil
+}
+
 type isReply_Body interface {
 	isReply_Body()
 }
@@ -264,6 +290,10 @@ type Reply_Ack struct {
 	Ack *Ack `protobuf:"bytes,4,opt,name=ack,proto3,oneof"`
 }
 
+type Reply_Context struct {
+	Context *ContextReply `protobuf:"bytes,5,opt,name=context,proto3,oneof"`
+}
+
 func (*Reply_Error) isReply_Body() {}
 
 func (*Reply_Delivery) isReply_Body() {}
@@ -271,6 +301,8 @@ func (*Reply_Delivery) isReply_Body() {}
 func (*Reply_Lead) isReply_Body() {}
 
 func (*Reply_Ack) isReply_Body() {}
+
+func (*Reply_Context) isReply_Body() {}
 
 type InboundSMS struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -573,6 +605,43 @@ func (x *LeadChanged) GetDeleted() bool {
 	return false
 }
 
+// GetContext asks for the agent's dynamic variables, built from the grain's memory.
+type GetContext struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContext) Reset() {
+	*x = GetContext{}
+	mi := &file_messages_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContext) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContext) ProtoMessage() {}
+
+func (x *GetContext) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContext.ProtoReflect.Descriptor instead.
+func (*GetContext) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{7}
+}
+
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`       // jack error code
@@ -585,7 +654,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_messages_proto_msgTypes[7]
+	mi := &file_messages_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +666,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[7]
+	mi := &file_messages_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +679,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{7}
+	return file_messages_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Error) GetCode() string {
@@ -652,7 +721,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_messages_proto_msgTypes[8]
+	mi := &file_messages_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +733,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[8]
+	mi := &file_messages_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +746,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{8}
+	return file_messages_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Delivery) GetLeadJson() []byte {
@@ -710,7 +779,7 @@ type LeadReply struct {
 
 func (x *LeadReply) Reset() {
 	*x = LeadReply{}
-	mi := &file_messages_proto_msgTypes[9]
+	mi := &file_messages_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +791,7 @@ func (x *LeadReply) String() string {
 func (*LeadReply) ProtoMessage() {}
 
 func (x *LeadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[9]
+	mi := &file_messages_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +804,7 @@ func (x *LeadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeadReply.ProtoReflect.Descriptor instead.
 func (*LeadReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{9}
+	return file_messages_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LeadReply) GetLeadJson() []byte {
@@ -753,7 +822,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_messages_proto_msgTypes[10]
+	mi := &file_messages_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +834,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[10]
+	mi := &file_messages_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,14 +847,58 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{10}
+	return file_messages_proto_rawDescGZIP(), []int{11}
+}
+
+type ContextReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VariablesJson []byte                 `protobuf:"bytes,1,opt,name=variables_json,json=variablesJson,proto3" json:"variables_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContextReply) Reset() {
+	*x = ContextReply{}
+	mi := &file_messages_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContextReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContextReply) ProtoMessage() {}
+
+func (x *ContextReply) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContextReply.ProtoReflect.Descriptor instead.
+func (*ContextReply) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ContextReply) GetVariablesJson() []byte {
+	if x != nil {
+		return x.VariablesJson
+	}
+	return nil
 }
 
 var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
 	"\n" +
-	"\x0emessages.proto\x12\x0ejack.actors.v1\"\xd3\x02\n" +
+	"\x0emessages.proto\x12\x0ejack.actors.v1\"\x92\x03\n" +
 	"\aRequest\x12=\n" +
 	"\vinbound_sms\x18\x01 \x01(\v2\x1a.jack.actors.v1.InboundSMSH\x00R\n" +
 	"inboundSms\x12@\n" +
@@ -793,13 +906,16 @@ const file_messages_proto_rawDesc = "" +
 	"\n" +
 	"sms_status\x18\x03 \x01(\v2\x19.jack.actors.v1.SMSStatusH\x00R\tsmsStatus\x12A\n" +
 	"\rset_ai_paused\x18\x04 \x01(\v2\x1b.jack.actors.v1.SetAIPausedH\x00R\vsetAiPaused\x12@\n" +
-	"\flead_changed\x18\x05 \x01(\v2\x1b.jack.actors.v1.LeadChangedH\x00R\vleadChangedB\x06\n" +
-	"\x04body\"\xd0\x01\n" +
+	"\flead_changed\x18\x05 \x01(\v2\x1b.jack.actors.v1.LeadChangedH\x00R\vleadChanged\x12=\n" +
+	"\vget_context\x18\x06 \x01(\v2\x1a.jack.actors.v1.GetContextH\x00R\n" +
+	"getContextB\x06\n" +
+	"\x04body\"\x8a\x02\n" +
 	"\x05Reply\x12-\n" +
 	"\x05error\x18\x01 \x01(\v2\x15.jack.actors.v1.ErrorH\x00R\x05error\x126\n" +
 	"\bdelivery\x18\x02 \x01(\v2\x18.jack.actors.v1.DeliveryH\x00R\bdelivery\x12/\n" +
 	"\x04lead\x18\x03 \x01(\v2\x19.jack.actors.v1.LeadReplyH\x00R\x04lead\x12'\n" +
-	"\x03ack\x18\x04 \x01(\v2\x13.jack.actors.v1.AckH\x00R\x03ackB\x06\n" +
+	"\x03ack\x18\x04 \x01(\v2\x13.jack.actors.v1.AckH\x00R\x03ack\x128\n" +
+	"\acontext\x18\x05 \x01(\v2\x1c.jack.actors.v1.ContextReplyH\x00R\acontextB\x06\n" +
 	"\x04body\"\x87\x01\n" +
 	"\n" +
 	"InboundSMS\x12\x1f\n" +
@@ -825,7 +941,9 @@ const file_messages_proto_rawDesc = "" +
 	"\vSetAIPaused\x12\x16\n" +
 	"\x06paused\x18\x01 \x01(\bR\x06paused\"'\n" +
 	"\vLeadChanged\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\bR\adeleted\"\xc3\x01\n" +
+	"\adeleted\x18\x01 \x01(\bR\adeleted\"\f\n" +
+	"\n" +
+	"GetContext\"\xc3\x01\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
@@ -840,7 +958,9 @@ const file_messages_proto_rawDesc = "" +
 	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"(\n" +
 	"\tLeadReply\x12\x1b\n" +
 	"\tlead_json\x18\x01 \x01(\fR\bleadJson\"\x05\n" +
-	"\x03AckB\"Z github.com/jack-auto/jack/actorsb\x06proto3"
+	"\x03Ack\"5\n" +
+	"\fContextReply\x12%\n" +
+	"\x0evariables_json\x18\x01 \x01(\fR\rvariablesJsonB\"Z github.com/jack-auto/jack/actorsb\x06proto3"
 
 var (
 	file_messages_proto_rawDescOnce sync.Once
@@ -854,20 +974,22 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_messages_proto_goTypes = []any{
-	(*Request)(nil),     // 0: jack.actors.v1.Request
-	(*Reply)(nil),       // 1: jack.actors.v1.Reply
-	(*InboundSMS)(nil),  // 2: jack.actors.v1.InboundSMS
-	(*OutboundSMS)(nil), // 3: jack.actors.v1.OutboundSMS
-	(*SMSStatus)(nil),   // 4: jack.actors.v1.SMSStatus
-	(*SetAIPaused)(nil), // 5: jack.actors.v1.SetAIPaused
-	(*LeadChanged)(nil), // 6: jack.actors.v1.LeadChanged
-	(*Error)(nil),       // 7: jack.actors.v1.Error
-	(*Delivery)(nil),    // 8: jack.actors.v1.Delivery
-	(*LeadReply)(nil),   // 9: jack.actors.v1.LeadReply
-	(*Ack)(nil),         // 10: jack.actors.v1.Ack
-	nil,                 // 11: jack.actors.v1.Error.FieldsEntry
+	(*Request)(nil),      // 0: jack.actors.v1.Request
+	(*Reply)(nil),        // 1: jack.actors.v1.Reply
+	(*InboundSMS)(nil),   // 2: jack.actors.v1.InboundSMS
+	(*OutboundSMS)(nil),  // 3: jack.actors.v1.OutboundSMS
+	(*SMSStatus)(nil),    // 4: jack.actors.v1.SMSStatus
+	(*SetAIPaused)(nil),  // 5: jack.actors.v1.SetAIPaused
+	(*LeadChanged)(nil),  // 6: jack.actors.v1.LeadChanged
+	(*GetContext)(nil),   // 7: jack.actors.v1.GetContext
+	(*Error)(nil),        // 8: jack.actors.v1.Error
+	(*Delivery)(nil),     // 9: jack.actors.v1.Delivery
+	(*LeadReply)(nil),    // 10: jack.actors.v1.LeadReply
+	(*Ack)(nil),          // 11: jack.actors.v1.Ack
+	(*ContextReply)(nil), // 12: jack.actors.v1.ContextReply
+	nil,                  // 13: jack.actors.v1.Error.FieldsEntry
 }
 var file_messages_proto_depIdxs = []int32{
 	2,  // 0: jack.actors.v1.Request.inbound_sms:type_name -> jack.actors.v1.InboundSMS
@@ -875,16 +997,18 @@ var file_messages_proto_depIdxs = []int32{
 	4,  // 2: jack.actors.v1.Request.sms_status:type_name -> jack.actors.v1.SMSStatus
 	5,  // 3: jack.actors.v1.Request.set_ai_paused:type_name -> jack.actors.v1.SetAIPaused
 	6,  // 4: jack.actors.v1.Request.lead_changed:type_name -> jack.actors.v1.LeadChanged
-	7,  // 5: jack.actors.v1.Reply.error:type_name -> jack.actors.v1.Error
-	8,  // 6: jack.actors.v1.Reply.delivery:type_name -> jack.actors.v1.Delivery
-	9,  // 7: jack.actors.v1.Reply.lead:type_name -> jack.actors.v1.LeadReply
-	10, // 8: jack.actors.v1.Reply.ack:type_name -> jack.actors.v1.Ack
-	11, // 9: jack.actors.v1.Error.fields:type_name -> jack.actors.v1.Error.FieldsEntry
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	7,  // 5: jack.actors.v1.Request.get_context:type_name -> jack.actors.v1.GetContext
+	8,  // 6: jack.actors.v1.Reply.error:type_name -> jack.actors.v1.Error
+	9,  // 7: jack.actors.v1.Reply.delivery:type_name -> jack.actors.v1.Delivery
+	10, // 8: jack.actors.v1.Reply.lead:type_name -> jack.actors.v1.LeadReply
+	11, // 9: jack.actors.v1.Reply.ack:type_name -> jack.actors.v1.Ack
+	12, // 10: jack.actors.v1.Reply.context:type_name -> jack.actors.v1.ContextReply
+	13, // 11: jack.actors.v1.Error.fields:type_name -> jack.actors.v1.Error.FieldsEntry
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -898,12 +1022,14 @@ func file_messages_proto_init() {
 		(*Request_SmsStatus)(nil),
 		(*Request_SetAiPaused)(nil),
 		(*Request_LeadChanged)(nil),
+		(*Request_GetContext)(nil),
 	}
 	file_messages_proto_msgTypes[1].OneofWrappers = []any{
 		(*Reply_Error)(nil),
 		(*Reply_Delivery)(nil),
 		(*Reply_Lead)(nil),
 		(*Reply_Ack)(nil),
+		(*Reply_Context)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -911,7 +1037,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
