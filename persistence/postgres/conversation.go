@@ -141,6 +141,9 @@ func (s *Store) FindMessages(ctx context.Context, orgID uuid.UUID, filter jack.M
 // whether this call created it. A concurrent insert of the same phone waits on the unique index
 // and then reads the winner's row.
 func (tx *Tx) EnsureLead(ctx context.Context, lead *jack.Lead) (*jack.Lead, bool, error) {
+	if err := prepareLead(ctx, tx, lead, false); err != nil {
+		return nil, false, err
+	}
 	stored, err := insertLead(ctx, tx, lead, true)
 	if err != nil {
 		return nil, false, err
@@ -157,8 +160,7 @@ func (tx *Tx) EnsureLead(ctx context.Context, lead *jack.Lead) (*jack.Lead, bool
 
 // UpdateConversation applies ch to the lead's conversation fields in one UPDATE (counters add
 // to the stored value, so concurrent writers never lose a message), bumps its version and
-// returns it. ENOTFOUND if leadID is not the organization's, EUNPROCESSABLE when the result is
-// invalid.
+// returns it. ENOTFOUND if leadID is not the organization's.
 func (tx *Tx) UpdateConversation(ctx context.Context, leadID string, ch jack.ConversationChange) (*jack.Lead, error) {
 	var currentStep *string
 	var completedSteps []string
@@ -189,13 +191,7 @@ func (tx *Tx) UpdateConversation(ctx context.Context, leadID string, ch jack.Con
 		tx.orgID, leadID, ch.Messages, truncPtr(ch.Activity), truncPtr(ch.Touchpoint),
 		ch.OptOut, tx.now, ch.ResumeAI, truncPtr(ch.AIPausedUntil), ch.ChaseStatus,
 		ch.VehicleInterest, ch.BudgetRange, ch.CreditScoreRange, currentStep, completedStepsArg(completedSteps)))
-	if err != nil {
-		return nil, orNotFound(err, "Lead")
-	}
-	if err := lead.Validate(); err != nil {
-		return nil, err
-	}
-	return lead, nil
+	return lead, orNotFound(err, "Lead")
 }
 
 // completedStepsArg is nil (unchanged) for a nil slice, so "no change" is SQL NULL, not JSON null.

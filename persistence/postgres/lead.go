@@ -45,6 +45,9 @@ func scanLead(row pgx.Row) (*jack.Lead, error) {
 // ECONFLICT if orgID already has a lead with that phone, EUNPROCESSABLE for invalid fields.
 func (s *Store) CreateLead(ctx context.Context, orgID uuid.UUID, lead *jack.Lead) error {
 	return s.inTx(ctx, orgID, func(tx *Tx) error {
+		if err := prepareLead(ctx, tx, lead, true); err != nil {
+			return err
+		}
 		stored, err := insertLead(ctx, tx, lead, false)
 		if err != nil {
 			return err
@@ -54,8 +57,10 @@ func (s *Store) CreateLead(ctx context.Context, orgID uuid.UUID, lead *jack.Lead
 	})
 }
 
-// prepareLead fills lead's blanks with the seed's defaults and validates it.
-func prepareLead(ctx context.Context, tx *Tx, lead *jack.Lead) error {
+// prepareLead fills lead's blanks with the seed's defaults and checks that the users it names
+// are the organization's. With validate it also checks the fields the API accepts; the
+// conversation grain creates leads for unknown customers, who have no name yet.
+func prepareLead(ctx context.Context, tx *Tx, lead *jack.Lead, validate bool) error {
 	if lead.ID == "" {
 		lead.ID = newID().String()
 	}
@@ -91,8 +96,10 @@ func prepareLead(ctx context.Context, tx *Tx, lead *jack.Lead) error {
 	lead.AIPausedUntil = truncPtr(lead.AIPausedUntil)
 	lead.OptedOutAt = truncPtr(lead.OptedOutAt)
 	lead.Version = 1
-	if err := lead.Validate(); err != nil {
-		return err
+	if validate {
+		if err := lead.Validate(); err != nil {
+			return err
+		}
 	}
 	if err := checkUser(ctx, tx, "createdBy", lead.CreatedBy); err != nil {
 		return err
@@ -100,12 +107,9 @@ func prepareLead(ctx context.Context, tx *Tx, lead *jack.Lead) error {
 	return checkUser(ctx, tx, "assignedTo", lead.AssignedTo)
 }
 
-// insertLead inserts lead. With ensure, a lead already holding the phone is no error: the
-// result is nil and the caller reads the existing one.
+// insertLead inserts a prepared lead. With ensure, a lead already holding the phone is no
+// error: the result is nil and the caller reads the existing one.
 func insertLead(ctx context.Context, tx *Tx, lead *jack.Lead, ensure bool) (*jack.Lead, error) {
-	if err := prepareLead(ctx, tx, lead); err != nil {
-		return nil, err
-	}
 	q := `INSERT INTO leads (id, organization_id, customer_name, phone_number, phone_number_normalized,
 		email, created_by, assigned_to, chase_status, funding_readiness, funding_readiness_reason,
 		sentiment, script_progress_current_step, script_progress_completed_steps, credit_score_range,
