@@ -103,6 +103,9 @@ func (s *Store) FindMessages(ctx context.Context, orgID uuid.UUID, filter jack.M
 		if err != nil {
 			return nil, err
 		}
+		if _, err := uuid.Parse(c.ID); err != nil { // message ids are uuids; the database would refuse it
+			return nil, jack.Errorf(jack.EINVALID, "Invalid cursor.")
+		}
 		before = &c
 	}
 	page := &jack.MessagePage{Messages: []*jack.Message{}}

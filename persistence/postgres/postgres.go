@@ -61,6 +61,9 @@ type Store struct {
 // EUNAVAILABLE when the database does not answer.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	cfg = cfg.WithDefaults()
+	if cfg.URL == "" {
+		return nil, errors.New("postgres: Config.URL is required")
+	}
 	pcfg, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)

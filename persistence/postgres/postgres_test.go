@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/persistence"
 	"github.com/jack-auto/jack/persistence/postgres"
 	"github.com/jack-auto/jack/persistence/postgres/postgrestest"
 )
@@ -427,6 +428,9 @@ func TestStore_Conversation(t *testing.T) {
 		}
 		require.Equal(t, [][]string{{"3", "4"}, {"1", "2"}, {"0"}}, pages)
 		_, err := s.FindMessages(ctx, org.ID, jack.MessageFilter{LeadID: lead.ID, Cursor: "%%%"})
+		requireCode(t, jack.EINVALID, err)
+		forged := persistence.EncodeCursor(persistence.CursorMessages, persistence.Cursor{Time: base, ID: "not-a-uuid"})
+		_, err = s.FindMessages(ctx, org.ID, jack.MessageFilter{LeadID: lead.ID, Cursor: forged})
 		requireCode(t, jack.EINVALID, err)
 	})
 
