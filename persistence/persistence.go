@@ -1,15 +1,21 @@
 // Package persistence holds what the SQL Store adapters (postgres, sqlite) share: the opaque
 // page cursors, the transaction clock, page limits, LIKE escaping, unique-constraint messages and
-// the conversation-change rule. It is small on purpose; each adapter keeps its own SQL.
+// the conversation-change rule and the migrate command. It is small on purpose; each adapter
+// keeps its own SQL.
 package persistence
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/jack-auto/jack"
+	"github.com/pressly/goose/v3"
 )
 
 // Page sizes shared by every adapter so both answer the same page for the same filter.
@@ -186,4 +192,63 @@ func ApplyConversationChange(l *jack.Lead, ch jack.ConversationChange, now time.
 	}
 	l.Version++
 	l.UpdatedAt = now
+}
+
+// ApplyOrganizationUpdate copies the set fields of upd onto o.
+func ApplyOrganizationUpdate(o *jack.Organization, upd jack.OrganizationUpdate) {
+	if upd.Name != nil {
+		o.Name = *upd.Name
+	}
+	if upd.Domain != nil {
+		o.Domain = *upd.Domain
+	}
+	if upd.Settings != nil {
+		o.Settings = *upd.Settings
+	}
+}
+
+// RunMigrations runs a migrate command with p and reports to w: "up" applies every pending
+// migration, "down" rolls back the latest one (nothing to roll back is no error), "status"
+// lists each migration's state.
+func RunMigrations(ctx context.Context, p *goose.Provider, command string, w io.Writer) error {
+	if w == nil {
+		w = io.Discard
+	}
+	switch command {
+	case "up":
+		results, err := p.Up(ctx)
+		for _, r := range results {
+			fmt.Fprintln(w, r)
+		}
+		if err != nil {
+			return fmt.Errorf("migrate up: %w", err)
+		}
+		if len(results) == 0 {
+			fmt.Fprintln(w, "no pending migrations")
+		}
+	case "down":
+		r, err := p.Down(ctx)
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			fmt.Fprintln(w, "no migration to roll back")
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("migrate down: %w", err)
+		}
+		fmt.Fprintln(w, r)
+	case "status":
+		statuses, err := p.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate status: %w", err)
+		}
+		for _, st := range statuses {
+			state := "pending"
+			if st.State == goose.StateApplied {
+				state = "applied " + st.AppliedAt.UTC().Format(time.DateTime)
+			}
+			fmt.Fprintf(w, "%-28s %s\n", st.Source.Path, state)
+		}
+	default:
+		return fmt.Errorf("unknown migrate command %q: use up, down or status", command)
+	}
+	return nil
 }

@@ -102,6 +102,8 @@ func findSummary(ctx context.Context, tx *Tx, phone string) (*jack.Summary, erro
 }
 
 // InConversationTx runs fn in one write transaction of orgID and commits when fn returns nil.
+// SQLite has a single writer: other writes wait until fn returns, so fn must stay short and must
+// not call the Store's own write methods (they would wait for the connection fn holds).
 func (s *Store) InConversationTx(ctx context.Context, orgID uuid.UUID, fn func(tx jack.ConversationTx) error) error {
 	return s.inTx(ctx, orgID, func(tx *Tx) error { return fn(tx) })
 }

@@ -90,11 +90,16 @@ func prepareLead(tx *Tx, l *jack.Lead) {
 		l.LastActivity = tx.now
 	}
 	l.LastActivity = persistence.Truncate(l.LastActivity)
-	for _, t := range []*time.Time{l.LastTouchpoint, l.AIPausedUntil, l.OptedOutAt} {
-		if t != nil {
-			*t = persistence.Truncate(*t)
-		}
+	l.LastTouchpoint, l.AIPausedUntil, l.OptedOutAt = truncatePtr(l.LastTouchpoint), truncatePtr(l.AIPausedUntil), truncatePtr(l.OptedOutAt)
+}
+
+// truncatePtr returns a new pointer to the stored form of *t, leaving the caller's time alone.
+func truncatePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
 	}
+	v := persistence.Truncate(*t)
+	return &v
 }
 
 func cmpOr(s, def string) string {
@@ -213,8 +218,8 @@ func findLeads(ctx context.Context, tx *Tx, filter jack.LeadFilter) (*jack.LeadP
 	}
 	if filter.Q != nil && strings.TrimSpace(*filter.Q) != "" {
 		p := persistence.LikePattern(strings.TrimSpace(*filter.Q))
-		where = append(where, `(lower(customer_name) LIKE ? ESCAPE '\' OR lower(phone_number) LIKE ? ESCAPE '\'
-			OR lower(phone_number_normalized) LIKE ? ESCAPE '\' OR lower(coalesce(email, '')) LIKE ? ESCAPE '\')`)
+		where = append(where, `(jack_lower(customer_name) LIKE ? ESCAPE '\' OR jack_lower(phone_number) LIKE ? ESCAPE '\'
+			OR jack_lower(phone_number_normalized) LIKE ? ESCAPE '\' OR jack_lower(coalesce(email, '')) LIKE ? ESCAPE '\')`)
 		args = append(args, p, p, p, p)
 	}
 	if filter.AssignedTo != nil {

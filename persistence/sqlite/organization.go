@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/persistence"
 )
 
 const organizationColumns = `id, name, domain, settings, default_phone_number_id, created_at`
@@ -79,15 +80,7 @@ func updateOrganization(ctx context.Context, tx *Tx, upd jack.OrganizationUpdate
 	if err != nil {
 		return nil, err
 	}
-	if upd.Name != nil {
-		org.Name = *upd.Name
-	}
-	if upd.Domain != nil {
-		org.Domain = *upd.Domain
-	}
-	if upd.Settings != nil {
-		org.Settings = *upd.Settings
-	}
+	persistence.ApplyOrganizationUpdate(org, upd)
 	if err := org.Validate(); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -26,6 +27,20 @@ var _ jack.Store = (*Store)(nil)
 // busyTimeoutMillis bounds how long a connection waits on a lock held by another process (a
 // `jack migrate` next to a running server); inside one process writers queue on writeDB.
 const busyTimeoutMillis = 10000
+
+// SQLite's lower() folds only ASCII, so lead search would miss "ÉMILE" for "émile"; jack_lower
+// folds the way Go (and Postgres) do. Registration is per driver, hence a prefixed name.
+func init() {
+	sqlite3.MustRegisterDeterministicScalarFunction("jack_lower", 1, func(_ *sqlite3.FunctionContext, args []driver.Value) (driver.Value, error) {
+		switch v := args[0].(type) {
+		case string:
+			return strings.ToLower(v), nil
+		case []byte:
+			return strings.ToLower(string(v)), nil
+		}
+		return args[0], nil
+	})
+}
 
 // Store is the SQLite implementation of jack.Store.
 type Store struct {
@@ -56,10 +71,12 @@ func openDB(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
 	if path == "" {
 		return nil, fmt.Errorf("sqlite: empty database path")
 	}
-	if path != ":memory:" {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, fmt.Errorf("sqlite: create data directory: %w", err)
-		}
+	if path == ":memory:" || strings.HasPrefix(path, "file::memory:") {
+		// Each pool connection would get its own empty database.
+		return nil, fmt.Errorf("sqlite: in-memory databases are not supported; use a file")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("sqlite: create data directory: %w", err)
 	}
 	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", path, busyTimeoutMillis)
 	if readOnly {
@@ -78,7 +95,6 @@ func openDB(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
 		db.SetMaxOpenConns(1)
 		db.SetMaxIdleConns(1)
 	}
-	db.SetConnMaxIdleTime(0)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

@@ -103,11 +103,7 @@ func TestNow(t *testing.T) {
 // Store method sets the default yet, so the test sets it in SQL.
 func TestActivePhoneNumberDefault(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "jack.db")
-	require.NoError(t, sqlite.Migrate(t.Context(), path, "up", nil))
-	store, err := sqlite.Open(t.Context(), path)
-	require.NoError(t, err)
-	defer store.Close()
+	store, path := mustOpenStoreAt(t)
 
 	org, _ := storetest.MustCreateOrganization(t, store)
 	storetest.MustCreatePhoneNumber(t, store, org.ID, storetest.NewPhone(), true)
@@ -129,11 +125,7 @@ func TestActivePhoneNumberDefault(t *testing.T) {
 // writes summaries yet, so the test inserts one in SQL.
 func TestLoadConversationSummary(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "jack.db")
-	require.NoError(t, sqlite.Migrate(t.Context(), path, "up", nil))
-	store, err := sqlite.Open(t.Context(), path)
-	require.NoError(t, err)
-	defer store.Close()
+	store, path := mustOpenStoreAt(t)
 
 	org, _ := storetest.MustCreateOrganization(t, store)
 	lead := storetest.MustCreateLead(t, store, org.ID, storetest.NewPhone())
@@ -201,6 +193,17 @@ func TestPingClosed(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// mustOpenStoreAt returns a migrated store and its file, for tests that also need raw SQL.
+func mustOpenStoreAt(t *testing.T) (*sqlite.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "jack.db")
+	require.NoError(t, sqlite.Migrate(t.Context(), path, "up", nil))
+	store, err := sqlite.Open(t.Context(), path)
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	return store, path
+}
 
 // execSQL reaches rows no Store method writes yet.
 func execSQL(tb testing.TB, path, query string, args ...any) {

@@ -347,43 +347,33 @@ func testConversations(t *testing.T, f Features, newStore NewStoreFunc) {
 			requireEqual(t, f, []*jack.Message{stored}, page.Messages)
 		})
 
-		t.Run("DuplicateMessageSid", func(t *testing.T) {
-			t.Parallel()
-			b := setup(t)
-			first := NewMessage(b.lead, "first", f.now())
-			first.TwilioMessageSid = "SMdup"
-			stored, created := insertMessage(t, b, first)
-			require.True(t, created)
+		// A webhook retry (same MessageSid) or a client retry (same idempotency key) is harmless.
+		for _, tc := range []struct {
+			name string
+			key  func(m *jack.Message)
+		}{
+			{"DuplicateMessageSid", func(m *jack.Message) { m.TwilioMessageSid = "SMdup" }},
+			{"DuplicateIdempotencyKey", func(m *jack.Message) { m.IdempotencyKey = "key-1" }},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				b := setup(t)
+				first := NewMessage(b.lead, "first", f.now())
+				tc.key(first)
+				stored, created := insertMessage(t, b, first)
+				require.True(t, created)
 
-			retry := NewMessage(b.lead, "retry", f.now().Add(time.Second))
-			retry.TwilioMessageSid = "SMdup"
-			got, created := insertMessage(t, b, retry)
-			require.False(t, created)
-			requireEqual(t, f, stored, got)
+				retry := NewMessage(b.lead, "retry", f.now().Add(time.Second))
+				tc.key(retry)
+				got, created := insertMessage(t, b, retry)
+				require.False(t, created)
+				requireEqual(t, f, stored, got)
 
-			snap, err := b.store.LoadConversation(t.Context(), b.org.ID, b.lead.PhoneNumberNormalized, 10)
-			require.NoError(t, err)
-			require.Equal(t, 1, snap.TotalMessages)
-		})
-
-		t.Run("DuplicateIdempotencyKey", func(t *testing.T) {
-			t.Parallel()
-			b := setup(t)
-			first := NewMessage(b.lead, "first", f.now())
-			first.IdempotencyKey = "key-1"
-			stored, created := insertMessage(t, b, first)
-			require.True(t, created)
-
-			retry := NewMessage(b.lead, "retry", f.now())
-			retry.IdempotencyKey = "key-1"
-			got, created := insertMessage(t, b, retry)
-			require.False(t, created)
-			requireEqual(t, f, stored, got)
-
-			snap, err := b.store.LoadConversation(t.Context(), b.org.ID, b.lead.PhoneNumberNormalized, 10)
-			require.NoError(t, err)
-			require.Equal(t, 1, snap.TotalMessages)
-		})
+				snap, err := b.store.LoadConversation(t.Context(), b.org.ID, b.lead.PhoneNumberNormalized, 10)
+				require.NoError(t, err)
+				require.Equal(t, 1, snap.TotalMessages)
+			})
+		}
 
 		t.Run("EmptyKeysNeverCollide", func(t *testing.T) {
 			t.Parallel()

@@ -190,6 +190,8 @@ func testLeads(t *testing.T, f Features, newStore NewStoreFunc) {
 			require.NoError(t, store.CreateLead(ctx, orgID, bob))
 			carol := jack.NewLead(orgID, "Carol 100% Real", NewPhone(), f.now())
 			require.NoError(t, store.CreateLead(ctx, orgID, carol))
+			emile := jack.NewLead(orgID, "ÉMILE Zola", NewPhone(), f.now())
+			require.NoError(t, store.CreateLead(ctx, orgID, emile))
 
 			for _, tc := range []struct {
 				name string
@@ -197,12 +199,13 @@ func testLeads(t *testing.T, f Features, newStore NewStoreFunc) {
 				want []string
 			}{
 				{"NameCaseInsensitive", "aLiCe", []string{alice.ID}},
+				{"NameUnicode", "émile", []string{emile.ID}},
 				{"Email", "BOBBY_", []string{bob.ID}},
 				{"Phone", bob.PhoneNumberNormalized[2:], []string{bob.ID}},
 				{"PercentIsLiteral", "100%", []string{carol.ID}},
 				{"UnderscoreIsLiteral", "b_s", []string{}},
 				{"NoMatch", "zebra", []string{}},
-				{"Blank", "  ", []string{carol.ID, bob.ID, alice.ID}},
+				{"Blank", "  ", []string{emile.ID, carol.ID, bob.ID, alice.ID}},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
