@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,6 +13,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/jack-auto/jack/migrations"
+	"github.com/jack-auto/jack/persistence"
 )
 
 // Migrate runs the goose migrations of migrations.Postgres on the database of url, as the
@@ -22,14 +22,6 @@ import (
 // "status"; progress goes to w. A search_path parameter in url selects the schema. Concurrent
 // runs on one schema wait for each other.
 func Migrate(ctx context.Context, url, command string, w io.Writer) error {
-	if w == nil {
-		w = io.Discard
-	}
-	switch command {
-	case "up", "down", "status":
-	default:
-		return fmt.Errorf("postgres: unknown migrate command %q: use up, down or status", command)
-	}
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return fmt.Errorf("postgres: parse url: %w", err)
@@ -46,42 +38,8 @@ func Migrate(ctx context.Context, url, command string, w io.Writer) error {
 		return fmt.Errorf("postgres: migrations: %w", err)
 	}
 
-	switch command {
-	case "up":
-		results, err := p.Up(ctx)
-		for _, r := range results {
-			fmt.Fprintln(w, r)
-		}
-		if len(results) == 0 && err == nil {
-			fmt.Fprintln(w, "no pending migrations")
-		}
-		if err != nil {
-			return fmt.Errorf("postgres: migrate up: %w", err)
-		}
-	case "down":
-		r, err := p.Down(ctx)
-		if r != nil {
-			fmt.Fprintln(w, r)
-		}
-		if errors.Is(err, goose.ErrNoNextVersion) {
-			fmt.Fprintln(w, "no migration to roll back")
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("postgres: migrate down: %w", err)
-		}
-	case "status":
-		statuses, err := p.Status(ctx)
-		if err != nil {
-			return fmt.Errorf("postgres: migrate status: %w", err)
-		}
-		for _, s := range statuses {
-			applied := "Pending"
-			if s.State == goose.StateApplied {
-				applied = s.AppliedAt.UTC().Format("2006-01-02 15:04:05")
-			}
-			fmt.Fprintf(w, "%-20s %s\n", applied, s.Source.Path)
-		}
+	if err := persistence.RunMigrations(ctx, p, command, w); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
 }

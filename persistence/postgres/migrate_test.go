@@ -33,17 +33,17 @@ func TestMigrate(t *testing.T) {
 	}
 
 	require.Equal(t, 8, tableCount())
-	require.NotContains(t, run("status"), "Pending")
+	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
 	require.Contains(t, run("down"), "00001_init.sql")
 	require.Zero(t, tableCount())
-	require.Contains(t, run("status"), "Pending")
+	require.Contains(t, run("status"), "pending")
 	require.Contains(t, run("down"), "no migration to roll back")
 
 	require.Contains(t, run("up"), "00001_init.sql")
 	require.Equal(t, 8, tableCount())
-	require.NotContains(t, run("status"), "Pending")
+	require.NotContains(t, run("status"), "pending")
 
 	t.Run("ErrUnknownCommand", func(t *testing.T) {
 		require.Error(t, postgres.Migrate(ctx, url, "sideways", nil))

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/persistence"
 )
 
 const organizationColumns = `id, name, COALESCE(domain, ''), settings, default_phone_number_id, created_at`
@@ -65,15 +66,7 @@ func (s *Store) UpdateOrganization(ctx context.Context, orgID uuid.UUID, upd jac
 		if org, err = findOrganization(ctx, tx, true); err != nil {
 			return err
 		}
-		if upd.Name != nil {
-			org.Name = *upd.Name
-		}
-		if upd.Domain != nil {
-			org.Domain = *upd.Domain
-		}
-		if upd.Settings != nil {
-			org.Settings = *upd.Settings
-		}
+		persistence.ApplyOrganizationUpdate(org, upd)
 		if err := org.Validate(); err != nil {
 			return err
 		}
