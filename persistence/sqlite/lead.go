@@ -140,8 +140,8 @@ func validateLead(ctx context.Context, tx *Tx, l *jack.Lead) error {
 	return nil
 }
 
-// insertLead inserts l; with ignoreDuplicate an existing lead with the phone is no error and
-// the result reports whether a row was inserted.
+// insertLead inserts l. With ignoreDuplicate, an existing lead with the phone makes it return
+// errDuplicate instead of a conflict, so EnsureLead can load that lead in the same transaction.
 func insertLead(ctx context.Context, tx *Tx, l *jack.Lead, ignoreDuplicate bool) error {
 	args, err := leadArgs(l)
 	if err != nil {

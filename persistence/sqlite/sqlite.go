@@ -67,6 +67,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 }
 
 // openDB opens a pool on path: the writer (one connection, WAL, BEGIN IMMEDIATE) or readers.
+// synchronous stays FULL: the grain acknowledges only what is committed, and NORMAL could lose
+// the last commits on power loss.
 func openDB(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
 	if path == "" {
 		return nil, fmt.Errorf("sqlite: empty database path")
@@ -82,7 +84,7 @@ func openDB(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
 	if readOnly {
 		dsn += "&_pragma=query_only(1)"
 	} else {
-		dsn += "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		dsn += "&_pragma=journal_mode(WAL)&_txlock=immediate"
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
