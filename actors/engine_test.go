@@ -524,3 +524,50 @@ func TestTenantIsolation(t *testing.T) {
 	require.Equal(t, "", vars["conversation_context"], "the same customer at another dealership is another conversation")
 	require.Equal(t, LeadStatusNew, vars["lead_status"])
 }
+
+// TestSingleEngineRace drives one engine through every concurrent path (webhooks racing AI
+// replies, status callbacks, takeover) so `make test` can run it under -race on its own: with
+// several clusters in one process the race detector trips over Proto.Actor's and gRPC's globals
+// (DESIGN §5a), so the packages that start clusters run without -race otherwise.
+func TestSingleEngineRace(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlitetest.MustOpenStore(t), func(c *Config) { c.AIDebounce = time.Millisecond; c.AISessionIdle = 20 * time.Millisecond })
+	var wg sync.WaitGroup
+	for c := range 8 {
+		customer := storetest.NewPhone()
+		wg.Go(func() {
+			for i := range 10 {
+				d, err := b.engine.ReceiveSMS(context.Background(), b.org.ID, jack.InboundSMS{MessageSid: newSid(), From: customer, To: b.orgPhone, Body: fmt.Sprintf("text %d", i)})
+				if !assertNoError(t, err) {
+					return
+				}
+				switch {
+				case i == 5 && c%2 == 0:
+					_, err = b.engine.SetAIPaused(context.Background(), b.org.ID, customer, true)
+				case i == 7:
+					_, err = b.engine.SendSMS(context.Background(), b.org.ID, jack.OutboundSMS{To: customer, Body: "staff here", AuthorUserID: &b.owner.ID})
+				default:
+					_, err = b.engine.Context(context.Background(), b.org.ID, d.Lead.PhoneNumberNormalized)
+				}
+				assertNoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	for n, sent := range b.sms.Sent() { // delivery callbacks race each other and the grains
+		wg.Go(func() {
+			st := jack.SMSStatus{MessageSid: fmt.Sprintf("SM%032d", n+1), Status: jack.StatusDelivered, To: sent.To, From: sent.From}
+			assertNoError(t, b.engine.UpdateSMSStatus(context.Background(), b.org.ID, st))
+		})
+	}
+	wg.Wait()
+	waitFor(t, 5*time.Second, "AI sessions to close when idle", func() bool { return b.agent.closed.Load() == b.agent.opened.Load() })
+}
+
+func assertNoError(t *testing.T, err error) bool {
+	if err != nil {
+		t.Errorf("unexpected error: %v", err)
+		return false
+	}
+	return true
+}

@@ -14,17 +14,6 @@ import (
 	jackhttp "github.com/jack-auto/jack/http"
 )
 
-// fakeConversations implements jack.Conversations for handler tests; methods without a Func
-// panic through the nil embedded interface.
-type fakeConversations struct {
-	jack.Conversations
-	LeadChangedFunc func(ctx context.Context, orgID uuid.UUID, phone string, deleted bool) error
-}
-
-func (f *fakeConversations) LeadChanged(ctx context.Context, orgID uuid.UUID, phone string, deleted bool) error {
-	return f.LeadChangedFunc(ctx, orgID, phone, deleted)
-}
-
 // Staff changes reach the lead's conversation; a conversation that cannot be told does not
 // fail the committed change.
 func TestLeads_NotifyConversation(t *testing.T) {

@@ -55,6 +55,7 @@ func (s *Server) importPhoneNumber(c *fiber.Ctx) error {
 	if err := s.store.CreatePhoneNumber(c.UserContext(), orgID, pn); err != nil {
 		return err
 	}
+	s.router.invalidate()
 	return c.Status(fiber.StatusCreated).JSON(pn)
 }
 
@@ -86,5 +87,6 @@ func (s *Server) activatePhoneNumber(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.router.invalidate()
 	return c.JSON(pn)
 }

@@ -27,6 +27,12 @@ func (s *Server) routes() {
 	app.Patch("/api/leads/:id", s.authenticate, s.patchLead)
 	app.Delete("/api/leads/:id", s.authenticate, s.deleteLead)
 	app.Get("/api/leads/:id/messages", s.authenticate, s.listMessages)
+	app.Post("/api/leads/:id/ai", s.authenticate, s.needsEngine, s.setAI)
+
+	// SMS.
+	app.Post("/api/twilio/send-sms", s.authenticate, s.needsEngine, s.sendSMS)
+	app.Post("/api/webhooks/twilio/sms/incoming", s.needsEngine, s.twilioIncomingSMS)
+	app.Post("/api/webhooks/twilio/sms/status", s.needsEngine, s.twilioSMSStatus)
 
 	// Phone numbers.
 	app.Get("/api/organizations/:orgId/phone-numbers", s.authenticate, s.listPhoneNumbers)

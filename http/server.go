@@ -27,8 +27,8 @@ type Config struct {
 	JWTSecret []byte
 	// JWTTTL is how long an access token lives. Defaults to 24h.
 	JWTTTL time.Duration
-	// ServerURL is the public base URL (scheme+host), written into the OpenAPI document's servers.
-	// Optional.
+	// ServerURL is the public base URL (scheme+host): Twilio signs webhooks against it, and it is
+	// written into the OpenAPI document's servers. Required for Twilio webhooks.
 	ServerURL string
 	// BodyLimit is the largest request body accepted, in bytes. Defaults to 1 MiB.
 	BodyLimit int
@@ -46,6 +46,9 @@ type Config struct {
 	// TrustedProxies limits ProxyHeader to requests from these IPs or CIDRs. Defaults to none
 	// (the header is trusted from anyone, so set this whenever ProxyHeader is set in production).
 	TrustedProxies []string
+	// TwilioAuthToken verifies Twilio webhook signatures. Without it every Twilio webhook is
+	// refused (403): an unverifiable webhook is never trusted.
+	TwilioAuthToken string
 	// ShutdownTimeout bounds Close when its context has no earlier deadline. Defaults to 10s.
 	ShutdownTimeout time.Duration
 	// Now is the clock (token times, login windows). Defaults to time.Now.
@@ -111,7 +114,8 @@ const readAheadFactor = 4
 type Server struct {
 	cfg     Config
 	store   jack.Store
-	conv    jack.Conversations // nil until the conversation routes arrive
+	conv    jack.Conversations // nil: conversation routes answer 503
+	router  *phoneRouter
 	log     *slog.Logger
 	app     *fiber.App
 	metrics *metrics
@@ -159,6 +163,7 @@ func NewServer(cfg Config, store jack.Store, conv jack.Conversations, log *slog.
 		metrics:   newMetrics(),
 		logins:    newLoginLimiter(cfg.LoginMaxFailures, cfg.LoginWindow),
 		openAPI:   doc,
+		router:    newPhoneRouter(store, cfg.Now),
 		dummyHash: dummy,
 	}
 	s.app = fiber.New(fiber.Config{
@@ -178,6 +183,14 @@ func NewServer(cfg Config, store jack.Store, conv jack.Conversations, log *slog.
 	s.app.Use(s.requestID, s.observe, s.recoverPanic, s.limitBody)
 	s.routes()
 	return s, nil
+}
+
+// needsEngine answers 503 on conversation routes of a server built without the engine.
+func (s *Server) needsEngine(c *fiber.Ctx) error {
+	if s.conv == nil {
+		return jack.Errorf(jack.EUNAVAILABLE, "Conversations are not available on this server.")
+	}
+	return c.Next()
 }
 
 // App returns the Fiber app, to list routes (or, in tests, add some before Serve).

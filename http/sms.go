@@ -1,0 +1,109 @@
+package http
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/jack-auto/jack"
+)
+
+type sendSMSRequest struct {
+	To             *string `json:"to"`
+	LeadID         *string `json:"leadId"`
+	Message        string  `json:"message"`
+	IdempotencyKey string  `json:"idempotencyKey"`
+}
+
+// sendSMS sends a staff member's text from the organization's active number and pauses the AI
+// for that conversation (human takeover). 201 with {lead, message, duplicate}; a repeat with the
+// same idempotency key (body or Idempotency-Key header) answers the first result with 200.
+func (s *Server) sendSMS(c *fiber.Ctx) error {
+	var req sendSMSRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	p := principal(c)
+	fields := map[string]string{}
+	body := strings.TrimSpace(req.Message)
+	switch {
+	case body == "":
+		fields["message"] = "is required"
+	case utf8.RuneCountInString(body) > jack.MaxSMSLength:
+		fields["message"] = "must be at most 1600 characters"
+	}
+	key := strings.TrimSpace(req.IdempotencyKey)
+	if key == "" {
+		key = strings.TrimSpace(c.Get("Idempotency-Key"))
+	}
+	if len(key) > 255 {
+		fields["idempotencyKey"] = "must be at most 255 characters"
+	}
+	var to string
+	switch {
+	case req.LeadID != nil:
+		lead, err := s.store.FindLeadByID(c.UserContext(), p.OrganizationID, *req.LeadID)
+		if jack.ErrorCode(err) == jack.ENOTFOUND {
+			fields["leadId"] = "is not a lead of this organization"
+		} else if err != nil {
+			return err
+		} else {
+			to = lead.PhoneNumberNormalized
+		}
+		if req.To != nil && to != "" {
+			if n, err := s.orgPhone(c, p.OrganizationID, "to", *req.To, fields); err != nil {
+				return err
+			} else if n != "" && n != to {
+				fields["to"] = "is not the lead's phone number"
+			}
+		}
+	case req.To != nil:
+		var err error
+		if to, err = s.orgPhone(c, p.OrganizationID, "to", *req.To, fields); err != nil {
+			return err
+		}
+	default:
+		fields["to"] = "or leadId is required"
+	}
+	if err := jack.ValidationError(fields); err != nil {
+		return err
+	}
+	d, err := s.conv.SendSMS(c.UserContext(), p.OrganizationID, jack.OutboundSMS{
+		To: to, Body: body, IdempotencyKey: key, AuthorUserID: &p.UserID,
+	})
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusCreated
+	if d.Duplicate {
+		status = fiber.StatusOK
+	}
+	presentLead(d.Lead)
+	return c.Status(status).JSON(d)
+}
+
+type setAIRequest struct {
+	Paused *bool `json:"paused"`
+}
+
+// setAI pauses (human takeover) or resumes the AI for a lead's conversation; answers the lead.
+func (s *Server) setAI(c *fiber.Ctx) error {
+	var req setAIRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Paused == nil {
+		return jack.ValidationError(map[string]string{"paused": "is required"})
+	}
+	p := principal(c)
+	lead, err := s.store.FindLeadByID(c.UserContext(), p.OrganizationID, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	lead, err = s.conv.SetAIPaused(c.UserContext(), p.OrganizationID, lead.PhoneNumberNormalized, *req.Paused)
+	if err != nil {
+		return err
+	}
+	return sendLead(c, fiber.StatusOK, lead)
+}
