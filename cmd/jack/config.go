@@ -1,0 +1,208 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of a jack process, read from the environment (the seed's
+// variable names where the seed has one). Packages never read the environment themselves.
+type Config struct {
+	// Addr is where HTTP listens. Defaults to ":" + PORT (PORT defaults to 3001).
+	Addr string
+	// ServerURL is the public base URL (scheme+host) that Twilio signs webhooks against and that
+	// callbacks are built from (SERVER_URL). Defaults to http://localhost:<port> of the bound listener.
+	ServerURL string
+	// DataDir keeps the embedded database and generated secrets (JACK_DATA_DIR). Defaults to ./data.
+	DataDir string
+
+	// DatabaseURL switches the Store to Postgres (DATABASE_URL). Empty: SQLite under DataDir.
+	DatabaseURL string
+	// DatabaseRole is the Postgres role the app switches to so RLS applies (JACK_DB_ROLE).
+	// Defaults to jack_app; "none" keeps the connecting role.
+	DatabaseRole string
+	// RedisURL switches the Broker to Redis (REDIS_URL). Empty: in-process broker.
+	RedisURL string
+
+	// JWTSecret signs session tokens (JWT_SECRET). Required with DatabaseURL; in the embedded
+	// default a missing secret is generated once and kept under DataDir.
+	JWTSecret string
+	// JWTTTL is how long a session token lasts (JWT_TTL). Defaults to 24h.
+	JWTTTL time.Duration
+
+	TwilioAccountSID string // TWILIO_ACCOUNT_SID; empty: texts go to the local outbox, nothing is sent
+	TwilioAuthToken  string // TWILIO_AUTH_TOKEN; verifies webhook signatures and authenticates sends
+	// TwilioAPIURL is Twilio's REST host (TWILIO_API_URL). Defaults to https://api.twilio.com.
+	TwilioAPIURL string
+
+	ElevenLabsAPIKey        string // ELEVENLABS_API_KEY; empty: the offline agent answers texts
+	ElevenLabsAgentID       string // ELEVENLABS_AGENT_ID
+	ElevenLabsWebhookSecret string // ELEVENLABS_CONVERSATION_EVENTS_WEBHOOK_SECRET (post-call HMAC)
+	// ElevenLabsAPIURL is ElevenLabs' REST host (ELEVENLABS_API_URL). Defaults to https://api.elevenlabs.io.
+	ElevenLabsAPIURL string
+	// ElevenLabsWebhookHeaderName/Value authenticate the conversation-initiation webhook
+	// (ELEVENLABS_WEBHOOK_HEADER_NAME / ELEVENLABS_WEBHOOK_HEADER_VALUE). Name defaults to X-Jack-Webhook-Secret.
+	ElevenLabsWebhookHeaderName  string
+	ElevenLabsWebhookHeaderValue string
+
+	// ConversationIdle passivates a conversation grain after this long without messages
+	// (JACK_CONVERSATION_IDLE). Defaults to 10m.
+	ConversationIdle time.Duration
+	// TakeoverPause pauses the AI after a staff member's manual text (JACK_TAKEOVER_PAUSE). Defaults to 30m.
+	TakeoverPause time.Duration
+	// AIDebounce waits for follow-up texts before the AI replies (JACK_AI_DEBOUNCE). Defaults to 3s.
+	AIDebounce time.Duration
+	// AISessionIdle closes an idle AI session (JACK_AI_SESSION_IDLE). Defaults to 5m.
+	AISessionIdle time.Duration
+
+	LogLevel  slog.Level // LOG_LEVEL: debug, info, warn, error. Defaults to info.
+	LogFormat string     // LOG_FORMAT: text or json. Defaults to text.
+}
+
+// LoadConfig reads the configuration through getenv (os.Getenv in main, a map in tests), fills
+// defaults and validates it, naming the variable at fault.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var errs []string
+	dur := func(name string, def time.Duration) time.Duration {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Sprintf("%s: %q is not a positive duration such as 30s or 10m", name, v))
+			return def
+		}
+		return d
+	}
+	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
+
+	port := cmp.Or(env("PORT"), "3001")
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		errs = append(errs, fmt.Sprintf("PORT: %q is not a port number", port))
+	}
+	c := Config{
+		Addr:                         cmp.Or(env("JACK_ADDR"), ":"+port),
+		ServerURL:                    strings.TrimRight(env("SERVER_URL"), "/"),
+		DataDir:                      cmp.Or(env("JACK_DATA_DIR"), "./data"),
+		DatabaseURL:                  env("DATABASE_URL"),
+		DatabaseRole:                 cmp.Or(env("JACK_DB_ROLE"), "jack_app"),
+		RedisURL:                     env("REDIS_URL"),
+		JWTSecret:                    env("JWT_SECRET"),
+		JWTTTL:                       dur("JWT_TTL", 24*time.Hour),
+		TwilioAccountSID:             env("TWILIO_ACCOUNT_SID"),
+		TwilioAuthToken:              env("TWILIO_AUTH_TOKEN"),
+		TwilioAPIURL:                 strings.TrimRight(cmp.Or(env("TWILIO_API_URL"), "https://api.twilio.com"), "/"),
+		ElevenLabsAPIKey:             env("ELEVENLABS_API_KEY"),
+		ElevenLabsAgentID:            env("ELEVENLABS_AGENT_ID"),
+		ElevenLabsWebhookSecret:      env("ELEVENLABS_CONVERSATION_EVENTS_WEBHOOK_SECRET"),
+		ElevenLabsAPIURL:             strings.TrimRight(cmp.Or(env("ELEVENLABS_API_URL"), "https://api.elevenlabs.io"), "/"),
+		ElevenLabsWebhookHeaderName:  cmp.Or(env("ELEVENLABS_WEBHOOK_HEADER_NAME"), "X-Jack-Webhook-Secret"),
+		ElevenLabsWebhookHeaderValue: env("ELEVENLABS_WEBHOOK_HEADER_VALUE"),
+		ConversationIdle:             dur("JACK_CONVERSATION_IDLE", 10*time.Minute),
+		TakeoverPause:                dur("JACK_TAKEOVER_PAUSE", 30*time.Minute),
+		AIDebounce:                   dur("JACK_AI_DEBOUNCE", 3*time.Second),
+		AISessionIdle:                dur("JACK_AI_SESSION_IDLE", 5*time.Minute),
+		LogFormat:                    strings.ToLower(cmp.Or(env("LOG_FORMAT"), "text")),
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(env("LOG_LEVEL"), "info"))); err != nil {
+		errs = append(errs, fmt.Sprintf("LOG_LEVEL: %q is not one of debug, info, warn, error", env("LOG_LEVEL")))
+	}
+	errs = append(errs, c.validate()...)
+	if len(errs) > 0 {
+		return c, fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return c, nil
+}
+
+func (c *Config) validate() []string {
+	var errs []string
+	checkURL := func(name, v string, schemes ...string) {
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || !slices.Contains(schemes, u.Scheme) {
+			errs = append(errs, fmt.Sprintf("%s: %q must be a %s URL", name, v, strings.Join(schemes, " or ")))
+		}
+	}
+	if c.ServerURL != "" {
+		checkURL("SERVER_URL", c.ServerURL, "http", "https")
+	}
+	checkURL("TWILIO_API_URL", c.TwilioAPIURL, "http", "https")
+	checkURL("ELEVENLABS_API_URL", c.ElevenLabsAPIURL, "http", "https")
+	if c.DatabaseURL != "" {
+		checkURL("DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
+		if c.JWTSecret == "" {
+			errs = append(errs, "JWT_SECRET: required when DATABASE_URL is set (every node must sign tokens with the same secret); generate one with `openssl rand -hex 32`")
+		}
+	}
+	if c.RedisURL != "" {
+		checkURL("REDIS_URL", c.RedisURL, "redis", "rediss")
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		errs = append(errs, "JWT_SECRET: must be at least 32 characters")
+	}
+	if c.TwilioAccountSID != "" && c.TwilioAuthToken == "" {
+		errs = append(errs, "TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set")
+	}
+	if c.ElevenLabsAPIKey != "" && c.ElevenLabsAgentID == "" {
+		errs = append(errs, "ELEVENLABS_AGENT_ID: required when ELEVENLABS_API_KEY is set")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Sprintf("LOG_FORMAT: %q must be text or json", c.LogFormat))
+	}
+	return errs
+}
+
+// Embedded reports whether the process runs on the embedded default store.
+func (c Config) Embedded() bool { return c.DatabaseURL == "" }
+
+// LogValue prints the configuration with secrets redacted, so it can be logged at start.
+func (c Config) LogValue() slog.Value {
+	secret := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "[redacted]"
+	}
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.String("server_url", c.ServerURL),
+		slog.String("data_dir", c.DataDir),
+		slog.String("database_url", redactURL(c.DatabaseURL)),
+		slog.String("database_role", c.DatabaseRole),
+		slog.String("redis_url", redactURL(c.RedisURL)),
+		slog.String("jwt_secret", secret(c.JWTSecret)),
+		slog.Duration("jwt_ttl", c.JWTTTL),
+		slog.String("twilio_account_sid", c.TwilioAccountSID),
+		slog.String("twilio_auth_token", secret(c.TwilioAuthToken)),
+		slog.String("twilio_api_url", c.TwilioAPIURL),
+		slog.String("elevenlabs_api_key", secret(c.ElevenLabsAPIKey)),
+		slog.String("elevenlabs_agent_id", c.ElevenLabsAgentID),
+		slog.String("elevenlabs_webhook_secret", secret(c.ElevenLabsWebhookSecret)),
+		slog.String("elevenlabs_api_url", c.ElevenLabsAPIURL),
+		slog.String("elevenlabs_webhook_header_name", c.ElevenLabsWebhookHeaderName),
+		slog.String("elevenlabs_webhook_header_value", secret(c.ElevenLabsWebhookHeaderValue)),
+		slog.Duration("conversation_idle", c.ConversationIdle),
+		slog.Duration("takeover_pause", c.TakeoverPause),
+		slog.Duration("ai_debounce", c.AIDebounce),
+		slog.Duration("ai_session_idle", c.AISessionIdle),
+		slog.String("log_level", c.LogLevel.String()),
+	)
+}
+
+// redactURL hides a URL's password (postgres://user:secret@host → postgres://user:xxxxx@host).
+func redactURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "[unparseable]"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	t.Run("Defaults", func(t *testing.T) {
+		cfg, err := LoadConfig(func(string) string { return "" })
+		require.NoError(t, err)
+		require.Equal(t, ":3001", cfg.Addr)
+		require.True(t, cfg.Embedded())
+		require.Equal(t, 24*time.Hour, cfg.JWTTTL)
+		require.Equal(t, 10*time.Minute, cfg.ConversationIdle)
+		require.Equal(t, 30*time.Minute, cfg.TakeoverPause)
+		require.Equal(t, 3*time.Second, cfg.AIDebounce)
+		require.Equal(t, 5*time.Minute, cfg.AISessionIdle)
+		require.Equal(t, "https://api.twilio.com", cfg.TwilioAPIURL)
+		require.Equal(t, "jack_app", cfg.DatabaseRole)
+	})
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		bad  string
+	}{
+		{"DatabaseWithoutSecret", map[string]string{"DATABASE_URL": "postgres://h/db"}, "JWT_SECRET"},
+		{"ShortSecret", map[string]string{"JWT_SECRET": "short"}, "JWT_SECRET"},
+		{"BadPort", map[string]string{"PORT": "http"}, "PORT"},
+		{"BadDuration", map[string]string{"JACK_AI_DEBOUNCE": "soon"}, "JACK_AI_DEBOUNCE"},
+		{"BadServerURL", map[string]string{"SERVER_URL": "localhost:3001"}, "SERVER_URL"},
+		{"BadDatabaseURL", map[string]string{"DATABASE_URL": "mysql://x", "JWT_SECRET": strings.Repeat("x", 32)}, "DATABASE_URL"},
+		{"TwilioWithoutToken", map[string]string{"TWILIO_ACCOUNT_SID": "AC1"}, "TWILIO_AUTH_TOKEN"},
+		{"ElevenLabsWithoutAgent", map[string]string{"ELEVENLABS_API_KEY": "k"}, "ELEVENLABS_AGENT_ID"},
+		{"BadLogLevel", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadConfig(func(k string) string { return tc.env[k] })
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.bad)
+		})
+	}
+}
+
+func TestConfigLogValueRedacts(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"DATABASE_URL": "postgres://jack:pgsecret@db/jack", "JWT_SECRET": strings.Repeat("j", 40),
+		"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "twsecret", "ELEVENLABS_API_KEY": "elsecret", "ELEVENLABS_AGENT_ID": "agent",
+		"ELEVENLABS_CONVERSATION_EVENTS_WEBHOOK_SECRET": "whsecret", "ELEVENLABS_WEBHOOK_HEADER_VALUE": "hdrsecret", "REDIS_URL": "redis://:rdsecret@r:6379",
+	}
+	cfg, err := LoadConfig(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	var b strings.Builder
+	slog.New(slog.NewTextHandler(&b, nil)).Info("config", "config", cfg)
+	out := b.String()
+	for _, secret := range []string{"pgsecret", strings.Repeat("j", 40), "twsecret", "elsecret", "whsecret", "hdrsecret", "rdsecret"} {
+		require.NotContains(t, out, secret, fmt.Sprintf("%s leaked", secret))
+	}
+	require.Contains(t, out, "[redacted]")
+}
+
+func TestDatabaseWithoutSecretRefusesToStart(t *testing.T) {
+	t.Parallel()
+	m := NewMain(Config{DatabaseURL: "postgres://x/y"}, nil)
+	err := m.loadSecrets()
+	require.ErrorContains(t, err, "JWT_SECRET")
+}

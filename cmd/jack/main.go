@@ -1,0 +1,322 @@
+// Command jack is the conversation engine's one binary: `jack serve` runs a node (alone on the
+// embedded default, or one of many on Postgres + Redis), `jack migrate` manages the schema and
+// `jack simulate` plays a customer against a running server.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/actors"
+	jackhttp "github.com/jack-auto/jack/http"
+	"github.com/jack-auto/jack/persistence/memory"
+	"github.com/jack-auto/jack/persistence/postgres"
+	"github.com/jack-auto/jack/persistence/sqlite"
+	"github.com/jack-auto/jack/providers/offline"
+	"github.com/jack-auto/jack/providers/twilio"
+)
+
+const usage = `jack — the conversation engine for car dealerships
+
+Usage:
+  jack serve                      run a node (configuration from the environment, see README)
+  jack migrate up|down|status     manage the database schema (down rolls back one step)
+  jack simulate sms --to N --from N "text"
+                                  text a running server as a customer would (a signed Twilio webhook)
+
+Run "jack <command> -h" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "jack:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// run dispatches a command line; ctx ends on SIGINT/SIGTERM.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, cfg, stderr)
+	case "migrate":
+		return runMigrate(ctx, cfg, args[1:], stdout)
+	case "simulate":
+		return runSimulate(ctx, cfg, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
+	m := NewMain(cfg, NewLogger(cfg, stderr))
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	<-ctx.Done()
+	m.Log.Info("shutting down")
+	// A second signal while closing forces exit.
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		os.Exit(1)
+	}()
+	return m.Close()
+}
+
+func runMigrate(ctx context.Context, cfg Config, args []string, stdout io.Writer) error {
+	if len(args) != 1 || (args[0] != "up" && args[0] != "down" && args[0] != "status") {
+		return errors.New("usage: jack migrate up|down|status")
+	}
+	if cfg.Embedded() {
+		return sqlite.Migrate(ctx, sqlitePath(cfg), args[0], stdout)
+	}
+	return postgres.Migrate(ctx, cfg.DatabaseURL, args[0], stdout)
+}
+
+// NewLogger returns the process logger as LOG_FORMAT and LOG_LEVEL ask.
+func NewLogger(cfg Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Main is a running node: it wires the adapters the configuration names into the engine and the
+// HTTP server, and closes them in reverse order.
+type Main struct {
+	Config Config
+	Log    *slog.Logger
+
+	Store  jack.Store
+	Broker jack.Broker
+	Engine *actors.Engine
+	HTTP   *jackhttp.Server
+
+	ln  net.Listener
+	url string
+}
+
+// NewMain returns a node for cfg; Run starts it.
+func NewMain(cfg Config, log *slog.Logger) *Main {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Main{Config: cfg, Log: log}
+}
+
+// Run binds the listener (a busy port fails first), opens the store (migrating it), starts the
+// engine and serves HTTP; it returns once serving, so URL is usable.
+func (m *Main) Run(ctx context.Context) (err error) {
+	cfg := &m.Config
+	if err := m.loadSecrets(); err != nil {
+		return err
+	}
+	m.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	m.url = "http://" + m.ln.Addr().String()
+	if tcp, ok := m.ln.Addr().(*net.TCPAddr); ok && (tcp.IP.IsUnspecified() || tcp.IP.IsLoopback()) {
+		m.url = fmt.Sprintf("http://localhost:%d", tcp.Port)
+	}
+	if cfg.ServerURL == "" {
+		cfg.ServerURL = m.url
+	}
+	m.Log.Info("starting jack", "config", cfg)
+
+	if m.Store, err = openStore(ctx, *cfg, m.Log); err != nil {
+		return err
+	}
+	m.Broker = memory.NewBroker()
+	sms, err := m.smsSender()
+	if err != nil {
+		return err
+	}
+	m.Engine, err = actors.NewEngine(actors.Config{
+		ServerURL:        cfg.ServerURL,
+		ConversationIdle: cfg.ConversationIdle,
+		TakeoverPause:    cfg.TakeoverPause,
+		AIDebounce:       cfg.AIDebounce,
+		AISessionIdle:    cfg.AISessionIdle,
+	}, m.Store, m.Broker, sms, offline.NewAgent(), m.Log.With("component", "engine"))
+	if err != nil {
+		return err
+	}
+	if err := m.Engine.Start(); err != nil {
+		return err
+	}
+
+	m.HTTP, err = jackhttp.NewServer(jackhttp.Config{
+		JWTSecret:       []byte(cfg.JWTSecret),
+		JWTTTL:          cfg.JWTTTL,
+		ServerURL:       cfg.ServerURL,
+		TwilioAuthToken: cfg.TwilioAuthToken,
+	}, m.Store, m.Engine, m.Log.With("component", "http"))
+	if err != nil {
+		return err
+	}
+	if err := m.HTTP.Serve(m.ln); err != nil {
+		return err
+	}
+	m.HTTP.SetReady(true)
+	m.Log.Info("jack is serving", "url", m.url, "store", storeName(*cfg))
+	return nil
+}
+
+// URL is the base URL the node listens on (for tests and logs).
+func (m *Main) URL() string { return m.url }
+
+// Close stops the node in reverse start order: readiness off, HTTP drained, the engine leaves
+// the cluster (every grain has committed what it acknowledged), then the broker and the store.
+// It tolerates a node that never started and a second call.
+func (m *Main) Close() error {
+	var errs []error
+	if m.HTTP != nil {
+		m.HTTP.SetReady(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, m.HTTP.Close(ctx))
+		cancel()
+		m.HTTP, m.ln = nil, nil
+	} else if m.ln != nil { // bound but never served
+		errs = append(errs, m.ln.Close())
+		m.ln = nil
+	}
+	if m.Engine != nil {
+		errs = append(errs, m.Engine.Close())
+		m.Engine = nil
+	}
+	if m.Broker != nil {
+		errs = append(errs, m.Broker.Close())
+		m.Broker = nil
+	}
+	if m.Store != nil {
+		errs = append(errs, m.Store.Close())
+		m.Store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// smsSender is Twilio when an account is configured, otherwise the local outbox (nothing
+// leaves the machine).
+func (m *Main) smsSender() (jack.SMSSender, error) {
+	cfg := m.Config
+	if cfg.TwilioAccountSID == "" {
+		m.Log.Warn("TWILIO_ACCOUNT_SID is not set: texts go to the local outbox and are not sent")
+		return offline.NewOutbox(m.Log.With("component", "outbox")), nil
+	}
+	return twilio.NewClient(twilio.Config{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, APIURL: cfg.TwilioAPIURL})
+}
+
+func storeName(cfg Config) string {
+	if cfg.Embedded() {
+		return "sqlite"
+	}
+	return "postgres"
+}
+
+func sqlitePath(cfg Config) string { return filepath.Join(cfg.DataDir, "jack.db") }
+
+// openStore migrates and opens the configured store.
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (jack.Store, error) {
+	if cfg.Embedded() {
+		path := sqlitePath(cfg)
+		if err := sqlite.Migrate(ctx, path, "up", io.Discard); err != nil {
+			return nil, fmt.Errorf("migrate %s: %w", path, err)
+		}
+		return sqlite.Open(ctx, path)
+	}
+	if err := postgres.Migrate(ctx, cfg.DatabaseURL, "up", io.Discard); err != nil {
+		return nil, fmt.Errorf("migrate postgres: %w", err)
+	}
+	return postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Role: cfg.DatabaseRole})
+}
+
+// loadSecrets fills the secrets the embedded default may generate: a JWT secret, and a Twilio
+// auth token that signs local webhooks (jack simulate) when no Twilio account is configured.
+// Both are kept under DataDir so tokens and simulations survive restarts.
+func (m *Main) loadSecrets() error {
+	cfg := &m.Config
+	if cfg.JWTSecret == "" {
+		if !cfg.Embedded() {
+			return errors.New("JWT_SECRET is required when DATABASE_URL is set")
+		}
+		s, created, err := loadOrCreateSecret(cfg.DataDir, "jwt_secret")
+		if err != nil {
+			return err
+		}
+		cfg.JWTSecret = s
+		if created {
+			m.Log.Warn("JWT_SECRET is not set: generated one and kept it under the data dir; set JWT_SECRET in production", "path", filepath.Join(cfg.DataDir, "jwt_secret"))
+		}
+	}
+	if cfg.TwilioAuthToken == "" && cfg.Embedded() {
+		s, created, err := loadOrCreateSecret(cfg.DataDir, "twilio_auth_token")
+		if err != nil {
+			return err
+		}
+		cfg.TwilioAuthToken = s
+		if created {
+			m.Log.Warn("TWILIO_AUTH_TOKEN is not set: generated a local token that signs simulated webhooks; set TWILIO_* to talk to Twilio")
+		}
+	}
+	return nil
+}
+
+// loadOrCreateSecret reads dir/name, or writes a new random secret there (mode 0600).
+func loadOrCreateSecret(dir, name string) (secret string, created bool, err error) {
+	path := filepath.Join(dir, name)
+	if b, err := os.ReadFile(path); err == nil {
+		if s := strings.TrimSpace(string(b)); len(s) >= 32 {
+			return s, false, nil
+		}
+		return "", false, fmt.Errorf("%s holds a secret shorter than 32 characters; delete it to generate a new one", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", false, fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, fmt.Errorf("create data dir: %w", err)
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", false, err
+	}
+	secret = hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", false, fmt.Errorf("write %s: %w", path, err)
+	}
+	return secret, true, nil
+}
