@@ -57,10 +57,13 @@ type EventFilter struct {
 // concurrent use.
 type Broker interface {
 	// Publish sends e to the subscribers of e.OrganizationID. It does not block on slow
-	// subscribers: they are dropped (they resume from the Store with Last-Event-ID).
+	// subscribers: they are dropped (they resume from the Store with Last-Event-ID). Returns
+	// EUNAVAILABLE when the broker is closed or its backend cannot be reached.
 	Publish(ctx context.Context, e *Event) error
 	// Subscribe returns a channel of orgID's events. The channel is closed when ctx ends, when
-	// the subscriber is too slow, or when the Broker closes.
+	// the subscriber is too slow, or when the Broker closes; adapters may also close it when
+	// events could have been lost (a reconnect), so the subscriber resumes from the Store.
+	// Returns EUNAVAILABLE when the broker is closed or its backend cannot be reached.
 	Subscribe(ctx context.Context, orgID uuid.UUID) (<-chan *Event, error)
 	// Close stops the broker and closes every subscription.
 	Close() error

@@ -31,9 +31,19 @@ var _ jack.Broker = (*Broker)(nil)
 type subscription struct {
 	ch   chan *jack.Event
 	once sync.Once
+	stop func() bool // unregisters the ctx callback; set under Broker.mu once registered
 }
 
-func (s *subscription) close() { s.once.Do(func() { close(s.ch) }) }
+// close closes the channel once and forgets the ctx callback, so a subscription dropped or
+// closed before its ctx ends leaves nothing behind.
+func (s *subscription) close() {
+	s.once.Do(func() {
+		close(s.ch)
+		if s.stop != nil {
+			s.stop()
+		}
+	})
+}
 
 // NewBroker returns an open broker.
 func NewBroker() *Broker {
@@ -42,6 +52,9 @@ func NewBroker() *Broker {
 
 // Publish delivers e to every current subscriber of e.OrganizationID without blocking.
 func (b *Broker) Publish(ctx context.Context, e *jack.Event) error {
+	if e == nil {
+		return jack.Errorf(jack.EINVALID, "No event to publish.")
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -76,12 +89,20 @@ func (b *Broker) Subscribe(ctx context.Context, orgID uuid.UUID) (<-chan *jack.E
 	b.subs[orgID][s] = struct{}{}
 	b.mu.Unlock()
 
-	go func() {
-		<-ctx.Done()
+	// AfterFunc rather than a goroutine per subscription: nothing waits on a ctx that never
+	// ends once the subscription is gone.
+	stop := context.AfterFunc(ctx, func() {
 		b.mu.Lock()
 		b.removeLocked(orgID, s)
 		b.mu.Unlock()
-	}()
+	})
+	b.mu.Lock()
+	if _, ok := b.subs[orgID][s]; ok {
+		s.stop = stop
+	} else {
+		stop() // already dropped or closed
+	}
+	b.mu.Unlock()
 	return s.ch, nil
 }
 
