@@ -25,6 +25,7 @@ import (
 	jackhttp "github.com/jack-auto/jack/http"
 	"github.com/jack-auto/jack/persistence/memory"
 	"github.com/jack-auto/jack/persistence/postgres"
+	"github.com/jack-auto/jack/persistence/redis"
 	"github.com/jack-auto/jack/persistence/sqlite"
 	"github.com/jack-auto/jack/providers/offline"
 	"github.com/jack-auto/jack/providers/twilio"
@@ -161,7 +162,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Store, err = openStore(ctx, *cfg, m.Log); err != nil {
 		return err
 	}
-	m.Broker = memory.NewBroker()
+	if m.Broker, err = openBroker(ctx, *cfg, m.Log); err != nil {
+		return err
+	}
 	sms, err := m.smsSender()
 	if err != nil {
 		return err
@@ -239,6 +242,18 @@ func (m *Main) smsSender() (jack.SMSSender, error) {
 		return offline.NewOutbox(m.Log.With("component", "outbox")), nil
 	}
 	return twilio.NewClient(twilio.Config{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, APIURL: cfg.TwilioAPIURL})
+}
+
+// openBroker returns the Redis broker when REDIS_URL is set, else the in-process one.
+func openBroker(ctx context.Context, cfg Config, log *slog.Logger) (jack.Broker, error) {
+	if cfg.RedisURL == "" {
+		return memory.NewBroker(), nil
+	}
+	b, err := redis.Open(ctx, cfg.RedisURL, log.With("component", "redis"))
+	if err != nil {
+		return nil, fmt.Errorf("open redis broker: %w", err)
+	}
+	return b, nil
 }
 
 func storeName(cfg Config) string {
