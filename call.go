@@ -26,3 +26,54 @@ type CallSession struct {
 	NextAction               string          `json:"nextAction,omitempty"`
 	ElevenLabsData           json.RawMessage `json:"elevenlabsData,omitempty"`
 }
+
+// Call directions.
+const (
+	CallInbound  = "inbound"
+	CallOutbound = "outbound"
+)
+
+// Call outcomes (ElevenLabs' analysis.call_successful, plus failed for calls never connected).
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+	OutcomeUnknown = "unknown"
+	OutcomeFailed  = "failed"
+)
+
+// InboundCall is ElevenLabs' conversation-initiation request for a call to a dealership number.
+type InboundCall struct {
+	CallSid string
+	Caller  string // customer, E.164
+	Called  string // the dealership's number, E.164
+	AgentID string
+}
+
+// CallTranscript is a finished call as ElevenLabs reports it after the call.
+type CallTranscript struct {
+	ConversationID    string
+	CallSid           string
+	Direction         string // inbound | outbound
+	StartedAt         time.Time
+	DurationSeconds   int
+	Turns             []CallTurn
+	Summary           string
+	CallSuccessful    string // success | failure | unknown
+	TerminationReason string
+	Analysis          json.RawMessage // kept as reported, for analytics
+}
+
+// CallTurn is one utterance of a call.
+type CallTurn struct {
+	Role           string // "user" (customer) or "agent"
+	Message        string
+	TimeInCallSecs float64
+}
+
+// CallFailure is a call ElevenLabs could not start (busy, no answer...).
+type CallFailure struct {
+	ConversationID string
+	CallSid        string
+	Reason         string
+	Data           json.RawMessage
+}

@@ -46,6 +46,21 @@ type Conversations interface {
 	// Context returns the agent's dynamic variables for the conversation, from the grain's
 	// memory (no database read for an active conversation).
 	Context(ctx context.Context, orgID uuid.UUID, phone string) (map[string]any, error)
+
+	// StartCall answers the conversation-initiation webhook of an inbound call with the agent's
+	// dynamic variables, from the grain's memory (no database read for an active conversation).
+	// The call session is recorded right after the answer.
+	StartCall(ctx context.Context, orgID uuid.UUID, call InboundCall) (map[string]any, error)
+	// CompleteCall records a finished call: its turns as voice messages in order, the
+	// conversation's summary and the call session's outcome. Idempotent on the ElevenLabs
+	// conversation id: a repeat changes nothing and returns the stored session.
+	CompleteCall(ctx context.Context, orgID uuid.UUID, phone string, t CallTranscript) (*CallSession, error)
+	// FailCall records a call that could not be started.
+	FailCall(ctx context.Context, orgID uuid.UUID, phone string, f CallFailure) (*CallSession, error)
+	// Call starts an outbound AI call to the customer. ECONFLICT (opted_out) when the customer
+	// opted out, EUNPROCESSABLE when the organization has no number imported into ElevenLabs or
+	// no voice provider is configured, EPROVIDER when ElevenLabs refused.
+	Call(ctx context.Context, orgID uuid.UUID, phone string) (*CallSession, error)
 }
 
 // InboundSMS is a customer's text as Twilio delivered it.
