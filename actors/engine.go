@@ -189,9 +189,18 @@ func (e *Engine) Close() error {
 // out (the grain passivating, its node dying) is retried once: every request carries its own
 // idempotency (MessageSid, idempotency key, or being a pure state change), so the retry is harmless.
 func (e *Engine) request(ctx context.Context, orgID uuid.UUID, phone string, req *Request) (*Reply, error) {
+	return e.send(ctx, orgID, phone, req, 2)
+}
+
+// requestOnce is request without the retry, for requests whose repeat would act twice.
+func (e *Engine) requestOnce(ctx context.Context, orgID uuid.UUID, phone string, req *Request) (*Reply, error) {
+	return e.send(ctx, orgID, phone, req, 1)
+}
+
+func (e *Engine) send(ctx context.Context, orgID uuid.UUID, phone string, req *Request, attempts int) (*Reply, error) {
 	identity := jack.ConversationIdentity(orgID, phone)
 	var lastErr error
-	for attempt := 1; attempt <= 2; attempt++ {
+	for attempt := 1; attempt <= attempts; attempt++ {
 		timeout := e.cfg.RequestTimeout
 		if dl, ok := ctx.Deadline(); ok {
 			timeout = min(timeout, time.Until(dl))

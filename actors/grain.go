@@ -36,7 +36,8 @@ type grain struct {
 	assignedName string
 	messages     []*jack.Message // recent, oldest first
 	summary      *jack.Summary
-	total        int
+	total        int // every message of the conversation
+	sms, voice   int // the same by channel
 
 	// AI reply state. gen counts customer turns and takeovers: a reply computed for an older
 	// generation is stale and dropped.
@@ -126,7 +127,8 @@ func (g *grain) load() error {
 	if err != nil {
 		return err
 	}
-	g.org, g.lead, g.messages, g.summary, g.total = org, snap.Lead, snap.Messages, snap.Summary, snap.TotalMessages
+	g.org, g.lead, g.messages, g.summary = org, snap.Lead, snap.Messages, snap.Summary
+	g.total, g.sms, g.voice = snap.TotalMessages, snap.SMSMessages, snap.VoiceMessages
 	g.assignedName = g.findAssignedName(ctx)
 	g.loaded = true
 	return nil
@@ -203,6 +205,11 @@ func (g *grain) remember(lead *jack.Lead, msg *jack.Message, events []*jack.Even
 			g.messages = slices.Delete(g.messages, 0, n)
 		}
 		g.total++
+		if msg.Type == jack.ChannelVoice {
+			g.voice++
+		} else {
+			g.sms++
+		}
 	}
 	g.publish(events)
 }
@@ -509,7 +516,8 @@ func (g *grain) leadChanged(deleted bool) *Reply {
 		g.cancelAI()
 		g.closeSession()
 		g.gen++
-		g.lead, g.messages, g.summary, g.total, g.assignedName = nil, nil, nil, 0, ""
+		g.lead, g.messages, g.summary, g.assignedName = nil, nil, nil, ""
+		g.total, g.sms, g.voice = 0, 0, 0
 		return &Reply{Body: &Reply_Ack{Ack: &Ack{}}}
 	}
 	if err := g.load(); err != nil {
@@ -673,6 +681,9 @@ func (g *grain) closeSession() {
 }
 
 func (g *grain) stopTimers() { g.cancelAI() }
+
+// channelCounts returns the conversation's message counts by channel.
+func (g *grain) channelCounts() (sms, voice int) { return g.sms, g.voice }
 
 // variables are the agent's dynamic variables from memory: no database read.
 func (g *grain) variables() map[string]any {

@@ -38,6 +38,10 @@ type Request struct {
 	//	*Request_SetAiPaused
 	//	*Request_LeadChanged
 	//	*Request_GetContext
+	//	*Request_CallStart
+	//	*Request_CallCompleted
+	//	*Request_CallFailed
+	//	*Request_OutboundCall
 	Body          isRequest_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -134,6 +138,42 @@ func (x *Request) GetGetContext() *GetContext {
 	return nil
 }
 
+func (x *Request) GetCallStart() *CallStart {
+	if x != nil {
+		if x, ok := x.Body.(*Request_CallStart); ok {
+			return x.CallStart
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetCallCompleted() *CallCompleted {
+	if x != nil {
+		if x, ok := x.Body.(*Request_CallCompleted); ok {
+			return x.CallCompleted
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetCallFailed() *CallFailed {
+	if x != nil {
+		if x, ok := x.Body.(*Request_CallFailed); ok {
+			return x.CallFailed
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetOutboundCall() *OutboundCall {
+	if x != nil {
+		if x, ok := x.Body.(*Request_OutboundCall); ok {
+			return x.OutboundCall
+		}
+	}
+	return nil
+}
+
 type isRequest_Body interface {
 	isRequest_Body()
 }
@@ -162,6 +202,22 @@ type Request_GetContext struct {
 	GetContext *GetContext `protobuf:"bytes,6,opt,name=get_context,json=getContext,proto3,oneof"`
 }
 
+type Request_CallStart struct {
+	CallStart *CallStart `protobuf:"bytes,7,opt,name=call_start,json=callStart,proto3,oneof"`
+}
+
+type Request_CallCompleted struct {
+	CallCompleted *CallCompleted `protobuf:"bytes,8,opt,name=call_completed,json=callCompleted,proto3,oneof"`
+}
+
+type Request_CallFailed struct {
+	CallFailed *CallFailed `protobuf:"bytes,9,opt,name=call_failed,json=callFailed,proto3,oneof"`
+}
+
+type Request_OutboundCall struct {
+	OutboundCall *OutboundCall `protobuf:"bytes,10,opt,name=outbound_call,json=outboundCall,proto3,oneof"`
+}
+
 func (*Request_InboundSms) isRequest_Body() {}
 
 func (*Request_OutboundSms) isRequest_Body() {}
@@ -174,6 +230,14 @@ func (*Request_LeadChanged) isRequest_Body() {}
 
 func (*Request_GetContext) isRequest_Body() {}
 
+func (*Request_CallStart) isRequest_Body() {}
+
+func (*Request_CallCompleted) isRequest_Body() {}
+
+func (*Request_CallFailed) isRequest_Body() {}
+
+func (*Request_OutboundCall) isRequest_Body() {}
+
 type Reply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Body:
@@ -183,6 +247,7 @@ type Reply struct {
 	//	*Reply_Lead
 	//	*Reply_Ack
 	//	*Reply_Context
+	//	*Reply_Call
 	Body          isReply_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -270,6 +335,15 @@ func (x *Reply) GetContext() *ContextReply {
 	return nil
 }
 
+func (x *Reply) GetCall() *CallReply {
+	if x != nil {
+		if x, ok := x.Body.(*Reply_Call); ok {
+			return x.Call
+		}
+	}
+	return nil
+}
+
 type isReply_Body interface {
 	isReply_Body()
 }
@@ -294,6 +368,10 @@ type Reply_Context struct {
 	Context *ContextReply `protobuf:"bytes,5,opt,name=context,proto3,oneof"`
 }
 
+type Reply_Call struct {
+	Call *CallReply `protobuf:"bytes,6,opt,name=call,proto3,oneof"`
+}
+
 func (*Reply_Error) isReply_Body() {}
 
 func (*Reply_Delivery) isReply_Body() {}
@@ -303,6 +381,8 @@ func (*Reply_Lead) isReply_Body() {}
 func (*Reply_Ack) isReply_Body() {}
 
 func (*Reply_Context) isReply_Body() {}
+
+func (*Reply_Call) isReply_Body() {}
 
 type InboundSMS struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -642,6 +722,194 @@ func (*GetContext) Descriptor() ([]byte, []int) {
 	return file_messages_proto_rawDescGZIP(), []int{7}
 }
 
+// CallStart is ElevenLabs' conversation-initiation request for an inbound call.
+type CallStart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CallSid       string                 `protobuf:"bytes,1,opt,name=call_sid,json=callSid,proto3" json:"call_sid,omitempty"`
+	Called        string                 `protobuf:"bytes,2,opt,name=called,proto3" json:"called,omitempty"`
+	AgentId       string                 `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallStart) Reset() {
+	*x = CallStart{}
+	mi := &file_messages_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallStart) ProtoMessage() {}
+
+func (x *CallStart) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallStart.ProtoReflect.Descriptor instead.
+func (*CallStart) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CallStart) GetCallSid() string {
+	if x != nil {
+		return x.CallSid
+	}
+	return ""
+}
+
+func (x *CallStart) GetCalled() string {
+	if x != nil {
+		return x.Called
+	}
+	return ""
+}
+
+func (x *CallStart) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+// CallCompleted carries a finished call (jack.CallTranscript as JSON).
+type CallCompleted struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	TranscriptJson []byte                 `protobuf:"bytes,1,opt,name=transcript_json,json=transcriptJson,proto3" json:"transcript_json,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CallCompleted) Reset() {
+	*x = CallCompleted{}
+	mi := &file_messages_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallCompleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallCompleted) ProtoMessage() {}
+
+func (x *CallCompleted) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallCompleted.ProtoReflect.Descriptor instead.
+func (*CallCompleted) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CallCompleted) GetTranscriptJson() []byte {
+	if x != nil {
+		return x.TranscriptJson
+	}
+	return nil
+}
+
+// CallFailed carries a call that could not start (jack.CallFailure as JSON).
+type CallFailed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FailureJson   []byte                 `protobuf:"bytes,1,opt,name=failure_json,json=failureJson,proto3" json:"failure_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallFailed) Reset() {
+	*x = CallFailed{}
+	mi := &file_messages_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallFailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallFailed) ProtoMessage() {}
+
+func (x *CallFailed) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallFailed.ProtoReflect.Descriptor instead.
+func (*CallFailed) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CallFailed) GetFailureJson() []byte {
+	if x != nil {
+		return x.FailureJson
+	}
+	return nil
+}
+
+// OutboundCall asks the grain to call the customer.
+type OutboundCall struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutboundCall) Reset() {
+	*x = OutboundCall{}
+	mi := &file_messages_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutboundCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutboundCall) ProtoMessage() {}
+
+func (x *OutboundCall) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutboundCall.ProtoReflect.Descriptor instead.
+func (*OutboundCall) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{11}
+}
+
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`       // jack error code
@@ -654,7 +922,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_messages_proto_msgTypes[8]
+	mi := &file_messages_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +934,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[8]
+	mi := &file_messages_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +947,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{8}
+	return file_messages_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Error) GetCode() string {
@@ -721,7 +989,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_messages_proto_msgTypes[9]
+	mi := &file_messages_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +1001,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[9]
+	mi := &file_messages_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +1014,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{9}
+	return file_messages_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Delivery) GetLeadJson() []byte {
@@ -779,7 +1047,7 @@ type LeadReply struct {
 
 func (x *LeadReply) Reset() {
 	*x = LeadReply{}
-	mi := &file_messages_proto_msgTypes[10]
+	mi := &file_messages_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +1059,7 @@ func (x *LeadReply) String() string {
 func (*LeadReply) ProtoMessage() {}
 
 func (x *LeadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[10]
+	mi := &file_messages_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +1072,7 @@ func (x *LeadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeadReply.ProtoReflect.Descriptor instead.
 func (*LeadReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{10}
+	return file_messages_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LeadReply) GetLeadJson() []byte {
@@ -822,7 +1090,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_messages_proto_msgTypes[11]
+	mi := &file_messages_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +1102,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[11]
+	mi := &file_messages_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +1115,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{11}
+	return file_messages_proto_rawDescGZIP(), []int{15}
 }
 
 type ContextReply struct {
@@ -859,7 +1127,7 @@ type ContextReply struct {
 
 func (x *ContextReply) Reset() {
 	*x = ContextReply{}
-	mi := &file_messages_proto_msgTypes[12]
+	mi := &file_messages_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +1139,7 @@ func (x *ContextReply) String() string {
 func (*ContextReply) ProtoMessage() {}
 
 func (x *ContextReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[12]
+	mi := &file_messages_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +1152,7 @@ func (x *ContextReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextReply.ProtoReflect.Descriptor instead.
 func (*ContextReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{12}
+	return file_messages_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ContextReply) GetVariablesJson() []byte {
@@ -894,11 +1162,55 @@ func (x *ContextReply) GetVariablesJson() []byte {
 	return nil
 }
 
+type CallReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionJson   []byte                 `protobuf:"bytes,1,opt,name=session_json,json=sessionJson,proto3" json:"session_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallReply) Reset() {
+	*x = CallReply{}
+	mi := &file_messages_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallReply) ProtoMessage() {}
+
+func (x *CallReply) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallReply.ProtoReflect.Descriptor instead.
+func (*CallReply) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CallReply) GetSessionJson() []byte {
+	if x != nil {
+		return x.SessionJson
+	}
+	return nil
+}
+
 var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
 	"\n" +
-	"\x0emessages.proto\x12\x0ejack.actors.v1\"\x92\x03\n" +
+	"\x0emessages.proto\x12\x0ejack.actors.v1\"\x9a\x05\n" +
 	"\aRequest\x12=\n" +
 	"\vinbound_sms\x18\x01 \x01(\v2\x1a.jack.actors.v1.InboundSMSH\x00R\n" +
 	"inboundSms\x12@\n" +
@@ -908,14 +1220,22 @@ const file_messages_proto_rawDesc = "" +
 	"\rset_ai_paused\x18\x04 \x01(\v2\x1b.jack.actors.v1.SetAIPausedH\x00R\vsetAiPaused\x12@\n" +
 	"\flead_changed\x18\x05 \x01(\v2\x1b.jack.actors.v1.LeadChangedH\x00R\vleadChanged\x12=\n" +
 	"\vget_context\x18\x06 \x01(\v2\x1a.jack.actors.v1.GetContextH\x00R\n" +
-	"getContextB\x06\n" +
-	"\x04body\"\x8a\x02\n" +
+	"getContext\x12:\n" +
+	"\n" +
+	"call_start\x18\a \x01(\v2\x19.jack.actors.v1.CallStartH\x00R\tcallStart\x12F\n" +
+	"\x0ecall_completed\x18\b \x01(\v2\x1d.jack.actors.v1.CallCompletedH\x00R\rcallCompleted\x12=\n" +
+	"\vcall_failed\x18\t \x01(\v2\x1a.jack.actors.v1.CallFailedH\x00R\n" +
+	"callFailed\x12C\n" +
+	"\routbound_call\x18\n" +
+	" \x01(\v2\x1c.jack.actors.v1.OutboundCallH\x00R\foutboundCallB\x06\n" +
+	"\x04body\"\xbb\x02\n" +
 	"\x05Reply\x12-\n" +
 	"\x05error\x18\x01 \x01(\v2\x15.jack.actors.v1.ErrorH\x00R\x05error\x126\n" +
 	"\bdelivery\x18\x02 \x01(\v2\x18.jack.actors.v1.DeliveryH\x00R\bdelivery\x12/\n" +
 	"\x04lead\x18\x03 \x01(\v2\x19.jack.actors.v1.LeadReplyH\x00R\x04lead\x12'\n" +
 	"\x03ack\x18\x04 \x01(\v2\x13.jack.actors.v1.AckH\x00R\x03ack\x128\n" +
-	"\acontext\x18\x05 \x01(\v2\x1c.jack.actors.v1.ContextReplyH\x00R\acontextB\x06\n" +
+	"\acontext\x18\x05 \x01(\v2\x1c.jack.actors.v1.ContextReplyH\x00R\acontext\x12/\n" +
+	"\x04call\x18\x06 \x01(\v2\x19.jack.actors.v1.CallReplyH\x00R\x04callB\x06\n" +
 	"\x04body\"\x87\x01\n" +
 	"\n" +
 	"InboundSMS\x12\x1f\n" +
@@ -943,7 +1263,17 @@ const file_messages_proto_rawDesc = "" +
 	"\vLeadChanged\x12\x18\n" +
 	"\adeleted\x18\x01 \x01(\bR\adeleted\"\f\n" +
 	"\n" +
-	"GetContext\"\xc3\x01\n" +
+	"GetContext\"Y\n" +
+	"\tCallStart\x12\x19\n" +
+	"\bcall_sid\x18\x01 \x01(\tR\acallSid\x12\x16\n" +
+	"\x06called\x18\x02 \x01(\tR\x06called\x12\x19\n" +
+	"\bagent_id\x18\x03 \x01(\tR\aagentId\"8\n" +
+	"\rCallCompleted\x12'\n" +
+	"\x0ftranscript_json\x18\x01 \x01(\fR\x0etranscriptJson\"/\n" +
+	"\n" +
+	"CallFailed\x12!\n" +
+	"\ffailure_json\x18\x01 \x01(\fR\vfailureJson\"\x0e\n" +
+	"\fOutboundCall\"\xc3\x01\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
@@ -960,7 +1290,9 @@ const file_messages_proto_rawDesc = "" +
 	"\tlead_json\x18\x01 \x01(\fR\bleadJson\"\x05\n" +
 	"\x03Ack\"5\n" +
 	"\fContextReply\x12%\n" +
-	"\x0evariables_json\x18\x01 \x01(\fR\rvariablesJsonB\"Z github.com/jack-auto/jack/actorsb\x06proto3"
+	"\x0evariables_json\x18\x01 \x01(\fR\rvariablesJson\".\n" +
+	"\tCallReply\x12!\n" +
+	"\fsession_json\x18\x01 \x01(\fR\vsessionJsonB\"Z github.com/jack-auto/jack/actorsb\x06proto3"
 
 var (
 	file_messages_proto_rawDescOnce sync.Once
@@ -974,22 +1306,27 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_messages_proto_goTypes = []any{
-	(*Request)(nil),      // 0: jack.actors.v1.Request
-	(*Reply)(nil),        // 1: jack.actors.v1.Reply
-	(*InboundSMS)(nil),   // 2: jack.actors.v1.InboundSMS
-	(*OutboundSMS)(nil),  // 3: jack.actors.v1.OutboundSMS
-	(*SMSStatus)(nil),    // 4: jack.actors.v1.SMSStatus
-	(*SetAIPaused)(nil),  // 5: jack.actors.v1.SetAIPaused
-	(*LeadChanged)(nil),  // 6: jack.actors.v1.LeadChanged
-	(*GetContext)(nil),   // 7: jack.actors.v1.GetContext
-	(*Error)(nil),        // 8: jack.actors.v1.Error
-	(*Delivery)(nil),     // 9: jack.actors.v1.Delivery
-	(*LeadReply)(nil),    // 10: jack.actors.v1.LeadReply
-	(*Ack)(nil),          // 11: jack.actors.v1.Ack
-	(*ContextReply)(nil), // 12: jack.actors.v1.ContextReply
-	nil,                  // 13: jack.actors.v1.Error.FieldsEntry
+	(*Request)(nil),       // 0: jack.actors.v1.Request
+	(*Reply)(nil),         // 1: jack.actors.v1.Reply
+	(*InboundSMS)(nil),    // 2: jack.actors.v1.InboundSMS
+	(*OutboundSMS)(nil),   // 3: jack.actors.v1.OutboundSMS
+	(*SMSStatus)(nil),     // 4: jack.actors.v1.SMSStatus
+	(*SetAIPaused)(nil),   // 5: jack.actors.v1.SetAIPaused
+	(*LeadChanged)(nil),   // 6: jack.actors.v1.LeadChanged
+	(*GetContext)(nil),    // 7: jack.actors.v1.GetContext
+	(*CallStart)(nil),     // 8: jack.actors.v1.CallStart
+	(*CallCompleted)(nil), // 9: jack.actors.v1.CallCompleted
+	(*CallFailed)(nil),    // 10: jack.actors.v1.CallFailed
+	(*OutboundCall)(nil),  // 11: jack.actors.v1.OutboundCall
+	(*Error)(nil),         // 12: jack.actors.v1.Error
+	(*Delivery)(nil),      // 13: jack.actors.v1.Delivery
+	(*LeadReply)(nil),     // 14: jack.actors.v1.LeadReply
+	(*Ack)(nil),           // 15: jack.actors.v1.Ack
+	(*ContextReply)(nil),  // 16: jack.actors.v1.ContextReply
+	(*CallReply)(nil),     // 17: jack.actors.v1.CallReply
+	nil,                   // 18: jack.actors.v1.Error.FieldsEntry
 }
 var file_messages_proto_depIdxs = []int32{
 	2,  // 0: jack.actors.v1.Request.inbound_sms:type_name -> jack.actors.v1.InboundSMS
@@ -998,17 +1335,22 @@ var file_messages_proto_depIdxs = []int32{
 	5,  // 3: jack.actors.v1.Request.set_ai_paused:type_name -> jack.actors.v1.SetAIPaused
 	6,  // 4: jack.actors.v1.Request.lead_changed:type_name -> jack.actors.v1.LeadChanged
 	7,  // 5: jack.actors.v1.Request.get_context:type_name -> jack.actors.v1.GetContext
-	8,  // 6: jack.actors.v1.Reply.error:type_name -> jack.actors.v1.Error
-	9,  // 7: jack.actors.v1.Reply.delivery:type_name -> jack.actors.v1.Delivery
-	10, // 8: jack.actors.v1.Reply.lead:type_name -> jack.actors.v1.LeadReply
-	11, // 9: jack.actors.v1.Reply.ack:type_name -> jack.actors.v1.Ack
-	12, // 10: jack.actors.v1.Reply.context:type_name -> jack.actors.v1.ContextReply
-	13, // 11: jack.actors.v1.Error.fields:type_name -> jack.actors.v1.Error.FieldsEntry
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	8,  // 6: jack.actors.v1.Request.call_start:type_name -> jack.actors.v1.CallStart
+	9,  // 7: jack.actors.v1.Request.call_completed:type_name -> jack.actors.v1.CallCompleted
+	10, // 8: jack.actors.v1.Request.call_failed:type_name -> jack.actors.v1.CallFailed
+	11, // 9: jack.actors.v1.Request.outbound_call:type_name -> jack.actors.v1.OutboundCall
+	12, // 10: jack.actors.v1.Reply.error:type_name -> jack.actors.v1.Error
+	13, // 11: jack.actors.v1.Reply.delivery:type_name -> jack.actors.v1.Delivery
+	14, // 12: jack.actors.v1.Reply.lead:type_name -> jack.actors.v1.LeadReply
+	15, // 13: jack.actors.v1.Reply.ack:type_name -> jack.actors.v1.Ack
+	16, // 14: jack.actors.v1.Reply.context:type_name -> jack.actors.v1.ContextReply
+	17, // 15: jack.actors.v1.Reply.call:type_name -> jack.actors.v1.CallReply
+	18, // 16: jack.actors.v1.Error.fields:type_name -> jack.actors.v1.Error.FieldsEntry
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -1023,6 +1365,10 @@ func file_messages_proto_init() {
 		(*Request_SetAiPaused)(nil),
 		(*Request_LeadChanged)(nil),
 		(*Request_GetContext)(nil),
+		(*Request_CallStart)(nil),
+		(*Request_CallCompleted)(nil),
+		(*Request_CallFailed)(nil),
+		(*Request_OutboundCall)(nil),
 	}
 	file_messages_proto_msgTypes[1].OneofWrappers = []any{
 		(*Reply_Error)(nil),
@@ -1030,6 +1376,7 @@ func file_messages_proto_init() {
 		(*Reply_Lead)(nil),
 		(*Reply_Ack)(nil),
 		(*Reply_Context)(nil),
+		(*Reply_Call)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1037,7 +1384,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
