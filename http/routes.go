@@ -34,6 +34,11 @@ func (s *Server) routes() {
 	app.Post("/api/webhooks/twilio/sms/incoming", s.needsEngine, s.twilioIncomingSMS)
 	app.Post("/api/webhooks/twilio/sms/status", s.needsEngine, s.twilioSMSStatus)
 
+	// Voice.
+	app.Post("/api/elevenlabs/outbound-call", s.authenticate, s.needsEngine, s.outboundCall)
+	app.Post("/api/webhooks/elevenlabs/conversation-initiation", s.needsEngine, s.elevenLabsInitiation)
+	app.Post("/api/webhooks/elevenlabs/post-call", s.needsEngine, s.elevenLabsPostCall)
+
 	// Phone numbers.
 	app.Get("/api/organizations/:orgId/phone-numbers", s.authenticate, s.listPhoneNumbers)
 	app.Post("/api/organizations/:orgId/phone-numbers", s.authenticate, requireAdmin, s.importPhoneNumber)

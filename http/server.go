@@ -49,6 +49,14 @@ type Config struct {
 	// TwilioAuthToken verifies Twilio webhook signatures. Without it every Twilio webhook is
 	// refused (403): an unverifiable webhook is never trusted.
 	TwilioAuthToken string
+	// ElevenLabsWebhookSecret verifies post-call webhook signatures. Without it every post-call
+	// webhook is refused (401).
+	ElevenLabsWebhookSecret string
+	// ElevenLabsWebhookHeaderName and ElevenLabsWebhookHeaderValue authenticate the
+	// conversation-initiation webhook (a static header configured in ElevenLabs). Name defaults
+	// to X-Jack-Webhook-Secret; without a value every initiation request is refused (401).
+	ElevenLabsWebhookHeaderName  string
+	ElevenLabsWebhookHeaderValue string
 	// ShutdownTimeout bounds Close when its context has no earlier deadline. Defaults to 10s.
 	ShutdownTimeout time.Duration
 	// Now is the clock (token times, login windows). Defaults to time.Now.
@@ -72,6 +80,7 @@ func (c Config) WithDefaults() Config {
 	c.LoginWindow = cmp.Or(c.LoginWindow, DefaultLoginWindow)
 	c.BcryptCost = cmp.Or(c.BcryptCost, bcrypt.DefaultCost)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
+	c.ElevenLabsWebhookHeaderName = cmp.Or(c.ElevenLabsWebhookHeaderName, "X-Jack-Webhook-Secret")
 	if c.Now == nil {
 		c.Now = time.Now
 	}
