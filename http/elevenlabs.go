@@ -27,9 +27,6 @@ type initiationRequest struct {
 // one URL per workspace, authenticated by a static header (ELEVENLABS_WEBHOOK_HEADER_NAME/VALUE);
 // the organization is the one owning the dialed number.
 func (s *Server) elevenLabsInitiation(c *fiber.Ctx) error {
-	if err := s.checkInitiationSecret(c); err != nil {
-		return err
-	}
 	req, err := parseInitiation(c)
 	if err != nil {
 		return err
@@ -59,17 +56,17 @@ func (s *Server) elevenLabsInitiation(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"type": "conversation_initiation_client_data", "dynamic_variables": elevenlabs.DynamicVariables(vars)})
 }
 
-// checkInitiationSecret compares the configured shared-secret header in constant time. Without a
+// initiationSecret compares the configured shared-secret header in constant time. Without a
 // configured secret every request is refused: an unauthenticated webhook would hand out any
 // customer's conversation to whoever asks.
-func (s *Server) checkInitiationSecret(c *fiber.Ctx) error {
+func (s *Server) initiationSecret(c *fiber.Ctx) error {
 	want := s.cfg.ElevenLabsWebhookHeaderValue
 	got := c.Get(s.cfg.ElevenLabsWebhookHeaderName)
 	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
 		s.log.WarnContext(c.UserContext(), "conversation-initiation webhook refused", "configured", want != "", "request_id", requestIDOf(c))
 		return jack.Errorf(jack.EUNAUTHORIZED, "Missing or invalid webhook secret.")
 	}
-	return nil
+	return c.Next()
 }
 
 func parseInitiation(c *fiber.Ctx) (initiationRequest, error) {

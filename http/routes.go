@@ -36,7 +36,7 @@ func (s *Server) routes() {
 
 	// Voice.
 	app.Post("/api/elevenlabs/outbound-call", s.authenticate, s.needsEngine, s.outboundCall)
-	app.Post("/api/webhooks/elevenlabs/conversation-initiation", s.needsEngine, s.elevenLabsInitiation)
+	app.Post("/api/webhooks/elevenlabs/conversation-initiation", s.initiationSecret, s.needsEngine, s.elevenLabsInitiation)
 	app.Post("/api/webhooks/elevenlabs/post-call", s.needsEngine, s.elevenLabsPostCall)
 
 	// Phone numbers.
