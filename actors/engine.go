@@ -95,6 +95,7 @@ type Engine struct {
 	broker jack.Broker
 	sms    jack.SMSSender
 	agent  jack.Agent
+	dialer jack.VoiceDialer // nil: outbound AI calls are not configured
 	log    *slog.Logger
 
 	system  *actor.ActorSystem
@@ -113,8 +114,9 @@ type Engine struct {
 
 var _ jack.Conversations = (*Engine)(nil)
 
-// NewEngine returns an engine over its dependencies; Start joins the cluster.
-func NewEngine(cfg Config, store jack.Store, broker jack.Broker, sms jack.SMSSender, agent jack.Agent, log *slog.Logger) (*Engine, error) {
+// NewEngine returns an engine over its dependencies; Start joins the cluster. dialer may be nil
+// when no voice provider is configured (outbound calls then answer voice_not_configured).
+func NewEngine(cfg Config, store jack.Store, broker jack.Broker, sms jack.SMSSender, agent jack.Agent, dialer jack.VoiceDialer, log *slog.Logger) (*Engine, error) {
 	switch {
 	case store == nil:
 		return nil, errors.New("actors: a Store is required")
@@ -128,7 +130,7 @@ func NewEngine(cfg Config, store jack.Store, broker jack.Broker, sms jack.SMSSen
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg.WithDefaults(), store: store, broker: broker, sms: sms, agent: agent, log: log}
+	e := &Engine{cfg: cfg.WithDefaults(), store: store, broker: broker, sms: sms, agent: agent, dialer: dialer, log: log}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	return e, nil
 }

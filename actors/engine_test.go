@@ -80,8 +80,33 @@ func (s *agentSession) Reply(ctx context.Context, turn jack.AgentTurn) (*jack.Ag
 
 func (s *agentSession) Close() error { s.once.Do(func() { s.a.closed.Add(1) }); return nil }
 
+// voiceDialer is a jack.VoiceDialer that records calls; StartCallFunc overrides the answer.
+type voiceDialer struct {
+	mu            sync.Mutex
+	calls         []jack.CallRequest
+	StartCallFunc func(jack.CallRequest) (*jack.CallStarted, error)
+}
+
+func (d *voiceDialer) StartCall(ctx context.Context, req jack.CallRequest) (*jack.CallStarted, error) {
+	d.mu.Lock()
+	d.calls = append(d.calls, req)
+	n, fn := len(d.calls), d.StartCallFunc
+	d.mu.Unlock()
+	if fn != nil {
+		return fn(req)
+	}
+	return &jack.CallStarted{ConversationID: fmt.Sprintf("conv_%d", n), CallSid: fmt.Sprintf("CA%032d", n)}, nil
+}
+
+func (d *voiceDialer) Calls() []jack.CallRequest {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]jack.CallRequest(nil), d.calls...)
+}
+
 type testBundle struct {
 	engine   *Engine
+	dialer   *voiceDialer
 	store    jack.Store
 	broker   *memory.Broker
 	sms      *smsSender
@@ -122,8 +147,8 @@ func setup(t *testing.T, store jack.Store, tune func(*Config)) *testBundle {
 	if tune != nil {
 		tune(&cfg)
 	}
-	b := &testBundle{store: store, broker: memory.NewBroker(), sms: &smsSender{}, agent: &agent{}, org: org, owner: owner, orgPhone: orgPhone}
-	e, err := NewEngine(cfg, store, b.broker, b.sms, b.agent, testLogger(t))
+	b := &testBundle{store: store, broker: memory.NewBroker(), sms: &smsSender{}, agent: &agent{}, dialer: &voiceDialer{}, org: org, owner: owner, orgPhone: orgPhone}
+	e, err := NewEngine(cfg, store, b.broker, b.sms, b.agent, b.dialer, testLogger(t))
 	require.NoError(t, err)
 	require.NoError(t, e.Start())
 	t.Cleanup(func() { e.Close() })

@@ -27,6 +27,7 @@ import (
 	"github.com/jack-auto/jack/persistence/postgres"
 	"github.com/jack-auto/jack/persistence/redis"
 	"github.com/jack-auto/jack/persistence/sqlite"
+	"github.com/jack-auto/jack/providers/elevenlabs"
 	"github.com/jack-auto/jack/providers/offline"
 	"github.com/jack-auto/jack/providers/twilio"
 )
@@ -169,13 +170,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	agent, dialer, err := m.voice()
+	if err != nil {
+		return err
+	}
 	m.Engine, err = actors.NewEngine(actors.Config{
 		ServerURL:        cfg.ServerURL,
 		ConversationIdle: cfg.ConversationIdle,
 		TakeoverPause:    cfg.TakeoverPause,
 		AIDebounce:       cfg.AIDebounce,
 		AISessionIdle:    cfg.AISessionIdle,
-	}, m.Store, m.Broker, sms, offline.NewAgent(), m.Log.With("component", "engine"))
+	}, m.Store, m.Broker, sms, agent, dialer, m.Log.With("component", "engine"))
 	if err != nil {
 		return err
 	}
@@ -188,6 +193,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		JWTTTL:          cfg.JWTTTL,
 		ServerURL:       cfg.ServerURL,
 		TwilioAuthToken: cfg.TwilioAuthToken,
+
+		ElevenLabsWebhookSecret:      cfg.ElevenLabsWebhookSecret,
+		ElevenLabsWebhookHeaderName:  cfg.ElevenLabsWebhookHeaderName,
+		ElevenLabsWebhookHeaderValue: cfg.ElevenLabsWebhookHeaderValue,
 	}, m.Store, m.Engine, m.Log.With("component", "http"))
 	if err != nil {
 		return err
@@ -254,6 +263,21 @@ func openBroker(ctx context.Context, cfg Config, log *slog.Logger) (jack.Broker,
 		return nil, fmt.Errorf("open redis broker: %w", err)
 	}
 	return b, nil
+}
+
+// voice returns the AI agent for texts and the dialer for outbound calls: ElevenLabs when an API
+// key is configured; otherwise the offline agent and no dialer, and nothing calls ElevenLabs.
+func (m *Main) voice() (jack.Agent, jack.VoiceDialer, error) {
+	cfg := m.Config
+	if cfg.ElevenLabsAPIKey == "" {
+		return offline.NewAgent(), nil, nil
+	}
+	c, err := elevenlabs.NewClient(elevenlabs.Config{APIKey: cfg.ElevenLabsAPIKey, AgentID: cfg.ElevenLabsAgentID,
+		APIURL: cfg.ElevenLabsAPIURL, Logger: m.Log.With("component", "elevenlabs")})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, c, nil
 }
 
 func storeName(cfg Config) string {
