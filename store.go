@@ -96,9 +96,11 @@ type ConversationStore interface {
 	FindMessages(ctx context.Context, orgID uuid.UUID, filter MessageFilter) (*MessagePage, error)
 }
 
-// EventStore keeps published events for replay to reconnecting dashboards.
+// EventStore keeps published events for replay to reconnecting dashboards. Event ids are
+// assigned by ConversationTx.InsertEvents and increase in commit order per organization, so a
+// dashboard that resumes with "events after Last-Event-ID" misses none.
 type EventStore interface {
-	// FindEvents returns orgID's events after filter.After, oldest first.
+	// FindEvents returns orgID's events with an id greater than filter.After, oldest first.
 	FindEvents(ctx context.Context, orgID uuid.UUID, filter EventFilter) ([]*Event, error)
 	// DeleteEventsBefore is tenant-free maintenance: it drops events older than t and says how many.
 	DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error)
@@ -135,8 +137,26 @@ type ConversationTx interface {
 	FindMessageBySid(ctx context.Context, sid string) (*Message, error)
 	// UpdateMessageDelivery stores m's Twilio sid, status and error fields.
 	UpdateMessageDelivery(ctx context.Context, m *Message) error
-	// InsertEvents stores events for replay.
+	// InsertEvents stores events for replay and assigns their ids, overwriting each e.ID (the
+	// caller publishes the same events after commit): within an organization, an event
+	// committed later always has a greater id than one committed earlier, whatever the clocks
+	// say (a UUIDv7 of Now, or just after the organization's greatest id when that is later).
+	// Adapters hold a per-organization lock from this call until the transaction ends, so call
+	// it last. Timestamp stays the event's own time (Now when zero); retention reads it.
 	InsertEvents(ctx context.Context, events ...*Event) error
+
+	// CreateCallSession stores cs unless the organization already has a call session with the
+	// same ElevenLabs conversation id or Twilio call sid; then it returns that one and false.
+	CreateCallSession(ctx context.Context, cs *CallSession) (*CallSession, bool, error)
+	// FindCallSession returns the call session with the ElevenLabs conversation id, or else
+	// with the Twilio call sid (either may be empty); ENOTFOUND when neither matches. The row
+	// stays locked until the transaction ends where the database supports it.
+	FindCallSession(ctx context.Context, conversationID, callSid string) (*CallSession, error)
+	// UpdateCallSession stores cs's ids, end, duration, outcome, scores, next action and data.
+	UpdateCallSession(ctx context.Context, cs *CallSession) error
+	// UpsertSummary stores the conversation's summary (one per organization and phone),
+	// replacing the previous one, and returns it.
+	UpsertSummary(ctx context.Context, s *Summary) (*Summary, error)
 }
 
 // ConversationChange is a change to a lead's conversation fields; zero fields change nothing.

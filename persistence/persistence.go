@@ -1,12 +1,15 @@
 // Package persistence holds what the SQL Store adapters (postgres, sqlite) share: the opaque
-// page cursors, the transaction clock, page limits, LIKE escaping, unique-constraint messages and
-// the conversation-change rule and the migrate command. It is small on purpose; each adapter
-// keeps its own SQL.
+// page cursors, the transaction clock, page limits, LIKE escaping, unique-constraint messages,
+// the conversation-change rule, call-session and summary defaults, event-id assignment and the
+// migrate command. It is small on purpose; each adapter keeps its own SQL.
 package persistence
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jack-auto/jack"
 	"github.com/pressly/goose/v3"
 )
@@ -118,7 +122,7 @@ func LikePattern(q string) string {
 	return "%" + r.Replace(strings.ToLower(q)) + "%"
 }
 
-// Unique constraint names of the schema (migrations/*/00001_init.sql).
+// Unique constraint names of the schema (migrations/*/00001_init.sql, 00002_call_sid.sql).
 const (
 	UniqueUserEmail        = "user_profiles_email_key"
 	UniquePhoneNumber      = "organization_phone_numbers_phone_number_key"
@@ -127,6 +131,7 @@ const (
 	UniqueIdempotencyKey   = "conversations_org_idempotency_key"
 	UniqueSummaryPhone     = "conversation_summaries_org_phone_key"
 	UniqueCallConversation = "call_sessions_org_conversation_key"
+	UniqueCallSid          = "call_sessions_org_call_sid_key"
 )
 
 var conflictMessages = map[string]string{
@@ -137,6 +142,7 @@ var conflictMessages = map[string]string{
 	UniqueIdempotencyKey:   "A message with this idempotency key already exists.",
 	UniqueSummaryPhone:     "This conversation already has a summary.",
 	UniqueCallConversation: "This call is already recorded.",
+	UniqueCallSid:          "This call is already recorded.",
 }
 
 // ConflictError returns the ECONFLICT error for a violated unique constraint, with a message
@@ -192,6 +198,118 @@ func ApplyConversationChange(l *jack.Lead, ch jack.ConversationChange, now time.
 	}
 	l.Version++
 	l.UpdatedAt = now
+}
+
+// PrepareCallSession fills cs's defaults before an insert in orgID at now: a fresh id, the
+// organization, the start time (now when zero, else truncated) and the inbound direction.
+func PrepareCallSession(cs *jack.CallSession, orgID uuid.UUID, now time.Time) {
+	if cs.ID == uuid.Nil {
+		cs.ID = uuid.Must(uuid.NewV7())
+	}
+	cs.OrganizationID = orgID
+	if cs.StartedAt.IsZero() {
+		cs.StartedAt = now
+	}
+	cs.StartedAt = Truncate(cs.StartedAt)
+	if cs.Direction == "" {
+		cs.Direction = "inbound"
+	}
+}
+
+// CallSessionData returns what elevenlabs_data stores for d: d compacted, or '{}' when d is
+// empty (the column is NOT NULL). EINVALID when d is not JSON.
+func CallSessionData(d json.RawMessage) ([]byte, error) {
+	if len(bytes.TrimSpace(d)) == 0 {
+		return []byte("{}"), nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, d); err != nil {
+		return nil, jack.Errorf(jack.EINVALID, "The call data is not valid JSON.")
+	}
+	return buf.Bytes(), nil
+}
+
+// CallSessionKey is a unique key of call_sessions: a column and the value to match.
+type CallSessionKey struct{ Column, Value string }
+
+// CallSessionKeys returns the keys a call session is found by, in order of precedence: the
+// ElevenLabs conversation id, then the Twilio call sid. Empty values are left out (they are
+// stored as NULL and match nothing).
+func CallSessionKeys(conversationID, callSid string) []CallSessionKey {
+	keys := make([]CallSessionKey, 0, 2)
+	if conversationID != "" {
+		keys = append(keys, CallSessionKey{"elevenlabs_conversation_id", conversationID})
+	}
+	if callSid != "" {
+		keys = append(keys, CallSessionKey{"twilio_call_sid", callSid})
+	}
+	return keys
+}
+
+// PrepareSummary fills s's defaults before an upsert in orgID: a fresh id (kept only when the
+// conversation has no summary yet), the organization and the seed's summary type.
+func PrepareSummary(s *jack.Summary, orgID uuid.UUID) {
+	if s.ID == uuid.Nil {
+		s.ID = uuid.Must(uuid.NewV7())
+	}
+	s.OrganizationID = orgID
+	if s.SummaryType == "" {
+		s.SummaryType = "elevenlabs"
+	}
+}
+
+// NextEventID returns the id of the next event of an organization whose greatest stored event
+// id is last (uuid.Nil when it has none), stored at now (the transaction's clock): a UUIDv7 of
+// now, or the successor of last when that is not greater. Adapters call it while holding the
+// organization's event lock until commit, so ids increase in commit order even when clocks of
+// different nodes disagree or step back, and a dashboard that replays "id > Last-Event-ID"
+// misses nothing.
+func NextEventID(now time.Time, last uuid.UUID) uuid.UUID {
+	id := newV7(now)
+	if last == uuid.Nil {
+		return id
+	}
+	if next := successor(last); bytes.Compare(id[:], next[:]) <= 0 {
+		return next
+	}
+	return id
+}
+
+// UUIDv7 layout (RFC 9562): 48 bits of Unix milliseconds, version 7 (4 bits), 12 bits rand_a,
+// variant 0b10 (2 bits), 62 bits rand_b. newV7 fills rand_a with the fraction of the
+// millisecond (method 3 of RFC 9562 §6.2), so ids of one clock order by microsecond too.
+
+func newV7(t time.Time) uuid.UUID {
+	ms := max(t.UnixMilli(), 0)
+	frac := uint64(t.Sub(time.UnixMilli(ms)).Nanoseconds()) * 4096 / uint64(time.Millisecond)
+	var tail [8]byte
+	_, _ = rand.Read(tail[:]) // crypto/rand never fails on supported platforms
+	return packV7(uint64(ms)<<12|min(frac, 4095), binary.BigEndian.Uint64(tail[:])&(1<<62-1))
+}
+
+// successor returns a UUIDv7 greater than u: u's 122 payload bits plus one, which for a UUIDv7
+// is the smallest greater one. Should that not be greater (u is not a UUIDv7 of the RFC variant,
+// say a hand-written id), the first id of u's next millisecond is.
+func successor(u uuid.UUID) uuid.UUID {
+	hi := binary.BigEndian.Uint64(u[0:8])
+	lo := binary.BigEndian.Uint64(u[8:16])
+	ts, randA, randB := hi>>16, hi&0x0fff, lo&(1<<62-1)
+	head := ts<<12 | randA // 60 bits
+	if randB++; randB == 1<<62 {
+		randB, head = 0, head+1
+	}
+	if next := packV7(head, randB); bytes.Compare(next[:], u[:]) > 0 {
+		return next
+	}
+	return packV7((ts+1)<<12, 0)
+}
+
+// packV7 builds a UUIDv7 from its 60-bit head (milliseconds, rand_a) and 62-bit rand_b.
+func packV7(head, randB uint64) uuid.UUID {
+	var u uuid.UUID
+	binary.BigEndian.PutUint64(u[0:8], (head>>12)<<16|0x7000|head&0x0fff)
+	binary.BigEndian.PutUint64(u[8:16], 0x8000000000000000|randB&(1<<62-1))
+	return u
 }
 
 // ApplyOrganizationUpdate copies the set fields of upd onto o.

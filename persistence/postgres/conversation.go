@@ -285,3 +285,25 @@ func (tx *Tx) UpdateMessageDelivery(ctx context.Context, m *jack.Message) error 
 	}
 	return nil
 }
+
+// UpsertSummary stores the summary of the conversation with s's phone, replacing the text, type
+// and counts of the previous one (its id and created_at stay), and returns the stored row. Both
+// times are the transaction's.
+func (tx *Tx) UpsertSummary(ctx context.Context, s *jack.Summary) (*jack.Summary, error) {
+	persistence.PrepareSummary(s, tx.orgID)
+	stored, err := scanSummary(tx.tx.QueryRow(ctx, `
+		INSERT INTO conversation_summaries (id, organization_id, phone_number_normalized, summary, summary_type,
+			total_messages, voice_messages, sms_messages, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+		ON CONFLICT (organization_id, phone_number_normalized) DO UPDATE SET summary = EXCLUDED.summary,
+			summary_type = EXCLUDED.summary_type, total_messages = EXCLUDED.total_messages,
+			voice_messages = EXCLUDED.voice_messages, sms_messages = EXCLUDED.sms_messages,
+			updated_at = EXCLUDED.updated_at
+		RETURNING `+summaryColumns,
+		s.ID, s.OrganizationID, s.PhoneNumberNormalized, s.Summary, s.SummaryType,
+		s.TotalMessages, s.VoiceMessages, s.SMSMessages, tx.now))
+	if err != nil {
+		return nil, fmt.Errorf("upsert summary: %w", err)
+	}
+	return stored, nil
+}

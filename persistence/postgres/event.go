@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,17 +15,37 @@ import (
 	"github.com/jack-auto/jack/persistence"
 )
 
-// InsertEvents stores events for replay: the payload column holds the whole event as JSON.
-// An event id stored before is skipped, so a retried transaction is harmless.
+// InsertEvents stores events for replay, the whole event as JSON in payload, and assigns each
+// its id (overwriting e.ID, so the caller publishes what was stored): ids increase in commit
+// order per organization. The transaction takes the organization's event lock (a transaction
+// advisory lock, held until commit), then reads the greatest stored id and gives each event
+// persistence.NextEventID of the transaction's clock. created_at is the event's timestamp
+// (what DeleteEventsBefore reads), the transaction's time when zero.
+//
+// The lock is an advisory lock rather than the organizations row FOR UPDATE: every insert
+// into a tenant table takes FOR KEY SHARE on that row for its foreign key, which FOR UPDATE
+// conflicts with, so a row lock would queue every write of the organization behind event
+// writers and deadlock two conversation transactions that each inserted a message first.
+// Call InsertEvents last in a transaction: the lock serializes the organization's event writers
+// until commit.
 func (tx *Tx) InsertEvents(ctx context.Context, events ...*jack.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
+	// Its own statement: under READ COMMITTED the max(id) below then reads a snapshot taken
+	// after the previous holder of the lock committed.
+	if _, err := tx.tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, eventLockKey(tx.orgID)); err != nil {
+		return fmt.Errorf("lock events: %w", err)
+	}
+	var last uuid.UUID
+	if err := tx.tx.QueryRow(ctx, `SELECT COALESCE(max(id), '00000000-0000-0000-0000-000000000000') FROM events
+		WHERE organization_id = $1`, tx.orgID).Scan(&last); err != nil {
+		return fmt.Errorf("last event id: %w", err)
+	}
 	batch := &pgx.Batch{}
 	for _, e := range events {
-		if e.ID == uuid.Nil {
-			e.ID = newID()
-		}
+		e.ID = persistence.NextEventID(tx.now, last)
+		last = e.ID
 		e.OrganizationID = tx.orgID
 		e.Timestamp = orNow(e.Timestamp, tx.now)
 		payload, err := json.Marshal(e)
@@ -32,7 +53,7 @@ func (tx *Tx) InsertEvents(ctx context.Context, events ...*jack.Event) error {
 			return fmt.Errorf("marshal event: %w", err)
 		}
 		batch.Queue(`INSERT INTO events (id, organization_id, lead_id, type, payload, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+			VALUES ($1, $2, $3, $4, $5, $6)`,
 			e.ID, tx.orgID, nullText(e.LeadID), e.Type, payload, e.Timestamp)
 	}
 	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
@@ -41,8 +62,18 @@ func (tx *Tx) InsertEvents(ctx context.Context, events ...*jack.Event) error {
 	return nil
 }
 
-// FindEvents returns orgID's events with an id after filter.After (ids are time-ordered),
-// oldest first, optionally only one lead's.
+// eventLockKey is the 64-bit advisory-lock key of an organization's events: FNV-1a of a
+// namespace and the organization id, so it does not meet other users of advisory locks (a
+// collision between two organizations would only serialize them).
+func eventLockKey(orgID uuid.UUID) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("jack events "))
+	h.Write(orgID[:])
+	return int64(h.Sum64())
+}
+
+// FindEvents returns orgID's events with an id after filter.After (ids increase in commit
+// order), oldest first, optionally only one lead's.
 func (s *Store) FindEvents(ctx context.Context, orgID uuid.UUID, filter jack.EventFilter) ([]*jack.Event, error) {
 	limit := jack.PageLimit(filter.Limit, persistence.DefaultEventLimit, persistence.MaxEventLimit)
 	events := []*jack.Event{}

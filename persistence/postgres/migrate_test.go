@@ -36,12 +36,16 @@ func TestMigrate(t *testing.T) {
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
+	require.Contains(t, run("down"), "00002_call_sid.sql")
+	require.Equal(t, 8, tableCount())
 	require.Contains(t, run("down"), "00001_init.sql")
 	require.Zero(t, tableCount())
 	require.Contains(t, run("status"), "pending")
 	require.Contains(t, run("down"), "no migration to roll back")
 
-	require.Contains(t, run("up"), "00001_init.sql")
+	up := run("up")
+	require.Contains(t, up, "00001_init.sql")
+	require.Contains(t, up, "00002_call_sid.sql")
 	require.Equal(t, 8, tableCount())
 	require.NotContains(t, run("status"), "pending")
 

@@ -88,17 +88,41 @@ func loadConversation(ctx context.Context, tx *Tx, phone string, limit int) (*ja
 	return snap, nil
 }
 
-func findSummary(ctx context.Context, tx *Tx, phone string) (*jack.Summary, error) {
+const summaryColumns = `id, organization_id, phone_number_normalized, summary, summary_type, total_messages,
+	voice_messages, sms_messages, created_at, updated_at`
+
+func scanSummary(row scanner) (*jack.Summary, error) {
 	var sm jack.Summary
-	err := tx.queryRow(ctx, `SELECT id, organization_id, phone_number_normalized, summary, summary_type, total_messages,
-		voice_messages, sms_messages, created_at, updated_at
-		FROM conversation_summaries WHERE organization_id = ? AND phone_number_normalized = ?`, tx.orgID.String(), phone).
-		Scan(&sm.ID, &sm.OrganizationID, &sm.PhoneNumberNormalized, &sm.Summary, &sm.SummaryType, &sm.TotalMessages,
-			&sm.VoiceMessages, &sm.SMSMessages, textTime{&sm.CreatedAt}, textTime{&sm.UpdatedAt})
-	if err != nil {
+	if err := row.Scan(&sm.ID, &sm.OrganizationID, &sm.PhoneNumberNormalized, &sm.Summary, &sm.SummaryType, &sm.TotalMessages,
+		&sm.VoiceMessages, &sm.SMSMessages, textTime{&sm.CreatedAt}, textTime{&sm.UpdatedAt}); err != nil {
 		return nil, formatError(err)
 	}
 	return &sm, nil
+}
+
+func findSummary(ctx context.Context, tx *Tx, phone string) (*jack.Summary, error) {
+	return scanSummary(tx.queryRow(ctx, `SELECT `+summaryColumns+` FROM conversation_summaries
+		WHERE organization_id = ? AND phone_number_normalized = ?`, tx.orgID.String(), phone))
+}
+
+// UpsertSummary stores the summary of the conversation with s's phone, replacing the text, type
+// and counts of the previous one (its id and created_at stay), and returns the stored row. Both
+// times are the transaction's.
+func (tx *Tx) UpsertSummary(ctx context.Context, s *jack.Summary) (*jack.Summary, error) {
+	persistence.PrepareSummary(s, tx.orgID)
+	stored, err := scanSummary(tx.queryRow(ctx, `INSERT INTO conversation_summaries (`+summaryColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (organization_id, phone_number_normalized) DO UPDATE SET summary = excluded.summary,
+			summary_type = excluded.summary_type, total_messages = excluded.total_messages,
+			voice_messages = excluded.voice_messages, sms_messages = excluded.sms_messages,
+			updated_at = excluded.updated_at
+		RETURNING `+summaryColumns,
+		s.ID.String(), s.OrganizationID.String(), s.PhoneNumberNormalized, s.Summary, s.SummaryType,
+		s.TotalMessages, s.VoiceMessages, s.SMSMessages, timeArg(tx.now), timeArg(tx.now)))
+	if err != nil {
+		return nil, fmt.Errorf("upsert summary: %w", err)
+	}
+	return stored, nil
 }
 
 // InConversationTx runs fn in one write transaction of orgID and commits when fn returns nil.

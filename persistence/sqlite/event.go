@@ -11,14 +11,31 @@ import (
 	"github.com/jack-auto/jack/persistence"
 )
 
-// InsertEvents stores events of the organization for replay, the whole event as JSON in payload.
-// A missing id gets a fresh UUIDv7 and a missing timestamp the transaction's time; created_at
-// (what DeleteEventsBefore reads) is the event's timestamp.
+// InsertEvents stores events of the organization for replay, the whole event as JSON in
+// payload, and assigns each its id (overwriting e.ID, so the caller publishes what was stored):
+// persistence.NextEventID of the transaction's clock after the organization's greatest stored
+// id. SQLite has one writer (BEGIN IMMEDIATE), so that read and the commit are never
+// interleaved with another writer's, and ids increase in commit order. A missing timestamp
+// is the transaction's time; created_at (what DeleteEventsBefore reads) is the event's timestamp.
 func (tx *Tx) InsertEvents(ctx context.Context, events ...*jack.Event) error {
-	for _, e := range events {
-		if e.ID == uuid.Nil {
-			e.ID = uuid.Must(uuid.NewV7())
+	if len(events) == 0 {
+		return nil
+	}
+	var maxID string
+	if err := tx.queryRow(ctx, `SELECT max(id) FROM events WHERE organization_id = ?`, tx.orgID.String()).
+		Scan(nullString{&maxID}); err != nil {
+		return fmt.Errorf("last event id: %w", formatError(err))
+	}
+	last := uuid.Nil
+	if maxID != "" {
+		var err error
+		if last, err = uuid.Parse(maxID); err != nil {
+			return fmt.Errorf("last event id: %w", err)
 		}
+	}
+	for _, e := range events {
+		e.ID = persistence.NextEventID(tx.now, last)
+		last = e.ID
 		e.OrganizationID = tx.orgID
 		if e.Timestamp.IsZero() {
 			e.Timestamp = tx.now
@@ -36,8 +53,8 @@ func (tx *Tx) InsertEvents(ctx context.Context, events ...*jack.Event) error {
 	return nil
 }
 
-// FindEvents returns orgID's events with an id after filter.After, oldest first. UUIDv7 text
-// sorts like the ids, so id order is time order.
+// FindEvents returns orgID's events with an id after filter.After, oldest first. The text of a
+// UUID sorts like its 128 bits, so text order is id order, which is commit order.
 func (s *Store) FindEvents(ctx context.Context, orgID uuid.UUID, filter jack.EventFilter) ([]*jack.Event, error) {
 	var events []*jack.Event
 	err := s.inReadTx(ctx, orgID, func(tx *Tx) (err error) {

@@ -177,6 +177,7 @@ var uniqueConstraints = map[string]string{
 	"conversations.organization_id, conversations.idempotency_key":                           persistence.UniqueIdempotencyKey,
 	"conversation_summaries.organization_id, conversation_summaries.phone_number_normalized": persistence.UniqueSummaryPhone,
 	"call_sessions.organization_id, call_sessions.elevenlabs_conversation_id":                persistence.UniqueCallConversation,
+	"call_sessions.organization_id, call_sessions.twilio_call_sid":                           persistence.UniqueCallSid,
 }
 
 // formatError translates driver errors at the edge: no rows → ENOTFOUND, unique violations →

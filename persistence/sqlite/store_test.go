@@ -166,6 +166,7 @@ func TestMigrate(t *testing.T) {
 	out.Reset()
 	require.NoError(t, sqlite.Migrate(ctx, path, "up", &out))
 	require.Contains(t, out.String(), "00001_init.sql")
+	require.Contains(t, out.String(), "00002_call_sid.sql")
 
 	out.Reset()
 	require.NoError(t, sqlite.Migrate(ctx, path, "up", &out), "up twice is harmless")
@@ -174,8 +175,13 @@ func TestMigrate(t *testing.T) {
 
 	out.Reset()
 	require.NoError(t, sqlite.Migrate(ctx, path, "down", &out))
+	require.Contains(t, out.String(), "00002_call_sid.sql")
+	out.Reset()
+	require.NoError(t, sqlite.Migrate(ctx, path, "down", &out))
 	require.Contains(t, out.String(), "00001_init.sql")
-	require.NoError(t, sqlite.Migrate(ctx, path, "down", &out), "nothing left to roll back")
+	out.Reset()
+	require.NoError(t, sqlite.Migrate(ctx, path, "down", &out))
+	require.Contains(t, out.String(), "no migration to roll back")
 
 	err := sqlite.Migrate(ctx, path, "sideways", &out)
 	require.ErrorContains(t, err, "unknown migrate command")

@@ -1,0 +1,121 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/persistence"
+)
+
+const callSessionColumns = `id, organization_id, lead_id, elevenlabs_conversation_id, twilio_call_sid,
+	phone_number_normalized, direction, started_at, ended_at, duration_seconds, call_outcome,
+	termination_reason, sentiment_score, lead_quality_score, next_action, elevenlabs_data`
+
+func scanCallSession(row scanner) (*jack.CallSession, error) {
+	var cs jack.CallSession
+	var data string
+	if err := row.Scan(&cs.ID, &cs.OrganizationID, nullString{&cs.LeadID}, nullString{&cs.ElevenLabsConversationID},
+		nullString{&cs.TwilioCallSid}, nullString{&cs.PhoneNumberNormalized}, &cs.Direction, textTime{&cs.StartedAt},
+		nullTime{&cs.EndedAt}, &cs.DurationSeconds, nullString{&cs.CallOutcome}, nullString{&cs.TerminationReason},
+		&cs.SentimentScore, &cs.LeadQualityScore, nullString{&cs.NextAction}, &data); err != nil {
+		return nil, formatError(err)
+	}
+	cs.ElevenLabsData = json.RawMessage(data)
+	return &cs, nil
+}
+
+// CreateCallSession stores cs unless the organization already has a call session with the same
+// ElevenLabs conversation id or Twilio call sid (empty ones are stored as NULL and match
+// nothing); then it returns that one and false. ENOTFOUND if cs.LeadID is set and not a lead of
+// the organization, EINVALID if cs.ElevenLabsData is not JSON.
+func (tx *Tx) CreateCallSession(ctx context.Context, cs *jack.CallSession) (*jack.CallSession, bool, error) {
+	persistence.PrepareCallSession(cs, tx.orgID, tx.now)
+	data, err := persistence.CallSessionData(cs.ElevenLabsData)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := checkLead(ctx, tx, cs.LeadID); err != nil {
+		return nil, false, err
+	}
+	stored, err := scanCallSession(tx.queryRow(ctx, `INSERT INTO call_sessions (`+callSessionColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING RETURNING `+callSessionColumns,
+		cs.ID.String(), cs.OrganizationID.String(), nullStringArg(cs.LeadID), nullStringArg(cs.ElevenLabsConversationID),
+		nullStringArg(cs.TwilioCallSid), nullStringArg(cs.PhoneNumberNormalized), cs.Direction, timeArg(cs.StartedAt),
+		nullTimeArg(cs.EndedAt), cs.DurationSeconds, nullStringArg(cs.CallOutcome), nullStringArg(cs.TerminationReason),
+		cs.SentimentScore, cs.LeadQualityScore, nullStringArg(cs.NextAction), string(data)))
+	if err == nil {
+		return stored, true, nil
+	}
+	if jack.ErrorCode(err) != jack.ENOTFOUND { // no row back: a unique key matched
+		return nil, false, fmt.Errorf("create call session: %w", err)
+	}
+	existing, err := tx.FindCallSession(ctx, cs.ElevenLabsConversationID, cs.TwilioCallSid)
+	if jack.ErrorCode(err) == jack.ENOTFOUND { // only the row id collided
+		return nil, false, jack.Errorf(jack.ECONFLICT, "This call session already exists.")
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("find duplicate call session: %w", err)
+	}
+	return existing, false, nil
+}
+
+// FindCallSession returns the organization's call session with the ElevenLabs conversation id,
+// or else with the Twilio call sid; ENOTFOUND when neither matches (or both are empty). SQLite
+// locks the whole database for the write transaction, so the row stays put until it ends.
+func (tx *Tx) FindCallSession(ctx context.Context, conversationID, callSid string) (*jack.CallSession, error) {
+	for _, key := range persistence.CallSessionKeys(conversationID, callSid) {
+		cs, err := scanCallSession(tx.queryRow(ctx, `SELECT `+callSessionColumns+` FROM call_sessions
+			WHERE organization_id = ? AND `+key.Column+` = ?`, tx.orgID.String(), key.Value))
+		if err == nil {
+			return cs, nil
+		}
+		if jack.ErrorCode(err) != jack.ENOTFOUND {
+			return nil, fmt.Errorf("find call session: %w", err)
+		}
+	}
+	return nil, jack.Errorf(jack.ENOTFOUND, "Call session not found.")
+}
+
+// UpdateCallSession stores cs's ids, lead, end, duration, outcome, termination reason, scores,
+// next action and data ('{}' when empty; EINVALID when not JSON). ENOTFOUND if cs is not a call
+// session of the organization or cs.LeadID not its lead; ECONFLICT if another call session
+// holds either id.
+func (tx *Tx) UpdateCallSession(ctx context.Context, cs *jack.CallSession) error {
+	data, err := persistence.CallSessionData(cs.ElevenLabsData)
+	if err != nil {
+		return err
+	}
+	if err := checkLead(ctx, tx, cs.LeadID); err != nil {
+		return err
+	}
+	res, err := tx.exec(ctx, `UPDATE call_sessions SET elevenlabs_conversation_id = ?, twilio_call_sid = ?, lead_id = ?,
+			ended_at = ?, duration_seconds = ?, call_outcome = ?, termination_reason = ?, sentiment_score = ?,
+			lead_quality_score = ?, next_action = ?, elevenlabs_data = ?
+		WHERE organization_id = ? AND id = ?`,
+		nullStringArg(cs.ElevenLabsConversationID), nullStringArg(cs.TwilioCallSid), nullStringArg(cs.LeadID),
+		nullTimeArg(cs.EndedAt), cs.DurationSeconds, nullStringArg(cs.CallOutcome), nullStringArg(cs.TerminationReason),
+		cs.SentimentScore, cs.LeadQualityScore, nullStringArg(cs.NextAction), string(data),
+		tx.orgID.String(), cs.ID.String())
+	if err != nil {
+		return fmt.Errorf("update call session: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return jack.Errorf(jack.ENOTFOUND, "Call session not found.")
+	}
+	return nil
+}
+
+// checkLead returns ENOTFOUND unless leadID is empty or a lead of the organization: lead ids
+// are unique across organizations, so the foreign key alone would accept another's lead.
+func checkLead(ctx context.Context, tx *Tx, leadID string) error {
+	if leadID == "" {
+		return nil
+	}
+	_, err := findLeadByID(ctx, tx, leadID)
+	return err
+}
