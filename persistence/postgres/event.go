@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"time"
@@ -37,9 +38,10 @@ func (tx *Tx) InsertEvents(ctx context.Context, events ...*jack.Event) error {
 	if _, err := tx.tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, eventLockKey(tx.orgID)); err != nil {
 		return fmt.Errorf("lock events: %w", err)
 	}
-	var last uuid.UUID
-	if err := tx.tx.QueryRow(ctx, `SELECT COALESCE(max(id), '00000000-0000-0000-0000-000000000000') FROM events
-		WHERE organization_id = $1`, tx.orgID).Scan(&last); err != nil {
+	// Postgres has no max(uuid); the (organization_id, id) index answers this backwards.
+	last := uuid.Nil
+	err := tx.tx.QueryRow(ctx, `SELECT id FROM events WHERE organization_id = $1 ORDER BY id DESC LIMIT 1`, tx.orgID).Scan(&last)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("last event id: %w", err)
 	}
 	batch := &pgx.Batch{}
