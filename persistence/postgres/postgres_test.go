@@ -504,8 +504,6 @@ func TestStore_Conversation(t *testing.T) {
 		}
 		events = append(events, jack.NewEvent(jack.EventLeadUpdated, org.ID, "", "", base, nil))
 		require.NoError(t, s.InConversationTx(ctx, org.ID, func(tx jack.ConversationTx) error { return tx.InsertEvents(ctx, events...) }))
-		// A retried insert of the same events is harmless.
-		require.NoError(t, s.InConversationTx(ctx, org.ID, func(tx jack.ConversationTx) error { return tx.InsertEvents(ctx, events...) }))
 
 		got, err := s.FindEvents(ctx, org.ID, jack.EventFilter{})
 		require.NoError(t, err)

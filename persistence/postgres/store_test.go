@@ -5,12 +5,16 @@ import (
 	"time"
 
 	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/persistence/postgres"
 	"github.com/jack-auto/jack/persistence/postgres/postgrestest"
 	"github.com/jack-auto/jack/persistence/storetest"
 )
 
 // features is what the Postgres adapter promises: timestamptz keeps microseconds.
-var features = storetest.Features{TimePrecision: time.Microsecond}
+var features = storetest.Features{
+	TimePrecision: time.Microsecond,
+	SetClock:      func(s jack.Store, now func() time.Time) { s.(*postgres.Store).Now = now },
+}
 
 func TestStore(t *testing.T) {
 	t.Parallel()

@@ -17,7 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var features = storetest.Features{TimePrecision: time.Microsecond}
+var features = storetest.Features{
+	TimePrecision: time.Microsecond,
+	SetClock:      func(s jack.Store, now func() time.Time) { s.(*sqlite.Store).Now = now },
+}
 
 func TestStore(t *testing.T) {
 	t.Parallel()
@@ -119,39 +122,6 @@ func TestActivePhoneNumberDefault(t *testing.T) {
 	got, err = store.ActivePhoneNumber(t.Context(), org.ID)
 	require.NoError(t, err)
 	require.NotEqual(t, def.ID, got.ID)
-}
-
-// TestLoadConversationSummary checks the summary row reaches the snapshot. No Store method
-// writes summaries yet, so the test inserts one in SQL.
-func TestLoadConversationSummary(t *testing.T) {
-	t.Parallel()
-	store, path := mustOpenStoreAt(t)
-
-	org, _ := storetest.MustCreateOrganization(t, store)
-	lead := storetest.MustCreateLead(t, store, org.ID, storetest.NewPhone())
-	id := uuid.New()
-	execSQL(t, path, `INSERT INTO conversation_summaries (id, phone_number_normalized, organization_id, summary,
-		summary_type, total_messages, voice_messages, sms_messages, created_at, updated_at)
-		VALUES (?, ?, ?, 'Wants a truck', 'elevenlabs', 3, 1, 2, '2026-01-02T03:04:05.000006Z', '2026-01-02T03:04:05.000007Z')`,
-		id.String(), lead.PhoneNumberNormalized, org.ID.String())
-
-	snap, err := store.LoadConversation(t.Context(), org.ID, lead.PhoneNumberNormalized, 10)
-	require.NoError(t, err)
-	require.Equal(t, &jack.Summary{
-		ID: id, OrganizationID: org.ID, PhoneNumberNormalized: lead.PhoneNumberNormalized, Summary: "Wants a truck",
-		SummaryType: "elevenlabs", TotalMessages: 3, VoiceMessages: 1, SMSMessages: 2,
-		CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), UpdatedAt: time.Date(2026, 1, 2, 3, 4, 5, 7000, time.UTC),
-	}, snap.Summary)
-
-	other, _ := storetest.MustCreateOrganization(t, store)
-	snap, err = store.LoadConversation(t.Context(), other.ID, lead.PhoneNumberNormalized, 10)
-	require.NoError(t, err)
-	require.Nil(t, snap.Summary)
-
-	require.NoError(t, store.DeleteLead(t.Context(), org.ID, lead.ID))
-	snap, err = store.LoadConversation(t.Context(), org.ID, lead.PhoneNumberNormalized, 10)
-	require.NoError(t, err)
-	require.Nil(t, snap.Summary, "DeleteLead removes the summary")
 }
 
 func TestMigrate(t *testing.T) {

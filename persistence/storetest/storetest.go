@@ -21,6 +21,10 @@ type Features struct {
 	// TimePrecision is the precision of stored times: times are compared after truncating to it.
 	// Defaults to time.Microsecond.
 	TimePrecision time.Duration
+	// SetClock sets the store's clock: every transaction begun after the call reads now once.
+	// Nil when the adapter's clock cannot be set; cases that need a clock that steps back then
+	// run on the real clock.
+	SetClock func(store jack.Store, now func() time.Time)
 }
 
 // NewStoreFunc returns a fresh, migrated, empty Store for one test (closed in t.Cleanup).
@@ -42,6 +46,7 @@ func RunStore(t *testing.T, f Features, newStore func(t *testing.T) jack.Store) 
 		{"PhoneNumbers", testPhoneNumbers},
 		{"Conversations", testConversations},
 		{"Events", testEvents},
+		{"Calls", testCalls},
 		{"Tenancy", testTenancy},
 	} {
 		t.Run(area.name, func(t *testing.T) {
