@@ -229,6 +229,20 @@ func CallSessionData(d json.RawMessage) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// DuplicateCallSession returns what CreateCallSession answers when its insert of cs was a
+// no-op: the stored call holding one of cs's keys (found by find, the adapter's
+// FindCallSession) and false, or ECONFLICT when none does (only the row id collided).
+func DuplicateCallSession(cs *jack.CallSession, find func(conversationID, callSid string) (*jack.CallSession, error)) (*jack.CallSession, bool, error) {
+	existing, err := find(cs.ElevenLabsConversationID, cs.TwilioCallSid)
+	if jack.ErrorCode(err) == jack.ENOTFOUND {
+		return nil, false, jack.Errorf(jack.ECONFLICT, "This call session already exists.")
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("find duplicate call session: %w", err)
+	}
+	return existing, false, nil
+}
+
 // CallSessionKey is a unique key of call_sessions: a column and the value to match.
 type CallSessionKey struct{ Column, Value string }
 

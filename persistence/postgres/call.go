@@ -68,14 +68,9 @@ func (tx *Tx) CreateCallSession(ctx context.Context, cs *jack.CallSession) (*jac
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, fmt.Errorf("create call session: %w", err)
 	}
-	existing, err := tx.FindCallSession(ctx, cs.ElevenLabsConversationID, cs.TwilioCallSid)
-	if jack.ErrorCode(err) == jack.ENOTFOUND { // only the row id collided
-		return nil, false, jack.Errorf(jack.ECONFLICT, "This call session already exists.")
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("find duplicate call session: %w", err)
-	}
-	return existing, false, nil
+	return persistence.DuplicateCallSession(cs, func(conversationID, callSid string) (*jack.CallSession, error) {
+		return tx.FindCallSession(ctx, conversationID, callSid)
+	})
 }
 
 // FindCallSession returns the organization's call session with the ElevenLabs conversation id,

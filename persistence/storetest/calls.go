@@ -218,6 +218,19 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 			require.Len(t, ids, 1, "every activation gets the same call")
 		})
 
+		t.Run("ErrIDTaken", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			first, _ := create(t, b, newCall(b))
+			again := newCall(b) // new keys, but the id of a stored call
+			again.ID = first.ID
+			err := b.store.InConversationTx(t.Context(), b.org.ID, func(tx jack.ConversationTx) error {
+				_, _, err := tx.CreateCallSession(t.Context(), again)
+				return err
+			})
+			requireCode(t, jack.ECONFLICT, err)
+		})
+
 		t.Run("OtherOrganizationSameKeys", func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
