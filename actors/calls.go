@@ -2,28 +2,378 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/jack-auto/jack"
 )
 
+// This file is the voice side of the conversation: call context for ElevenLabs, finished calls,
+// failed calls and outbound AI calls.
+
 // StartCall implements jack.Conversations.
 func (e *Engine) StartCall(ctx context.Context, orgID uuid.UUID, call jack.InboundCall) (map[string]any, error) {
-	return nil, jack.Errorf(jack.EUNAVAILABLE, "Voice is not available yet.")
+	reply, err := e.request(ctx, orgID, call.Caller, &Request{Body: &Request_CallStart{CallStart: &CallStart{
+		CallSid: call.CallSid, Called: call.Called, AgentId: call.AgentID,
+	}}})
+	if err != nil {
+		return nil, err
+	}
+	return contextFrom(reply)
 }
 
 // CompleteCall implements jack.Conversations.
 func (e *Engine) CompleteCall(ctx context.Context, orgID uuid.UUID, phone string, t jack.CallTranscript) (*jack.CallSession, error) {
-	return nil, jack.Errorf(jack.EUNAVAILABLE, "Voice is not available yet.")
+	b, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	reply, err := e.request(ctx, orgID, phone, &Request{Body: &Request_CallCompleted{CallCompleted: &CallCompleted{TranscriptJson: b}}})
+	if err != nil {
+		return nil, err
+	}
+	return callFrom(reply)
 }
 
 // FailCall implements jack.Conversations.
 func (e *Engine) FailCall(ctx context.Context, orgID uuid.UUID, phone string, f jack.CallFailure) (*jack.CallSession, error) {
-	return nil, jack.Errorf(jack.EUNAVAILABLE, "Voice is not available yet.")
+	b, err := json.Marshal(f)
+	if err != nil {
+		return nil, err
+	}
+	reply, err := e.request(ctx, orgID, phone, &Request{Body: &Request_CallFailed{CallFailed: &CallFailed{FailureJson: b}}})
+	if err != nil {
+		return nil, err
+	}
+	return callFrom(reply)
 }
 
-// Call implements jack.Conversations.
+// Call implements jack.Conversations. Not retried by the engine: a vanished request may have
+// dialed already, and a second call to the customer is worse than an error.
 func (e *Engine) Call(ctx context.Context, orgID uuid.UUID, phone string) (*jack.CallSession, error) {
-	return nil, jack.Errorf(jack.EUNAVAILABLE, "Voice is not available yet.")
+	reply, err := e.requestOnce(ctx, orgID, phone, &Request{Body: &Request_OutboundCall{OutboundCall: &OutboundCall{}}})
+	if err != nil {
+		return nil, err
+	}
+	return callFrom(reply)
+}
+
+func contextFrom(reply *Reply) (map[string]any, error) {
+	if err := replyError(reply); err != nil {
+		return nil, err
+	}
+	var vars map[string]any
+	if err := json.Unmarshal(reply.GetContext().GetVariablesJson(), &vars); err != nil {
+		return nil, fmt.Errorf("decode context reply: %w", err)
+	}
+	return vars, nil
+}
+
+func callFrom(reply *Reply) (*jack.CallSession, error) {
+	if err := replyError(reply); err != nil {
+		return nil, err
+	}
+	var cs jack.CallSession
+	if err := json.Unmarshal(reply.GetCall().GetSessionJson(), &cs); err != nil {
+		return nil, fmt.Errorf("decode call reply: %w", err)
+	}
+	return &cs, nil
+}
+
+func callReply(cs *jack.CallSession) *Reply {
+	b, _ := json.Marshal(cs)
+	return &Reply{Body: &Reply_Call{Call: &CallReply{SessionJson: b}}}
+}
+
+// recordCallStart is sent by the grain to itself after answering an initiation request, so the
+// answer never waits for the database.
+type recordCallStart struct{ call *CallStart }
+
+// startCall answers from memory, then records the call session after the reply.
+func (g *grain) startCall(c *CallStart) *Reply {
+	vars, _ := json.Marshal(g.variables())
+	g.e.system.Root.Send(g.self, &recordCallStart{call: c})
+	return &Reply{Body: &Reply_Context{Context: &ContextReply{VariablesJson: vars}}}
+}
+
+func (g *grain) onRecordCallStart(r *recordCallStart) {
+	var (
+		lead   *jack.Lead
+		events []*jack.Event
+	)
+	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		now := tx.Now()
+		l, created, err := g.ensureLead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		cs, inserted, err := tx.CreateCallSession(ctx, &jack.CallSession{
+			ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, TwilioCallSid: r.call.CallSid,
+			PhoneNumberNormalized: g.phone, Direction: jack.CallInbound, StartedAt: now,
+		})
+		if err != nil || !inserted {
+			return err
+		}
+		lead = l
+		events = append(events, callEvent(jack.EventCallStarted, cs, now))
+		if created {
+			events = append(events, leadEvent(l, now))
+		}
+		return tx.InsertEvents(ctx, events...)
+	})
+	if err != nil {
+		g.log.Error("record call start failed", "call_sid", r.call.CallSid, "err", err)
+		return
+	}
+	g.remember(lead, nil, events)
+}
+
+// completeCall stores a finished call once: its turns as voice messages, the summary and the
+// session's outcome. A repeat of the same conversation id finds the session ended and does nothing.
+func (g *grain) completeCall(c *CallCompleted) *Reply {
+	var t jack.CallTranscript
+	if err := json.Unmarshal(c.TranscriptJson, &t); err != nil {
+		return errorReply(jack.Errorf(jack.EINVALID, "Invalid call transcript."))
+	}
+	var (
+		lead    *jack.Lead
+		session *jack.CallSession
+		stored  []*jack.Message
+		summary *jack.Summary
+		events  []*jack.Event
+	)
+	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		now := tx.Now()
+		l, created, err := g.ensureLead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		cs, err := tx.FindCallSession(ctx, t.ConversationID, t.CallSid)
+		switch {
+		case jack.ErrorCode(err) == jack.ENOTFOUND:
+			var inserted bool
+			cs, inserted, err = tx.CreateCallSession(ctx, &jack.CallSession{
+				ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, ElevenLabsConversationID: t.ConversationID,
+				TwilioCallSid: t.CallSid, PhoneNumberNormalized: g.phone, Direction: cmpOr(t.Direction, jack.CallInbound),
+				StartedAt: startOf(t, now),
+			})
+			if err != nil {
+				return err
+			}
+			if !inserted && cs.EndedAt != nil {
+				session = cs
+				return nil
+			}
+		case err != nil:
+			return err
+		case cs.EndedAt != nil:
+			session = cs // already recorded: a replayed webhook changes nothing
+			return nil
+		}
+
+		start := startOf(t, cs.StartedAt)
+		for _, turn := range t.Turns {
+			if turn.Message == "" {
+				continue
+			}
+			sentBy, status := jack.SentByAgent, jack.StatusSent
+			if turn.Role == "user" {
+				sentBy, status = jack.SentByCustomer, jack.StatusReceived
+			}
+			secs := turn.TimeInCallSecs
+			m, inserted, err := tx.InsertMessage(ctx, &jack.Message{
+				ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, PhoneNumberNormalized: g.phone,
+				Content: turn.Message, SentBy: sentBy, Type: jack.ChannelVoice,
+				Timestamp:                start.Add(time.Duration(secs * float64(time.Second))),
+				TwilioCallSid:            t.CallSid,
+				ElevenLabsConversationID: t.ConversationID, TimeInCallSecs: &secs, Status: status,
+			})
+			if err != nil {
+				return err
+			}
+			if inserted {
+				stored = append(stored, m)
+			}
+		}
+		end := start.Add(time.Duration(t.DurationSeconds) * time.Second)
+		if l, err = tx.UpdateConversation(ctx, l.ID, jack.ConversationChange{Messages: len(stored), Activity: &end}); err != nil {
+			return err
+		}
+		lead = l
+		if t.Summary != "" {
+			sms, voice := g.channelCounts()
+			summary, err = tx.UpsertSummary(ctx, &jack.Summary{
+				ID: newID(), OrganizationID: g.orgID, PhoneNumberNormalized: g.phone, Summary: t.Summary,
+				SummaryType: "elevenlabs", TotalMessages: g.total + len(stored), VoiceMessages: voice + len(stored),
+				SMSMessages: sms, CreatedAt: now, UpdatedAt: now,
+			})
+			if err != nil {
+				return err
+			}
+		}
+		cs.ElevenLabsConversationID = cmpOr(cs.ElevenLabsConversationID, t.ConversationID)
+		cs.TwilioCallSid = cmpOr(cs.TwilioCallSid, t.CallSid)
+		cs.LeadID = l.ID
+		cs.EndedAt = &end
+		cs.DurationSeconds = &t.DurationSeconds
+		cs.CallOutcome = cmpOr(t.CallSuccessful, jack.OutcomeUnknown)
+		cs.TerminationReason = t.TerminationReason
+		cs.ElevenLabsData = t.Analysis
+		if err := tx.UpdateCallSession(ctx, cs); err != nil {
+			return err
+		}
+		session = cs
+		events = append(events, callEvent(jack.EventCallEnded, cs, now))
+		if created {
+			events = append(events, leadEvent(l, now))
+		}
+		return tx.InsertEvents(ctx, events...)
+	})
+	if err != nil {
+		g.log.Error("record finished call failed", "conversation_id", t.ConversationID, "err", err)
+		return errorReply(err)
+	}
+	if len(events) > 0 {
+		for _, m := range stored {
+			g.remember(nil, m, nil)
+		}
+		if summary != nil {
+			g.summary = summary
+		}
+		g.remember(lead, nil, events)
+		// The text agent's session was opened with the context before the call: start a fresh one.
+		g.closeSession()
+	}
+	return callReply(session)
+}
+
+// failCall records a call that never connected.
+func (g *grain) failCall(c *CallFailed) *Reply {
+	var f jack.CallFailure
+	if err := json.Unmarshal(c.FailureJson, &f); err != nil {
+		return errorReply(jack.Errorf(jack.EINVALID, "Invalid call failure."))
+	}
+	var (
+		session *jack.CallSession
+		events  []*jack.Event
+		lead    *jack.Lead
+	)
+	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		now := tx.Now()
+		l, _, err := g.ensureLead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		cs, err := tx.FindCallSession(ctx, f.ConversationID, f.CallSid)
+		if jack.ErrorCode(err) == jack.ENOTFOUND {
+			cs, _, err = tx.CreateCallSession(ctx, &jack.CallSession{
+				ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, ElevenLabsConversationID: f.ConversationID,
+				TwilioCallSid: f.CallSid, PhoneNumberNormalized: g.phone, Direction: jack.CallOutbound, StartedAt: now,
+			})
+		}
+		if err != nil {
+			return err
+		}
+		if cs.EndedAt != nil {
+			session = cs
+			return nil
+		}
+		zero := 0
+		cs.EndedAt, cs.DurationSeconds = &now, &zero
+		cs.CallOutcome, cs.TerminationReason, cs.ElevenLabsData = jack.OutcomeFailed, f.Reason, f.Data
+		if err := tx.UpdateCallSession(ctx, cs); err != nil {
+			return err
+		}
+		session, lead = cs, l
+		events = []*jack.Event{callEvent(jack.EventCallEnded, cs, now)}
+		return tx.InsertEvents(ctx, events...)
+	})
+	if err != nil {
+		return errorReply(err)
+	}
+	g.remember(lead, nil, events)
+	return callReply(session)
+}
+
+// outboundCall dials the customer through the voice provider with the conversation's context.
+func (g *grain) outboundCall() *Reply {
+	if g.e.dialer == nil {
+		return errorReply(jack.ReasonErrorf(jack.EUNPROCESSABLE, "voice_not_configured", "AI calls need ElevenLabs: set ELEVENLABS_API_KEY and ELEVENLABS_AGENT_ID."))
+	}
+	if g.lead.OptedOut() {
+		return errorReply(optedOutError())
+	}
+	ctx, cancel := g.storeCtx()
+	number, err := g.e.store.ActivePhoneNumber(ctx, g.orgID)
+	cancel()
+	switch {
+	case jack.ErrorCode(err) == jack.ENOTFOUND:
+		return errorReply(jack.ReasonErrorf(jack.EUNPROCESSABLE, "no_phone_number", "This organization has no active phone number to call from; add one under Phone numbers."))
+	case err != nil:
+		return errorReply(err)
+	case number.ElevenLabsPhoneID == "":
+		return errorReply(jack.ReasonErrorf(jack.EUNPROCESSABLE, "no_elevenlabs_phone",
+			"The number %s is not imported into ElevenLabs yet: import it there, then activate it with its ElevenLabs phone id (POST /api/admin/phone-numbers/{phone}/activate).", number.PhoneNumber))
+	}
+	started, err := g.e.dialer.StartCall(g.e.ctx, jack.CallRequest{AgentPhoneNumberID: number.ElevenLabsPhoneID, To: g.phone, Variables: g.variables()})
+	if err != nil {
+		g.log.Warn("outbound call refused", "err", err)
+		return errorReply(err)
+	}
+	var (
+		session *jack.CallSession
+		lead    *jack.Lead
+		events  []*jack.Event
+	)
+	err = g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		now := tx.Now()
+		l, created, err := g.ensureLead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		cs, _, err := tx.CreateCallSession(ctx, &jack.CallSession{
+			ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, ElevenLabsConversationID: started.ConversationID,
+			TwilioCallSid: started.CallSid, PhoneNumberNormalized: g.phone, Direction: jack.CallOutbound, StartedAt: now,
+		})
+		if err != nil {
+			return err
+		}
+		if l, err = tx.UpdateConversation(ctx, l.ID, jack.ConversationChange{Touchpoint: &now}); err != nil {
+			return err
+		}
+		session, lead = cs, l
+		events = []*jack.Event{callEvent(jack.EventCallStarted, cs, now)}
+		if created {
+			events = append(events, leadEvent(l, now))
+		}
+		return tx.InsertEvents(ctx, events...)
+	})
+	if err != nil {
+		g.log.Error("record outbound call failed", "conversation_id", started.ConversationID, "err", err)
+		return errorReply(err)
+	}
+	g.remember(lead, nil, events)
+	return callReply(session)
+}
+
+func callEvent(typ string, cs *jack.CallSession, now time.Time) *jack.Event {
+	return jack.NewEvent(typ, cs.OrganizationID, cs.LeadID, cs.PhoneNumberNormalized, now, cs)
+}
+
+// startOf is when a call started: ElevenLabs' start time, else def.
+func startOf(t jack.CallTranscript, def time.Time) time.Time {
+	if t.StartedAt.IsZero() {
+		return def
+	}
+	return t.StartedAt.UTC()
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -126,6 +126,8 @@ var stores = []storeKind{
 	{"Postgres", func(t *testing.T) jack.Store { return postgrestest.MustOpenStore(t) }},
 }
 
+func newBroker() jack.Broker { return memory.NewBroker() }
+
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

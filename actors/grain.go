@@ -82,6 +82,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.onAIDone(msg)
 	case sessionCheck:
 		g.onSessionCheck()
+	case *recordCallStart:
+		g.onRecordCallStart(msg)
 	case *actor.ReceiveTimeout:
 		ctx.Poison(ctx.Self()) // Poison, not Stop: requests already queued still get answers
 	case *actor.Stopping:
@@ -182,6 +184,14 @@ func (g *grain) handle(req *Request) *Reply {
 	case *Request_GetContext:
 		vars, _ := json.Marshal(g.variables())
 		return &Reply{Body: &Reply_Context{Context: &ContextReply{VariablesJson: vars}}}
+	case *Request_CallStart:
+		return g.startCall(body.CallStart)
+	case *Request_CallCompleted:
+		return g.completeCall(body.CallCompleted)
+	case *Request_CallFailed:
+		return g.failCall(body.CallFailed)
+	case *Request_OutboundCall:
+		return g.outboundCall()
 	default:
 		// A newer node may send a case this node does not know yet (rolling deploy).
 		return errorReply(jack.Errorf(jack.EUNAVAILABLE, "This node cannot handle that request yet; please retry."))
@@ -200,7 +210,15 @@ func (g *grain) remember(lead *jack.Lead, msg *jack.Message, events []*jack.Even
 		}
 	}
 	if msg != nil {
-		g.messages = append(g.messages, msg)
+		// Keep the Store's timeline order (timestamp, id): a call's turns arrive after the call,
+		// stamped with when they were said.
+		i, _ := slices.BinarySearchFunc(g.messages, msg, func(a, b *jack.Message) int {
+			if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID.String(), b.ID.String())
+		})
+		g.messages = slices.Insert(g.messages, i, msg)
 		if n := len(g.messages) - g.e.cfg.HistorySize; n > 0 {
 			g.messages = slices.Delete(g.messages, 0, n)
 		}

@@ -229,8 +229,11 @@ func TestMain_SMS(t *testing.T) {
 
 		lead := b.lead(t, customer)
 		require.Equal(t, "a 2021 Honda Civic", lead.VehiclePreference, "the offline agent recorded the vehicle")
-		msgs := b.messages(t, lead.ID)
-		require.Len(t, msgs, 2)
+		var msgs []jack.Message
+		waitFor(t, "Twilio's sid on the reply", func() bool { // committed right after Twilio answers
+			msgs = b.messages(t, lead.ID)
+			return len(msgs) == 2 && msgs[1].TwilioMessageSid != ""
+		})
 		require.Equal(t, sent[0].Sid, msgs[1].TwilioMessageSid)
 		require.Equal(t, jack.StatusQueued, msgs[1].Status, "the initial status comes from Twilio's create answer")
 
