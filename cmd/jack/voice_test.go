@@ -224,3 +224,33 @@ func TestMain_OutboundCall(t *testing.T) {
 	require.Equal(t, http.StatusOK, b.text(t, "+16045550185", "STOP"))
 	require.Equal(t, http.StatusConflict, b.owner.do("POST", "/api/elevenlabs/outbound-call", map[string]string{"leadId": lead.ID}, nil))
 }
+
+// TestMain_TextAgentSession: the grain closes an idle ElevenLabs session, and an agent failure
+// is visible as a failed outbound message.
+func TestMain_TextAgentSession(t *testing.T) {
+	t.Parallel()
+	t.Run("IdleClose", func(t *testing.T) {
+		t.Parallel()
+		el := fake.NewElevenLabs(t, "elevenlabs-test-key")
+		b := newSMSBundle(t, map[string]string{"ELEVENLABS_API_KEY": el.APIKey(), "ELEVENLABS_AGENT_ID": "agent_jack",
+			"ELEVENLABS_API_URL": el.URL(), "JACK_AI_SESSION_IDLE": "300ms"})
+		require.Equal(t, http.StatusOK, b.text(t, "+16045550184", "Hello there"))
+		b.twilio.WaitForMessages(t, 1, 10*time.Second)
+		el.WaitFor(t, 10*time.Second, "the idle session to close", func() bool { return el.OpenSockets() == 0 })
+		require.Equal(t, 1, el.Sessions())
+	})
+	t.Run("ProviderErrorIsAFailedMessage", func(t *testing.T) {
+		t.Parallel()
+		el := fake.NewElevenLabs(t, "elevenlabs-test-key")
+		b := newSMSBundle(t, map[string]string{"ELEVENLABS_API_KEY": el.APIKey(), "ELEVENLABS_AGENT_ID": "agent_jack", "ELEVENLABS_API_URL": el.URL()})
+		el.ErrorNext(1008, "invalid_message", "The agent is misconfigured")
+		customer := "+16045550183"
+		require.Equal(t, http.StatusOK, b.text(t, customer, "Hello?"))
+		lead := b.lead(t, customer)
+		waitFor(t, "a failed outbound message", func() bool {
+			msgs := b.messages(t, lead.ID)
+			return len(msgs) == 2 && msgs[1].Status == jack.StatusFailed && msgs[1].ErrorCode == "agent_error"
+		})
+		require.Empty(t, b.twilio.Messages(), "nothing was texted")
+	})
+}
