@@ -42,5 +42,7 @@ func (s *Server) routes() {
 	// Phone numbers.
 	app.Get("/api/organizations/:orgId/phone-numbers", s.authenticate, s.listPhoneNumbers)
 	app.Post("/api/organizations/:orgId/phone-numbers", s.authenticate, requireAdmin, s.importPhoneNumber)
+	app.Post("/api/admin/organizations/:orgId/phone-numbers/purchase", s.authenticate, requireAdmin, s.purchasePhoneNumber)
 	app.Post("/api/admin/phone-numbers/:phone/activate", s.authenticate, requireAdmin, s.activatePhoneNumber)
+	app.Post("/api/admin/phone-numbers/:phone/deactivate", s.authenticate, requireAdmin, s.deactivatePhoneNumber)
 }

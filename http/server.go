@@ -57,6 +57,15 @@ type Config struct {
 	// to X-Jack-Webhook-Secret; without a value every initiation request is refused (401).
 	ElevenLabsWebhookHeaderName  string
 	ElevenLabsWebhookHeaderValue string
+	// Numbers searches, buys and releases numbers at Twilio (POST …/phone-numbers/purchase).
+	// Defaults to none: purchases answer 422 twilio_not_configured.
+	Numbers NumberProvider
+	// VoiceNumbers imports bought or imported numbers into ElevenLabs and assigns the agent.
+	// Defaults to none: numbers are stored without an ElevenLabs phone id, to be activated later.
+	VoiceNumbers VoiceNumberProvider
+	// TwilioVoiceURL is where Twilio sends the calls of a bought number. Defaults to
+	// DefaultTwilioVoiceURL (ElevenLabs answers them).
+	TwilioVoiceURL string
 	// ShutdownTimeout bounds Close when its context has no earlier deadline. Defaults to 10s.
 	ShutdownTimeout time.Duration
 	// Now is the clock (token times, login windows). Defaults to time.Now.
@@ -81,6 +90,7 @@ func (c Config) WithDefaults() Config {
 	c.BcryptCost = cmp.Or(c.BcryptCost, bcrypt.DefaultCost)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
 	c.ElevenLabsWebhookHeaderName = cmp.Or(c.ElevenLabsWebhookHeaderName, "X-Jack-Webhook-Secret")
+	c.TwilioVoiceURL = cmp.Or(c.TwilioVoiceURL, DefaultTwilioVoiceURL)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -109,6 +119,9 @@ func (c Config) validate() error {
 		if u, err := url.Parse(c.ServerURL); err != nil || u.Scheme == "" || u.Host == "" {
 			return fmt.Errorf("ServerURL %q must be an absolute URL", c.ServerURL)
 		}
+	}
+	if u, err := url.Parse(c.TwilioVoiceURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("TwilioVoiceURL %q must be an absolute http(s) URL", c.TwilioVoiceURL)
 	}
 	return nil
 }

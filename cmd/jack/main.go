@@ -174,6 +174,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	numbers, voiceNumbers := numberProviders(sms, dialer)
 	m.Engine, err = actors.NewEngine(actors.Config{
 		ServerURL:        cfg.ServerURL,
 		ConversationIdle: cfg.ConversationIdle,
@@ -197,6 +198,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ElevenLabsWebhookSecret:      cfg.ElevenLabsWebhookSecret,
 		ElevenLabsWebhookHeaderName:  cfg.ElevenLabsWebhookHeaderName,
 		ElevenLabsWebhookHeaderValue: cfg.ElevenLabsWebhookHeaderValue,
+
+		Numbers:      numbers,
+		VoiceNumbers: voiceNumbers,
 	}, m.Store, m.Engine, m.Log.With("component", "http"))
 	if err != nil {
 		return err
@@ -251,6 +255,20 @@ func (m *Main) smsSender() (jack.SMSSender, error) {
 		return offline.NewOutbox(m.Log.With("component", "outbox")), nil
 	}
 	return twilio.NewClient(twilio.Config{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, APIURL: cfg.TwilioAPIURL})
+}
+
+// numberProviders returns what buys numbers (the Twilio client, when an account is configured)
+// and what imports them into ElevenLabs (its client, when an API key is); nil for none.
+func numberProviders(sms jack.SMSSender, dialer jack.VoiceDialer) (jackhttp.NumberProvider, jackhttp.VoiceNumberProvider) {
+	var numbers jackhttp.NumberProvider
+	if c, ok := sms.(*twilio.Client); ok {
+		numbers = c
+	}
+	var voice jackhttp.VoiceNumberProvider
+	if c, ok := dialer.(*elevenlabs.Client); ok {
+		voice = c
+	}
+	return numbers, voice
 }
 
 // openBroker returns the Redis broker when REDIS_URL is set, else the in-process one.

@@ -27,7 +27,7 @@ import (
 // Twilio is a fake of Twilio's REST API for messages, served on 127.0.0.1. It answers
 // POST /2010-04-01/Accounts/{AccountSid}/Messages.json and GET …/Messages/{Sid}.json with
 // Twilio's status codes, error JSON and ApiV2010Message shape, and sends status callbacks
-// signed like Twilio's. It is safe for concurrent use.
+// signed like Twilio's. It also sells numbers (twilio_numbers.go). It is safe for concurrent use.
 type Twilio struct {
 	tb         testing.TB
 	srv        *httptest.Server
@@ -46,6 +46,7 @@ type Twilio struct {
 	latency      time.Duration
 	autoStatuses []string
 	callbacks    []TwilioCallback
+	nums         twilioNumbers // number search, purchase and release (twilio_numbers.go)
 	changed      chan struct{} // closed and replaced on every change, to wake waiters
 }
 
@@ -98,6 +99,7 @@ func NewTwilio(tb testing.TB, accountSID, authToken string) *Twilio {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{AccountSid}/Messages.json", f.createMessage)
 	mux.HandleFunc("GET /2010-04-01/Accounts/{AccountSid}/Messages/{file}", f.fetchMessage)
+	f.registerNumberRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { twilioNotFound(w, r) })
 	f.srv = httptest.NewServer(mux)
 	tb.Cleanup(func() {
