@@ -1,6 +1,8 @@
 package jack
 
 import (
+	"errors"
+	"maps"
 	"strings"
 	"time"
 
@@ -23,6 +25,10 @@ type OrganizationSettings struct {
 	DefaultRegion string `json:"defaultRegion,omitempty"`
 	// TimeZone is an IANA zone used when a customer's zone cannot be told from their number.
 	TimeZone string `json:"timeZone,omitempty"`
+	// ContactHoursStart and ContactHoursEnd ("HH:MM", customer's local time) bound when the
+	// dealership may start a text or call. Default 08:00–21:00.
+	ContactHoursStart string `json:"contactHoursStart,omitempty"`
+	ContactHoursEnd   string `json:"contactHoursEnd,omitempty"`
 }
 
 // Region returns the organization's phone region, DefaultRegion when unset.
@@ -43,6 +49,14 @@ func (o *Organization) Validate() error {
 	}
 	if r := o.Settings.DefaultRegion; r != "" && !ValidRegion(r) {
 		fields["settings.defaultRegion"] = "is not a known region code"
+	}
+	if st, en := o.Settings.ContactHoursStart, o.Settings.ContactHoursEnd; st != "" || en != "" {
+		if _, err := ParseContactWindow(st, en); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				maps.Copy(fields, e.Fields)
+			}
+		}
 	}
 	if tz := o.Settings.TimeZone; tz != "" {
 		if _, err := time.LoadLocation(tz); err != nil {

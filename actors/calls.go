@@ -306,6 +306,9 @@ func (g *grain) outboundCall() *Reply {
 	if g.lead.OptedOut() {
 		return errorReply(optedOutError())
 	}
+	if err := g.checkContactHours(); err != nil {
+		return errorReply(err)
+	}
 	ctx, cancel := g.storeCtx()
 	number, err := g.e.store.ActivePhoneNumber(ctx, g.orgID)
 	cancel()

@@ -286,3 +286,58 @@ func TestCallTurnsKeepTimelineOrder(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, before, after)
 }
+
+// TestQuietHours: texts and calls the dealership starts wait for the customer's contact hours;
+// replies to a customer who just wrote do not.
+func TestQuietHours(t *testing.T) {
+	t.Parallel()
+	// 2026-11-29 05:30Z is 21:30 in Vancouver (after hours) and 00:30 in Toronto.
+	var now atomic.Pointer[time.Time]
+	setNow := func(s string) {
+		tm, err := time.Parse(time.RFC3339, s)
+		require.NoError(t, err)
+		now.Store(&tm)
+	}
+	setNow("2026-11-29T05:30:00Z")
+	clock := func() time.Time { return *now.Load() }
+	store := sqlitetest.MustOpenStore(t)
+	store.Now = clock
+	b := setup(t, store, func(c *Config) { c.Now = clock; c.AIDebounce = time.Hour })
+	def := b.org.Settings
+	def.ContactHoursStart, def.ContactHoursEnd = "", "" // back to the 08:00–21:00 default
+	_, err := store.UpdateOrganization(t.Context(), b.org.ID, jack.OrganizationUpdate{Settings: &def})
+	require.NoError(t, err)
+	elID := "phnum_1"
+	_, err = store.UpdatePhoneNumber(t.Context(), b.org.ID, b.orgPhone, jack.PhoneNumberUpdate{ElevenLabsPhoneID: &elID})
+	require.NoError(t, err)
+
+	vancouver, toronto := "+16045550142", "+14165550142"
+	for _, customer := range []string{vancouver, toronto} {
+		_, err := b.engine.SendSMS(t.Context(), b.org.ID, jack.OutboundSMS{To: customer, Body: "Late offer!", AuthorUserID: &b.owner.ID})
+		require.Equal(t, "quiet_hours", jack.ErrorReason(err), customer)
+		var e *jack.Error
+		require.ErrorAs(t, err, &e)
+		next := map[string]string{vancouver: "2026-11-29T16:00:00Z", toronto: "2026-11-29T13:00:00Z"}[customer]
+		require.Equal(t, next, e.Details["nextAllowedAt"], "08:00 local")
+		_, err = b.engine.Call(t.Context(), b.org.ID, customer)
+		require.Equal(t, "quiet_hours", jack.ErrorReason(err))
+	}
+	require.Empty(t, b.sms.Sent())
+	require.Empty(t, b.dialer.Calls())
+
+	// The customer writes: answering them now is a reply, allowed.
+	b.inbound(t, vancouver, "Are you still open?")
+	_, err = b.engine.SendSMS(t.Context(), b.org.ID, jack.OutboundSMS{To: vancouver, Body: "We open at 8!", AuthorUserID: &b.owner.ID})
+	require.NoError(t, err)
+	// An hour later it is no longer a reply.
+	setNow("2026-11-29T06:45:00Z")
+	_, err = b.engine.SendSMS(t.Context(), b.org.ID, jack.OutboundSMS{To: vancouver, Body: "One more thing", AuthorUserID: &b.owner.ID})
+	require.Equal(t, "quiet_hours", jack.ErrorReason(err))
+
+	// Morning in Toronto (08:30), still night in Vancouver (05:30).
+	setNow("2026-11-29T13:30:00Z")
+	_, err = b.engine.SendSMS(t.Context(), b.org.ID, jack.OutboundSMS{To: toronto, Body: "Good morning", AuthorUserID: &b.owner.ID})
+	require.NoError(t, err)
+	_, err = b.engine.SendSMS(t.Context(), b.org.ID, jack.OutboundSMS{To: vancouver, Body: "Good morning", AuthorUserID: &b.owner.ID})
+	require.Equal(t, "quiet_hours", jack.ErrorReason(err))
+}

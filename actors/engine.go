@@ -234,5 +234,12 @@ func replyError(r *Reply) error {
 	if e == nil {
 		return nil
 	}
-	return &jack.Error{Code: e.Code, Reason: e.Reason, Message: e.Message, Fields: e.Fields}
+	out := &jack.Error{Code: e.Code, Reason: e.Reason, Message: e.Message, Fields: e.Fields}
+	if len(e.Details) > 0 {
+		out.Details = map[string]any{}
+		for k, v := range e.Details {
+			out.Details[k] = v
+		}
+	}
+	return out
 }

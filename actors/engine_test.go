@@ -143,6 +143,11 @@ func (w tWriter) Write(p []byte) (int, error) {
 func setup(t *testing.T, store jack.Store, tune func(*Config)) *testBundle {
 	t.Helper()
 	org, owner := storetest.MustCreateOrganization(t, store)
+	// No quiet hours, so these tests pass at any time of day (quiet hours have their own test).
+	settings := org.Settings
+	settings.ContactHoursStart, settings.ContactHoursEnd = "00:00", "24:00"
+	org, err := store.UpdateOrganization(t.Context(), org.ID, jack.OrganizationUpdate{Settings: &settings})
+	require.NoError(t, err)
 	orgPhone := storetest.NewPhone()
 	storetest.MustCreatePhoneNumber(t, store, org.ID, orgPhone, true)
 	cfg := Config{ServerURL: "http://jack.test", AIDebounce: 30 * time.Millisecond, RequestTimeout: 5 * time.Second}

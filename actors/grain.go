@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -344,6 +345,11 @@ func (g *grain) sendManual(out *OutboundSMS) *Reply {
 func (g *grain) send(o outbound) (*jack.Lead, *jack.Message, bool, error) {
 	if g.lead.OptedOut() {
 		return nil, nil, false, optedOutError()
+	}
+	if o.author != nil {
+		if err := g.checkContactHours(); err != nil {
+			return nil, nil, false, err
+		}
 	}
 	ctx, cancel := g.storeCtx()
 	number, err := g.e.store.ActivePhoneNumber(ctx, g.orgID)
@@ -700,6 +706,33 @@ func (g *grain) closeSession() {
 
 func (g *grain) stopTimers() { g.cancelAI() }
 
+// checkContactHours refuses contact the dealership starts outside the customer's contact hours
+// (the organization's settings, read fresh so a change applies at once). A reply to a message
+// the customer sent within jack.ReplyWindow is always allowed.
+func (g *grain) checkContactHours() error {
+	now := g.e.cfg.Now()
+	for i := len(g.messages) - 1; i >= 0; i-- {
+		if m := g.messages[i]; m.SentBy == jack.SentByCustomer {
+			if now.Sub(m.Timestamp) < jack.ReplyWindow {
+				return nil
+			}
+			break
+		}
+	}
+	ctx, cancel := g.storeCtx()
+	org, err := g.e.store.FindOrganizationByID(ctx, g.orgID)
+	cancel()
+	if err != nil {
+		return err
+	}
+	g.org = org
+	next := org.ContactWindow().NextContactTime(now, jack.CustomerZones(g.phone, org.Settings.TimeZone))
+	if next.After(now) {
+		return jack.QuietHoursError(next)
+	}
+	return nil
+}
+
 // channelCounts returns the conversation's message counts by channel.
 func (g *grain) channelCounts() (sms, voice int) { return g.sms, g.voice }
 
@@ -750,7 +783,14 @@ func errorReply(err error) *Reply {
 	if !errors.As(err, &e) {
 		e = &jack.Error{Code: jack.EINTERNAL, Message: "Internal error."}
 	}
-	return &Reply{Body: &Reply_Error{Error: &Error{Code: e.Code, Reason: e.Reason, Message: e.Message, Fields: e.Fields}}}
+	out := &Error{Code: e.Code, Reason: e.Reason, Message: e.Message, Fields: e.Fields}
+	if len(e.Details) > 0 {
+		out.Details = map[string]string{}
+		for k, v := range e.Details {
+			out.Details[k] = fmt.Sprint(v)
+		}
+	}
+	return &Reply{Body: &Reply_Error{Error: out}}
 }
 
 func deliveryReply(lead *jack.Lead, msg *jack.Message, dup bool) *Reply {

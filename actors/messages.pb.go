@@ -916,6 +916,7 @@ type Error struct {
 	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`   // finer reason (opted_out, ...)
 	Message       string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"` // safe for users
 	Fields        map[string]string      `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Details       map[string]string      `protobuf:"bytes,5,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // values as text (e.g. nextAllowedAt)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -974,6 +975,13 @@ func (x *Error) GetMessage() string {
 func (x *Error) GetFields() map[string]string {
 	if x != nil {
 		return x.Fields
+	}
+	return nil
+}
+
+func (x *Error) GetDetails() map[string]string {
+	if x != nil {
+		return x.Details
 	}
 	return nil
 }
@@ -1273,13 +1281,17 @@ const file_messages_proto_rawDesc = "" +
 	"\n" +
 	"CallFailed\x12!\n" +
 	"\ffailure_json\x18\x01 \x01(\fR\vfailureJson\"\x0e\n" +
-	"\fOutboundCall\"\xc3\x01\n" +
+	"\fOutboundCall\"\xbd\x02\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x129\n" +
-	"\x06fields\x18\x04 \x03(\v2!.jack.actors.v1.Error.FieldsEntryR\x06fields\x1a9\n" +
+	"\x06fields\x18\x04 \x03(\v2!.jack.actors.v1.Error.FieldsEntryR\x06fields\x12<\n" +
+	"\adetails\x18\x05 \x03(\v2\".jack.actors.v1.Error.DetailsEntryR\adetails\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +
+	"\fDetailsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"h\n" +
 	"\bDelivery\x12\x1b\n" +
@@ -1306,7 +1318,7 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_messages_proto_goTypes = []any{
 	(*Request)(nil),       // 0: jack.actors.v1.Request
 	(*Reply)(nil),         // 1: jack.actors.v1.Reply
@@ -1327,6 +1339,7 @@ var file_messages_proto_goTypes = []any{
 	(*ContextReply)(nil),  // 16: jack.actors.v1.ContextReply
 	(*CallReply)(nil),     // 17: jack.actors.v1.CallReply
 	nil,                   // 18: jack.actors.v1.Error.FieldsEntry
+	nil,                   // 19: jack.actors.v1.Error.DetailsEntry
 }
 var file_messages_proto_depIdxs = []int32{
 	2,  // 0: jack.actors.v1.Request.inbound_sms:type_name -> jack.actors.v1.InboundSMS
@@ -1346,11 +1359,12 @@ var file_messages_proto_depIdxs = []int32{
 	16, // 14: jack.actors.v1.Reply.context:type_name -> jack.actors.v1.ContextReply
 	17, // 15: jack.actors.v1.Reply.call:type_name -> jack.actors.v1.CallReply
 	18, // 16: jack.actors.v1.Error.fields:type_name -> jack.actors.v1.Error.FieldsEntry
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	19, // 17: jack.actors.v1.Error.details:type_name -> jack.actors.v1.Error.DetailsEntry
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -1384,7 +1398,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

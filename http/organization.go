@@ -29,8 +29,10 @@ type updateOrganizationRequest struct {
 	Name     *string `json:"name"`
 	Domain   *string `json:"domain"`
 	Settings *struct {
-		DefaultRegion *string `json:"defaultRegion"`
-		TimeZone      *string `json:"timeZone"`
+		DefaultRegion     *string `json:"defaultRegion"`
+		TimeZone          *string `json:"timeZone"`
+		ContactHoursStart *string `json:"contactHoursStart"`
+		ContactHoursEnd   *string `json:"contactHoursEnd"`
 	} `json:"settings"`
 }
 
@@ -54,6 +56,12 @@ func (s *Server) updateOrganization(c *fiber.Ctx) error {
 		}
 		if tz := trimmed(req.Settings.TimeZone); tz != nil {
 			settings.TimeZone = *tz
+		}
+		if v := trimmed(req.Settings.ContactHoursStart); v != nil {
+			settings.ContactHoursStart = *v
+		}
+		if v := trimmed(req.Settings.ContactHoursEnd); v != nil {
+			settings.ContactHoursEnd = *v
 		}
 		upd.Settings = &settings
 	}

@@ -177,6 +177,8 @@ func newSMSBundle(t *testing.T, env map[string]string) *smsBundle {
 	m := MustRunMain(t, full)
 	owner, a := register(t, m.URL(), "owner@sms.test")
 	b := &smsBundle{m: m, twilio: tw, owner: owner, orgPhone: "+16045550100"}
+	// No quiet hours, so staff texts work whatever the time of day (quiet hours have their own tests).
+	owner.must("PATCH", "/api/organization", map[string]any{"settings": map[string]string{"contactHoursStart": "00:00", "contactHoursEnd": "24:00"}}, http.StatusOK, nil)
 	owner.must("POST", "/api/organizations/"+a.Organization.ID.String()+"/phone-numbers", map[string]string{"phoneNumber": b.orgPhone, "twilioPhoneSid": "PN0123"}, http.StatusCreated, nil)
 	return b
 }

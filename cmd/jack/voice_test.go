@@ -217,7 +217,9 @@ func TestMain_OutboundCall(t *testing.T) {
 	require.Equal(t, "Casey Call", calls[0].DynamicVariables["customer_name"])
 
 	b.el.FailNextCall(false, http.StatusOK, "Twilio could not place the call")
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	require.Equal(t, http.StatusBadGateway, b.owner.do("POST", "/api/elevenlabs/outbound-call", map[string]string{"leadId": lead.ID}, &e))
 	require.Contains(t, e.Error.Message, "Twilio could not place the call")
 
