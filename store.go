@@ -23,6 +23,7 @@ type Store interface {
 	PhoneNumberStore
 	ConversationStore
 	EventStore
+	ReportStore
 }
 
 // OrganizationStore keeps dealerships.
@@ -63,6 +64,20 @@ type LeadStore interface {
 	// DeleteLead removes the lead with its messages, call sessions and summary.
 	// Returns ENOTFOUND if id is not a lead of orgID.
 	DeleteLead(ctx context.Context, orgID uuid.UUID, id string) error
+	// ImportLead stores a lead read from a feed: it finds an existing lead by (Source, ExternalID)
+	// when ExternalID is set, else by phone; creates it when none; otherwise updates the fields the
+	// feed provides (non-empty name, email, vehicle preference, budget; never the conversation
+	// fields or chase status) and reports ImportUnchanged when nothing differs, so a re-import
+	// changes nothing (version and updated_at untouched). Returns EUNPROCESSABLE for an invalid lead.
+	ImportLead(ctx context.Context, orgID uuid.UUID, in ImportedLead) (*Lead, ImportOutcome, error)
+}
+
+// ReportStore answers the dashboards' and operators' questions.
+type ReportStore interface {
+	// Analytics summarizes orgID's activity in [from, to) (see jack.Analytics for every figure's meaning).
+	Analytics(ctx context.Context, orgID uuid.UUID, from, to time.Time) (*Analytics, error)
+	// Audit is tenant-free: the cross-organization health check of `jack audit`.
+	Audit(ctx context.Context) (*AuditReport, error)
 }
 
 // PhoneNumberStore keeps the dealerships' own numbers.

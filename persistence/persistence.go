@@ -1,7 +1,8 @@
 // Package persistence holds what the SQL Store adapters (postgres, sqlite) share: the opaque
 // page cursors, the transaction clock, page limits, LIKE escaping, unique-constraint messages,
-// the conversation-change rule, call-session and summary defaults, event-id assignment and the
-// migrate command. It is small on purpose; each adapter keeps its own SQL.
+// the conversation-change rule, call-session and summary defaults, event-id assignment, the lead
+// import rule, the report figures (report.go) and the migrate command. It is small on purpose;
+// each adapter keeps its own SQL.
 package persistence
 
 import (
@@ -122,7 +123,8 @@ func LikePattern(q string) string {
 	return "%" + r.Replace(strings.ToLower(q)) + "%"
 }
 
-// Unique constraint names of the schema (migrations/*/00001_init.sql, 00002_call_sid.sql).
+// Unique constraint names of the schema (migrations/*/00001_init.sql, 00002_call_sid.sql,
+// 00003_reports.sql).
 const (
 	UniqueUserEmail        = "user_profiles_email_key"
 	UniquePhoneNumber      = "organization_phone_numbers_phone_number_key"
@@ -132,6 +134,7 @@ const (
 	UniqueSummaryPhone     = "conversation_summaries_org_phone_key"
 	UniqueCallConversation = "call_sessions_org_conversation_key"
 	UniqueCallSid          = "call_sessions_org_call_sid_key"
+	UniqueLeadExternalID   = "leads_org_source_external_id_key"
 )
 
 var conflictMessages = map[string]string{
@@ -143,6 +146,7 @@ var conflictMessages = map[string]string{
 	UniqueSummaryPhone:     "This conversation already has a summary.",
 	UniqueCallConversation: "This call is already recorded.",
 	UniqueCallSid:          "This call is already recorded.",
+	UniqueLeadExternalID:   "A lead with this source and external id already exists.",
 }
 
 // ConflictError returns the ECONFLICT error for a violated unique constraint, with a message

@@ -178,6 +178,7 @@ var uniqueConstraints = map[string]string{
 	"conversation_summaries.organization_id, conversation_summaries.phone_number_normalized": persistence.UniqueSummaryPhone,
 	"call_sessions.organization_id, call_sessions.elevenlabs_conversation_id":                persistence.UniqueCallConversation,
 	"call_sessions.organization_id, call_sessions.twilio_call_sid":                           persistence.UniqueCallSid,
+	"leads.organization_id, leads.source, leads.external_id":                                 persistence.UniqueLeadExternalID,
 }
 
 // formatError translates driver errors at the edge: no rows → ENOTFOUND, unique violations →
