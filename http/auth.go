@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
@@ -15,18 +16,32 @@ import (
 )
 
 // tokenClaims are the access token's claims (DESIGN §3): userId, email, organizationId, role,
-// exp and iat.
+// exp and iat. A stream token has the same claims without email, plus typ "stream".
 type tokenClaims struct {
 	UserID         string `json:"userId"`
-	Email          string `json:"email"`
+	Email          string `json:"email,omitempty"`
 	OrganizationID string `json:"organizationId"`
 	Role           string `json:"role"`
+	// Type tells the kinds of token apart: empty on access tokens, streamTokenType on stream
+	// tokens. Each parser demands its own, so neither kind passes for the other.
+	Type string `json:"typ,omitempty"`
 	jwt.RegisteredClaims
 }
 
+// Token types (the typ claim).
+const (
+	accessTokenType = ""
+	streamTokenType = "stream"
+)
+
+// tokenCookie holds the access token for browsers, whose EventSource cannot send headers.
+const tokenCookie = "jack_token"
+
 var (
 	errMissingToken = jack.Errorf(jack.EUNAUTHORIZED, "Missing bearer token.")
-	errInvalidToken = jack.Errorf(jack.EUNAUTHORIZED, "Invalid or expired token.")
+	// errMissingCredentials: GET /api/stream takes a bearer token, the cookie or ?token=.
+	errMissingCredentials = jack.Errorf(jack.EUNAUTHORIZED, "Missing bearer token, session cookie or stream token.")
+	errInvalidToken       = jack.Errorf(jack.EUNAUTHORIZED, "Invalid or expired token.")
 	// errBadCredentials is the same for an unknown email and a wrong password.
 	errBadCredentials = jack.Errorf(jack.EUNAUTHORIZED, "Email or password is incorrect.")
 	errNotAdmin       = jack.Errorf(jack.EFORBIDDEN, "Only an owner or admin may do this.")
@@ -35,29 +50,39 @@ var (
 
 // issueToken signs an access token for u valid for JWTTTL.
 func (s *Server) issueToken(u *jack.User) (string, error) {
-	now := s.cfg.Now()
-	claims := tokenClaims{
+	token, _, err := s.signToken(tokenClaims{
 		UserID:         u.ID.String(),
 		Email:          u.Email,
 		OrganizationID: u.OrganizationID.String(),
 		Role:           string(u.Role),
-		RegisteredClaims: jwt.RegisteredClaims{
-			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.JWTTTL)),
-		},
-	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.cfg.JWTSecret)
+	}, s.cfg.JWTTTL)
+	return token, err
 }
 
-// parseToken verifies an access token: HS256 only (so alg:none and key-confusion tokens fail),
-// signed with our secret, with an exp that has not passed, and well-formed claims.
+// signToken signs claims issued now and valid for ttl, and returns the token with its expiry.
+func (s *Server) signToken(claims tokenClaims, ttl time.Duration) (string, time.Time, error) {
+	now := s.cfg.Now()
+	claims.IssuedAt = jwt.NewNumericDate(now)
+	claims.ExpiresAt = jwt.NewNumericDate(now.Add(ttl))
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.cfg.JWTSecret)
+	return token, claims.ExpiresAt.Time, err
+}
+
+// parseToken verifies an access token.
 func (s *Server) parseToken(raw string) (*jack.Principal, error) {
+	return s.parseTokenOfType(raw, accessTokenType)
+}
+
+// parseTokenOfType verifies a token of kind typ: HS256 only (so alg:none and key-confusion
+// tokens fail), signed with our secret, with an exp that has not passed, the typ claim asked
+// for, and well-formed claims.
+func (s *Server) parseTokenOfType(raw, typ string) (*jack.Principal, error) {
 	var claims tokenClaims
 	_, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return s.cfg.JWTSecret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(s.cfg.Now))
-	if err != nil {
+	if err != nil || claims.Type != typ {
 		return nil, errInvalidToken
 	}
 	userID, uerr := uuid.Parse(claims.UserID)
@@ -73,7 +98,17 @@ func (s *Server) parseToken(raw string) (*jack.Principal, error) {
 // the tenant rule and puts the principal into the user context. It runs per route (not per
 // group) so it sees the route's :orgId.
 func (s *Server) authenticate(c *fiber.Ctx) error {
-	p, err := s.bearerPrincipal(c)
+	return s.authenticateWith(c, s.bearerPrincipal)
+}
+
+// authenticateStream is authenticate for GET /api/stream, which also takes the credentials an
+// EventSource can carry: the token cookie, or a stream token in ?token=.
+func (s *Server) authenticateStream(c *fiber.Ctx) error {
+	return s.authenticateWith(c, s.streamPrincipal)
+}
+
+func (s *Server) authenticateWith(c *fiber.Ctx, credentials func(*fiber.Ctx) (*jack.Principal, error)) error {
+	p, err := credentials(c)
 	if err != nil {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="jack"`)
 		return err
@@ -91,6 +126,35 @@ func (s *Server) bearerPrincipal(c *fiber.Ctx) (*jack.Principal, error) {
 		return nil, errMissingToken
 	}
 	return s.parseToken(strings.TrimSpace(token))
+}
+
+// streamPrincipal tries, in order, a bearer access token, the access token cookie and a stream
+// token in ?token=; the first valid one wins. Access tokens stay out of URLs: ?token= takes
+// only a stream token, and a stream token is good nowhere else.
+func (s *Server) streamPrincipal(c *fiber.Ctx) (*jack.Principal, error) {
+	var err error = errMissingCredentials
+	if c.Get(fiber.HeaderAuthorization) != "" {
+		p, berr := s.bearerPrincipal(c)
+		if berr == nil {
+			return p, nil
+		}
+		err = berr
+	}
+	if raw := c.Cookies(tokenCookie); raw != "" {
+		p, cerr := s.parseToken(raw)
+		if cerr == nil {
+			return p, nil
+		}
+		err = cerr
+	}
+	if raw := c.Query("token"); raw != "" {
+		p, qerr := s.parseTokenOfType(raw, streamTokenType)
+		if qerr == nil {
+			return p, nil
+		}
+		err = qerr
+	}
+	return nil, err
 }
 
 // checkTenant is the tenant rule: the organization always comes from the token, and a request
@@ -208,13 +272,40 @@ func (s *Server) login(c *fiber.Ctx) error {
 	return s.signedIn(c, fiber.StatusOK, u, org)
 }
 
-// signedIn answers {token,user,organization}.
+// signedIn answers {token,user,organization} and sets the token cookie, which only
+// GET /api/stream reads (other routes want the bearer header, so the cookie cannot be
+// ridden by cross-site requests that change data).
 func (s *Server) signedIn(c *fiber.Ctx, status int, u *jack.User, org *jack.Organization) error {
 	token, err := s.issueToken(u)
 	if err != nil {
 		return err
 	}
+	s.setTokenCookie(c, token, int(s.cfg.JWTTTL/time.Second))
 	return c.Status(status).JSON(authResponse{Token: token, User: u, Organization: org})
+}
+
+// logout clears the token cookie. The token itself stays valid until it expires: access
+// tokens are stateless.
+func (s *Server) logout(c *fiber.Ctx) error {
+	s.setTokenCookie(c, "", 0)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// setTokenCookie sets the token cookie for maxAge seconds, or deletes it when maxAge is 0.
+func (s *Server) setTokenCookie(c *fiber.Ctx, token string, maxAge int) {
+	cookie := &fiber.Cookie{
+		Name:     tokenCookie,
+		Value:    token,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteLaxMode,
+		Secure:   strings.HasPrefix(strings.ToLower(s.cfg.ServerURL), "https://"),
+	}
+	if maxAge == 0 {
+		cookie.Expires = time.Unix(0, 0) // Max-Age=0 cannot be expressed: fasthttp writes only a positive Max-Age
+	}
+	c.Cookie(cookie)
 }
 
 // newUser builds a staff account of orgID with a bcrypt hash of password, naming every invalid

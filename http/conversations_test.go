@@ -98,7 +98,7 @@ func newWebhookBundle(t *testing.T) *webhookBundle {
 		},
 	}
 	srv, err := jackhttp.NewServer(jackhttp.Config{JWTSecret: testSecret, BcryptCost: bcrypt.MinCost, TwilioAuthToken: twilioToken,
-		ServerURL: "https://jack.example.com"}, store, conv, testLogger(t))
+		ServerURL: "https://jack.example.com"}, store, conv, nil, testLogger(t))
 	require.NoError(t, err)
 	b.testServer = serve(t, srv, store, nil)
 	return b

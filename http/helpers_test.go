@@ -21,6 +21,7 @@ import (
 
 	"github.com/jack-auto/jack"
 	jackhttp "github.com/jack-auto/jack/http"
+	"github.com/jack-auto/jack/persistence/memory"
 	"github.com/jack-auto/jack/persistence/postgres/postgrestest"
 	"github.com/jack-auto/jack/persistence/sqlite/sqlitetest"
 )
@@ -47,9 +48,10 @@ var testSecret = []byte("test-secret-test-secret-test-secret!")
 // testServer is a Server serving real HTTP on 127.0.0.1:0 over a real Store.
 type testServer struct {
 	*jackhttp.Server
-	Store jack.Store
-	URL   string
-	Clock *testClock
+	Store  jack.Store
+	Broker jack.Broker // nil when the server has none
+	URL    string
+	Clock  *testClock
 }
 
 // testClock is a settable clock for token times and login windows.
@@ -70,9 +72,15 @@ func (c *testClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// MustOpenServer starts a ready server over store (a fresh SQLite store when nil); configure
-// adjusts its Config. It is closed in tb.Cleanup.
+// MustOpenServer starts a ready server over store (a fresh SQLite store when nil) and an
+// in-process broker; configure adjusts its Config. It is closed in tb.Cleanup.
 func MustOpenServer(tb testing.TB, store jack.Store, configure ...func(*jackhttp.Config)) *testServer {
+	tb.Helper()
+	return MustOpenServerWithBroker(tb, store, mustMemoryBroker(tb), configure...)
+}
+
+// MustOpenServerWithBroker is MustOpenServer with the given broker (nil for none).
+func MustOpenServerWithBroker(tb testing.TB, store jack.Store, broker jack.Broker, configure ...func(*jackhttp.Config)) *testServer {
 	tb.Helper()
 	if store == nil {
 		store = openSQLite(tb)
@@ -82,9 +90,19 @@ func MustOpenServer(tb testing.TB, store jack.Store, configure ...func(*jackhttp
 	for _, f := range configure {
 		f(&cfg)
 	}
-	s, err := jackhttp.NewServer(cfg, store, nil, testLogger(tb))
+	s, err := jackhttp.NewServer(cfg, store, nil, broker, testLogger(tb))
 	require.NoError(tb, err)
-	return serve(tb, s, store, clock)
+	ts := serve(tb, s, store, clock)
+	ts.Broker = broker
+	return ts
+}
+
+// mustMemoryBroker returns an in-process broker closed in tb.Cleanup.
+func mustMemoryBroker(tb testing.TB) jack.Broker {
+	tb.Helper()
+	b := memory.NewBroker()
+	tb.Cleanup(func() { require.NoError(tb, b.Close()) })
+	return b
 }
 
 // serve starts s on 127.0.0.1:0, marks it ready and closes it in tb.Cleanup.

@@ -39,7 +39,7 @@ func TestLeads_NotifyConversation(t *testing.T) {
 		return nil
 	}}
 	store := openSQLite(t)
-	srv, err := jackhttp.NewServer(jackhttp.Config{JWTSecret: testSecret, BcryptCost: bcrypt.MinCost}, store, conv, testLogger(t))
+	srv, err := jackhttp.NewServer(jackhttp.Config{JWTSecret: testSecret, BcryptCost: bcrypt.MinCost}, store, conv, nil, testLogger(t))
 	require.NoError(t, err)
 	s := serve(t, srv, store, nil)
 

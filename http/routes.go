@@ -15,6 +15,7 @@ func (s *Server) routes() {
 	// Accounts.
 	app.Post("/api/auth/register", s.register)
 	app.Post("/api/auth/login", s.login)
+	app.Post("/api/auth/logout", s.logout)
 	app.Get("/api/me", s.authenticate, s.me)
 	app.Patch("/api/organization", s.authenticate, requireAdmin, s.updateOrganization)
 	app.Get("/api/users", s.authenticate, s.listUsers)
@@ -38,6 +39,10 @@ func (s *Server) routes() {
 	app.Post("/api/elevenlabs/outbound-call", s.authenticate, s.needsEngine, s.outboundCall)
 	app.Post("/api/webhooks/elevenlabs/conversation-initiation", s.initiationSecret, s.needsEngine, s.elevenLabsInitiation)
 	app.Post("/api/webhooks/elevenlabs/post-call", s.needsEngine, s.elevenLabsPostCall)
+
+	// Live events (Server-Sent Events). The stream takes the credentials EventSource can carry.
+	app.Post("/api/stream/token", s.authenticate, s.createStreamToken)
+	app.Get("/api/stream", s.authenticateStream, s.stream)
 
 	// Phone numbers.
 	app.Get("/api/organizations/:orgId/phone-numbers", s.authenticate, s.listPhoneNumbers)

@@ -1,6 +1,7 @@
 // Package http is Jack's HTTP edge: a Fiber v2 app with the JSON API, authentication (JWT,
 // bcrypt, login limits), the tenant rule and the one mapping from domain error codes to statuses.
-// It reaches data through jack.Store and conversations through jack.Conversations, never directly.
+// It reaches data through jack.Store, conversations through jack.Conversations and live events
+// (served as Server-Sent Events) through jack.Broker, never directly.
 package http
 
 import (
@@ -68,6 +69,15 @@ type Config struct {
 	TwilioVoiceURL string
 	// ShutdownTimeout bounds Close when its context has no earlier deadline. Defaults to 10s.
 	ShutdownTimeout time.Duration
+	// StreamTokenTTL is how long a stream token (POST /api/stream/token) is good for opening
+	// GET /api/stream. Defaults to 60s.
+	StreamTokenTTL time.Duration
+	// StreamHeartbeat is how often an event stream gets a comment line, so proxies keep it open
+	// and a gone client is noticed. Defaults to 15s.
+	StreamHeartbeat time.Duration
+	// StreamBuffer is how many events one stream may fall behind before the server ends it
+	// (the client resumes with Last-Event-ID). Defaults to 1024.
+	StreamBuffer int
 	// Now is the clock (token times, login windows). Defaults to time.Now.
 	Now func() time.Time
 }
@@ -79,6 +89,9 @@ const (
 	DefaultLoginMaxFailures = 5
 	DefaultLoginWindow      = 15 * time.Minute
 	DefaultShutdownTimeout  = 10 * time.Second
+	DefaultStreamTokenTTL   = time.Minute
+	DefaultStreamHeartbeat  = 15 * time.Second
+	DefaultStreamBuffer     = 1024
 )
 
 // WithDefaults returns a copy of c with every unset field at its default.
@@ -89,6 +102,9 @@ func (c Config) WithDefaults() Config {
 	c.LoginWindow = cmp.Or(c.LoginWindow, DefaultLoginWindow)
 	c.BcryptCost = cmp.Or(c.BcryptCost, bcrypt.DefaultCost)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
+	c.StreamTokenTTL = cmp.Or(c.StreamTokenTTL, DefaultStreamTokenTTL)
+	c.StreamHeartbeat = cmp.Or(c.StreamHeartbeat, DefaultStreamHeartbeat)
+	c.StreamBuffer = cmp.Or(c.StreamBuffer, DefaultStreamBuffer)
 	c.ElevenLabsWebhookHeaderName = cmp.Or(c.ElevenLabsWebhookHeaderName, "X-Jack-Webhook-Secret")
 	c.TwilioVoiceURL = cmp.Or(c.TwilioVoiceURL, DefaultTwilioVoiceURL)
 	if c.Now == nil {
@@ -114,6 +130,12 @@ func (c Config) validate() error {
 		return fmt.Errorf("BcryptCost must be between %d and %d", bcrypt.MinCost, bcrypt.MaxCost)
 	case c.ShutdownTimeout < 0:
 		return errors.New("ShutdownTimeout must not be negative")
+	case c.StreamTokenTTL < time.Second || c.StreamTokenTTL > c.JWTTTL:
+		return errors.New("StreamTokenTTL must be between 1s and JWTTTL")
+	case c.StreamHeartbeat < time.Millisecond:
+		return errors.New("StreamHeartbeat must be at least 1ms")
+	case c.StreamBuffer < 1:
+		return errors.New("StreamBuffer must be at least 1")
 	}
 	if c.ServerURL != "" {
 		if u, err := url.Parse(c.ServerURL); err != nil || u.Scheme == "" || u.Host == "" {
@@ -137,6 +159,8 @@ type Server struct {
 	cfg     Config
 	store   jack.Store
 	conv    jack.Conversations // nil: conversation routes answer 503
+	broker  jack.Broker        // nil: GET /api/stream answers 503
+	streams *streamHub
 	router  *phoneRouter
 	log     *slog.Logger
 	app     *fiber.App
@@ -157,8 +181,9 @@ type Server struct {
 }
 
 // NewServer returns a server with every route registered, not yet serving and not ready.
-// conv may be nil while no conversation routes are registered; log nil discards logs.
-func NewServer(cfg Config, store jack.Store, conv jack.Conversations, log *slog.Logger) (*Server, error) {
+// conv nil makes the conversation routes answer 503, broker nil the event stream; log nil
+// discards logs.
+func NewServer(cfg Config, store jack.Store, conv jack.Conversations, broker jack.Broker, log *slog.Logger) (*Server, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("http config: %w", err)
@@ -181,6 +206,7 @@ func NewServer(cfg Config, store jack.Store, conv jack.Conversations, log *slog.
 		cfg:       cfg,
 		store:     store,
 		conv:      conv,
+		broker:    broker,
 		log:       log,
 		metrics:   newMetrics(),
 		logins:    newLoginLimiter(cfg.LoginMaxFailures, cfg.LoginWindow),
@@ -202,6 +228,7 @@ func NewServer(cfg Config, store jack.Store, conv jack.Conversations, log *slog.
 		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
 		TrustedProxies:          cfg.TrustedProxies,
 	})
+	s.streams = newStreamHub(s.metrics.registry)
 	s.app.Use(s.requestID, s.observe, s.recoverPanic, s.limitBody)
 	s.routes()
 	return s, nil
@@ -249,9 +276,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// Close marks the server not ready and shuts it down gracefully: no new connections, in-flight
-// requests finish until ctx ends or ShutdownTimeout passes. It tolerates a server that never
-// started and a second call.
+// Close marks the server not ready and shuts it down gracefully: event streams end first (a
+// graceful shutdown would wait for them forever; their clients reconnect elsewhere and
+// resume), then no new connections, and in-flight requests finish until ctx ends or
+// ShutdownTimeout passes. It tolerates a server that never started and a second call.
 func (s *Server) Close(ctx context.Context) error {
 	s.SetReady(false)
 	s.mu.Lock()
@@ -260,12 +288,13 @@ func (s *Server) Close(ctx context.Context) error {
 		return nil
 	}
 	s.closed = true
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+	defer cancel()
+	streamsErr := s.streams.close(ctx)
 	if !s.started {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
-	defer cancel()
-	err := s.app.ShutdownWithContext(ctx)
+	err := cmp.Or(s.app.ShutdownWithContext(ctx), streamsErr)
 	if serveErr := <-s.served; serveErr != nil && err == nil {
 		err = serveErr
 	}

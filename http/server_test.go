@@ -28,10 +28,10 @@ func TestNewServer_ErrConfig(t *testing.T) {
 		"LoginMaxFailures": {JWTSecret: testSecret, LoginMaxFailures: -1},
 		"BodyLimit":        {JWTSecret: testSecret, BodyLimit: 10},
 	} {
-		_, err := jackhttp.NewServer(cfg, store, nil, nil)
+		_, err := jackhttp.NewServer(cfg, store, nil, nil, nil)
 		require.ErrorContains(t, err, field)
 	}
-	_, err := jackhttp.NewServer(jackhttp.Config{JWTSecret: testSecret}, nil, nil, nil)
+	_, err := jackhttp.NewServer(jackhttp.Config{JWTSecret: testSecret}, nil, nil, nil, nil)
 	require.ErrorContains(t, err, "store")
 }
 
@@ -52,12 +52,12 @@ func TestServer_Close(t *testing.T) {
 	store := openSQLite(t)
 	cfg := jackhttp.Config{JWTSecret: testSecret, BcryptCost: bcrypt.MinCost}
 
-	never, err := jackhttp.NewServer(cfg, store, nil, nil)
+	never, err := jackhttp.NewServer(cfg, store, nil, nil, nil)
 	require.NoError(t, err)
 	require.NoError(t, never.Close(context.Background()))
 	require.NoError(t, never.Close(context.Background()))
 
-	s, err := jackhttp.NewServer(cfg, store, nil, nil)
+	s, err := jackhttp.NewServer(cfg, store, nil, nil, nil)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -113,7 +113,7 @@ func TestOps_ReadyStoreDown(t *testing.T) {
 func TestErrors(t *testing.T) {
 	t.Parallel()
 	store := openSQLite(t)
-	s, err := jackhttp.NewServer(jackhttp.Config{JWTSecret: testSecret, BcryptCost: bcrypt.MinCost}, store, nil, testLogger(t))
+	s, err := jackhttp.NewServer(jackhttp.Config{JWTSecret: testSecret, BcryptCost: bcrypt.MinCost}, store, nil, nil, testLogger(t))
 	require.NoError(t, err)
 	// Routes only this test has, added before serving.
 	s.App().Get("/test/panic", func(*fiber.Ctx) error { panic("boom: secret detail") })
