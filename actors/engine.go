@@ -98,8 +98,9 @@ type Engine struct {
 	dialer jack.VoiceDialer // nil: outbound AI calls are not configured
 	log    *slog.Logger
 
-	system  *actor.ActorSystem
-	cluster *cluster.Cluster
+	system   *actor.ActorSystem
+	cluster  *cluster.Cluster
+	provider cluster.ClusterProvider
 
 	active atomic.Int64 // live grains on this node
 
@@ -143,15 +144,15 @@ func (e *Engine) Start() error {
 		return libraryLogger(e.log)
 	}))
 	props := actor.PropsFromProducer(func() actor.Actor { return newGrain(e) })
-	provider := cfg.Provider
-	if provider == nil {
-		provider = test.NewTestProvider(test.NewInMemAgent())
+	e.provider = cfg.Provider
+	if e.provider == nil {
+		e.provider = test.NewTestProvider(test.NewInMemAgent())
 	}
 	var remoteOpts []remote.ConfigOption
 	if cfg.AdvertisedAddress != "" {
 		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(cfg.AdvertisedAddress))
 	}
-	e.cluster = cluster.New(e.system, cluster.Configure(cfg.ClusterName, provider, disthash.New(),
+	e.cluster = cluster.New(e.system, cluster.Configure(cfg.ClusterName, e.provider, disthash.New(),
 		remote.Configure(cfg.Host, cfg.Port, remoteOpts...),
 		cluster.WithKinds(cluster.NewKind(Kind, props)),
 		cluster.WithRequestTimeout(cfg.RequestTimeout)))
@@ -182,6 +183,11 @@ func (e *Engine) Close() error {
 	e.cancel()
 	if e.cluster != nil {
 		e.cluster.Shutdown(false)
+		// Shutdown(false) leaves the provider running (automanaged keeps serving its health
+		// endpoint, the test provider keeps the member registered): stop it so peers see us go.
+		if err := e.provider.Shutdown(false); err != nil {
+			e.log.Warn("cluster provider shutdown", "err", err)
+		}
 		e.cluster = nil
 	}
 	return nil

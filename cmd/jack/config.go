@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -61,6 +62,27 @@ type Config struct {
 	// AISessionIdle closes an idle AI session (JACK_AI_SESSION_IDLE). Defaults to 5m.
 	AISessionIdle time.Duration
 
+	// ClusterProvider makes the process one node of a cluster (CLUSTER_PROVIDER): "automanaged"
+	// (static seed list; LAN, loopback) or "kubernetes". Empty: a one-member cluster. A cluster
+	// needs DATABASE_URL and REDIS_URL, so every node shares the data and the events.
+	ClusterProvider string
+	// ClusterName separates clusters sharing a network (CLUSTER_NAME). Defaults to jack.
+	ClusterName string
+	// ClusterHost and ClusterPort are where the node listens for other nodes (CLUSTER_HOST,
+	// CLUSTER_PORT). Default 127.0.0.1 and 0 (any free port; automanaged and kubernetes
+	// advertise the bound port).
+	ClusterHost string
+	ClusterPort int
+	// ClusterAdvertisedAddress is how other nodes reach this one, host:port
+	// (CLUSTER_ADVERTISED_ADDRESS), when it differs from ClusterHost:ClusterPort (containers).
+	ClusterAdvertisedAddress string
+	// ClusterSeeds are the automanaged health endpoints of every node, host:port, comma-separated
+	// (CLUSTER_SEEDS). Defaults to this node's own.
+	ClusterSeeds []string
+	// ClusterAutomanagedPort is this node's automanaged health port (CLUSTER_AUTOMANAGED_PORT).
+	// Defaults to 6330.
+	ClusterAutomanagedPort int
+
 	LogLevel  slog.Level // LOG_LEVEL: debug, info, warn, error. Defaults to info.
 	LogFormat string     // LOG_FORMAT: text or json. Defaults to text.
 }
@@ -110,6 +132,29 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		AIDebounce:                   dur("JACK_AI_DEBOUNCE", 3*time.Second),
 		AISessionIdle:                dur("JACK_AI_SESSION_IDLE", 5*time.Minute),
 		LogFormat:                    strings.ToLower(cmp.Or(env("LOG_FORMAT"), "text")),
+		ClusterProvider:              strings.ToLower(env("CLUSTER_PROVIDER")),
+		ClusterName:                  cmp.Or(env("CLUSTER_NAME"), "jack"),
+		ClusterHost:                  cmp.Or(env("CLUSTER_HOST"), "127.0.0.1"),
+		ClusterAdvertisedAddress:     env("CLUSTER_ADVERTISED_ADDRESS"),
+	}
+	number := func(name string, def int) int {
+		v := env(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 65535 {
+			errs = append(errs, fmt.Sprintf("%s: %q is not a port number", name, v))
+			return def
+		}
+		return n
+	}
+	c.ClusterPort = number("CLUSTER_PORT", 0)
+	c.ClusterAutomanagedPort = number("CLUSTER_AUTOMANAGED_PORT", 6330)
+	for _, seed := range strings.Split(env("CLUSTER_SEEDS"), ",") {
+		if seed = strings.TrimSpace(seed); seed != "" {
+			c.ClusterSeeds = append(c.ClusterSeeds, seed)
+		}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(env("LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, fmt.Sprintf("LOG_LEVEL: %q is not one of debug, info, warn, error", env("LOG_LEVEL")))
@@ -152,6 +197,25 @@ func (c *Config) validate() []string {
 	if c.ElevenLabsAPIKey != "" && c.ElevenLabsAgentID == "" {
 		errs = append(errs, "ELEVENLABS_AGENT_ID: required when ELEVENLABS_API_KEY is set")
 	}
+	switch c.ClusterProvider {
+	case "":
+	case "automanaged", "kubernetes":
+		if c.DatabaseURL == "" || c.RedisURL == "" {
+			errs = append(errs, "CLUSTER_PROVIDER: a cluster needs DATABASE_URL and REDIS_URL (every node must share the data and the events)")
+		}
+		for _, seed := range c.ClusterSeeds {
+			if _, _, err := net.SplitHostPort(seed); err != nil {
+				errs = append(errs, fmt.Sprintf("CLUSTER_SEEDS: %q is not host:port", seed))
+			}
+		}
+	default:
+		errs = append(errs, fmt.Sprintf("CLUSTER_PROVIDER: %q must be automanaged or kubernetes", c.ClusterProvider))
+	}
+	if a := c.ClusterAdvertisedAddress; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Sprintf("CLUSTER_ADVERTISED_ADDRESS: %q is not host:port", a))
+		}
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Sprintf("LOG_FORMAT: %q must be text or json", c.LogFormat))
 	}
@@ -192,6 +256,11 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("ai_debounce", c.AIDebounce),
 		slog.Duration("ai_session_idle", c.AISessionIdle),
 		slog.String("log_level", c.LogLevel.String()),
+		slog.String("cluster_provider", c.ClusterProvider),
+		slog.String("cluster_name", c.ClusterName),
+		slog.String("cluster_address", net.JoinHostPort(c.ClusterHost, strconv.Itoa(c.ClusterPort))),
+		slog.String("cluster_advertised_address", c.ClusterAdvertisedAddress),
+		slog.Any("cluster_seeds", c.ClusterSeeds),
 	)
 }
 

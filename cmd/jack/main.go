@@ -16,9 +16,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/k8s"
 
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/actors"
@@ -175,12 +180,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	numbers, voiceNumbers := numberProviders(sms, dialer)
+	provider, err := m.clusterProvider()
+	if err != nil {
+		return err
+	}
 	m.Engine, err = actors.NewEngine(actors.Config{
-		ServerURL:        cfg.ServerURL,
-		ConversationIdle: cfg.ConversationIdle,
-		TakeoverPause:    cfg.TakeoverPause,
-		AIDebounce:       cfg.AIDebounce,
-		AISessionIdle:    cfg.AISessionIdle,
+		ClusterName:       cfg.ClusterName,
+		Provider:          provider,
+		Host:              cfg.ClusterHost,
+		Port:              cfg.ClusterPort,
+		AdvertisedAddress: cfg.ClusterAdvertisedAddress,
+		ServerURL:         cfg.ServerURL,
+		ConversationIdle:  cfg.ConversationIdle,
+		TakeoverPause:     cfg.TakeoverPause,
+		AIDebounce:        cfg.AIDebounce,
+		AISessionIdle:     cfg.AISessionIdle,
 	}, m.Store, m.Broker, sms, agent, dialer, m.Log.With("component", "engine"))
 	if err != nil {
 		return err
@@ -201,7 +215,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 		Numbers:      numbers,
 		VoiceNumbers: voiceNumbers,
-	}, m.Store, m.Engine, m.Broker, m.Log.With("component", "http"))
+	}, m.Store, m.Engine, m.Log.With("component", "http"))
 	if err != nil {
 		return err
 	}
@@ -296,6 +310,28 @@ func (m *Main) voice() (jack.Agent, jack.VoiceDialer, error) {
 		return nil, nil, err
 	}
 	return c, c, nil
+}
+
+// clusterProvider returns how this node finds the others: nil for the one-member default,
+// automanaged (a static list of health endpoints, polled every second) or Kubernetes (pods
+// labelled by the provider, watched through the API server).
+func (m *Main) clusterProvider() (cluster.ClusterProvider, error) {
+	cfg := m.Config
+	switch cfg.ClusterProvider {
+	case "automanaged":
+		seeds := cfg.ClusterSeeds
+		if len(seeds) == 0 {
+			seeds = []string{net.JoinHostPort(cfg.ClusterHost, strconv.Itoa(cfg.ClusterAutomanagedPort))}
+		}
+		return automanaged.NewWithConfig(time.Second, cfg.ClusterAutomanagedPort, seeds...), nil
+	case "kubernetes":
+		p, err := k8s.New()
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes cluster provider: %w", err)
+		}
+		return p, nil
+	}
+	return nil, nil
 }
 
 func storeName(cfg Config) string {
