@@ -215,7 +215,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 		Numbers:      numbers,
 		VoiceNumbers: voiceNumbers,
-	}, m.Store, m.Engine, m.Log.With("component", "http"))
+	}, m.Store, m.Engine, m.Broker, m.Log.With("component", "http"))
 	if err != nil {
 		return err
 	}
