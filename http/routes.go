@@ -1,5 +1,7 @@
 package http
 
+import "github.com/jack-auto/jack/http/dashboard"
+
 // routes registers every route: one line each, with who may call it. Signed-in routes start
 // with s.authenticate (token + tenant rule), admin-only routes add requireAdmin. Every route
 // here is described in openapi.json (TestOpenAPI_CoversRoutes checks both ways).
@@ -50,4 +52,8 @@ func (s *Server) routes() {
 	app.Post("/api/admin/organizations/:orgId/phone-numbers/purchase", s.authenticate, requireAdmin, s.purchasePhoneNumber)
 	app.Post("/api/admin/phone-numbers/:phone/activate", s.authenticate, requireAdmin, s.activatePhoneNumber)
 	app.Post("/api/admin/phone-numbers/:phone/deactivate", s.authenticate, requireAdmin, s.deactivatePhoneNumber)
+
+	// Staff dashboard: GET / and /assets/*; it passes every other request on, so it never
+	// shadows the API, and as app.Use it is not an API route for openapi.json.
+	app.Use(dashboard.Handler())
 }

@@ -1,0 +1,102 @@
+// The JSON API client: the access token lives in sessionStorage (gone when the tab closes), every
+// failure becomes an ApiError carrying the server's {code, message, fields}, and a 401 on a
+// signed-in call sends the user back to the login page.
+
+const TOKEN_KEY = "jack.token";
+
+export class ApiError extends Error {
+  constructor(status, code, message, fields) {
+    super(message || "Request failed.");
+    this.status = status;
+    this.code = code || "";
+    this.fields = fields || null;
+  }
+
+  // unavailable: the route does not exist on this server yet (404 on the route itself, 501,
+  // 503), so a page shows a note instead of an error.
+  get unavailable() {
+    return this.status === 501 || this.status === 503 || (this.status === 404 && this.message === "No such route.");
+  }
+}
+
+let onUnauthorized = () => {};
+
+// setUnauthorizedHandler sets what happens when a signed-in request answers 401.
+export function setUnauthorizedHandler(fn) {
+  onUnauthorized = fn;
+}
+
+export function token() {
+  return sessionStorage.getItem(TOKEN_KEY) || "";
+}
+
+export function setToken(t) {
+  if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+// request sends method path with an optional JSON body and answers {data, headers}.
+export async function request(method, path, { body, query, headers } = {}) {
+  let url = path;
+  if (query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== "") q.set(k, v);
+    const qs = q.toString();
+    if (qs) url += "?" + qs;
+  }
+  const h = { Accept: "application/json", ...(headers || {}) };
+  if (body !== undefined) h["Content-Type"] = "application/json";
+  const t = token();
+  if (t) h.Authorization = "Bearer " + t;
+
+  let resp;
+  try {
+    resp = await fetch(url, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+  } catch {
+    throw new ApiError(0, "network", "Cannot reach the server. Check your connection.");
+  }
+  const text = await resp.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!resp.ok) {
+    const e = (data && data.error) || {};
+    const err = new ApiError(resp.status, e.code, e.message || resp.statusText, e.fields);
+    if (resp.status === 401 && t) onUnauthorized(err);
+    throw err;
+  }
+  return { data, headers: resp.headers };
+}
+
+export const get = (path, query) => request("GET", path, { query }).then((r) => r.data);
+export const post = (path, body) => request("POST", path, { body: body || {} }).then((r) => r.data);
+
+// The routes the dashboard uses, in one place.
+export const api = {
+  register: (b) => post("/api/auth/register", b),
+  login: (b) => post("/api/auth/login", b),
+  logout: () => post("/api/auth/logout"),
+  me: () => get("/api/me"),
+  users: () => get("/api/users"),
+  leads: (q) => get("/api/leads", q),
+  lead: (id) => get("/api/leads/" + encodeURIComponent(id)),
+  // patchLead is conditional on the version the form was built from: 409 if it changed since.
+  patchLead: (id, version, b) =>
+    request("PATCH", "/api/leads/" + encodeURIComponent(id), { body: b, headers: { "If-Match": `"${version}"` } }).then((r) => r.data),
+  messages: (id, cursor) => get("/api/leads/" + encodeURIComponent(id) + "/messages", { cursor }),
+  sendSMS: (leadId, message, idempotencyKey) => post("/api/twilio/send-sms", { leadId, message, idempotencyKey }),
+  setAI: (id, paused) => post("/api/leads/" + encodeURIComponent(id) + "/ai", { paused }),
+  startCall: (leadId) => post("/api/elevenlabs/outbound-call", { leadId }),
+  phoneNumbers: (orgId) => get("/api/organizations/" + encodeURIComponent(orgId) + "/phone-numbers"),
+  importNumber: (orgId, b) => post("/api/organizations/" + encodeURIComponent(orgId) + "/phone-numbers", b),
+  activateNumber: (phone, elevenLabsPhoneId) => post("/api/admin/phone-numbers/" + encodeURIComponent(phone) + "/activate", { elevenLabsPhoneId }),
+  deactivateNumber: (phone) => post("/api/admin/phone-numbers/" + encodeURIComponent(phone) + "/deactivate"),
+  purchaseNumber: (orgId, b) => post("/api/admin/organizations/" + encodeURIComponent(orgId) + "/phone-numbers/purchase", b),
+  analytics: (from, to) => get("/api/analytics/summary", { from, to }),
+  streamToken: () => post("/api/stream/token"),
+};

@@ -1,0 +1,306 @@
+// The dashboard's entry point: the session (who is signed in, staff list, live stream), the
+// page shell and the hash router (#/leads, #/leads/<id>, #/numbers, #/analytics, #/login). It
+// owns the lead list's model and feeds every stream event to the list and the open conversation.
+
+import { api, token, setToken, setUnauthorizedHandler } from "./api.js";
+import { createStream } from "./stream.js";
+import { createLeadList, createConversation } from "./views.js";
+import { authPage, phoneNumbersPage, analyticsPage, logo } from "./pages.js";
+import { h, replace, toast } from "./dom.js";
+
+const root = document.getElementById("app");
+const baseTitle = document.title;
+
+let session = null; // {me, users: Map, stream, shell}
+let workspace = null; // {el, list, conv, detail}
+let authNotice = "";
+
+const model = {
+  leads: new Map(),
+  order: [],
+  nextCursor: "",
+  filters: { q: "", status: "", sort: "activity" },
+  openId: null,
+  unread: new Map(),
+  loading: false,
+};
+
+function resetModel() {
+  model.leads.clear();
+  model.order = [];
+  model.nextCursor = "";
+  model.openId = null;
+  model.unread.clear();
+}
+
+// ---------- session ----------
+
+async function startSession(me) {
+  if (!me) me = await api.me();
+  session = { me, users: new Map(), stream: null, shell: null };
+  loadUsers();
+  session.stream = createStream({ onEvent: handleEvent, onState: showLive });
+  session.stream.start();
+}
+
+async function loadUsers() {
+  const sess = session;
+  try {
+    const { users } = await api.users();
+    // Filled in place: open conversations hold this map.
+    sess.users.clear();
+    for (const u of users) sess.users.set(u.id, u);
+    if (workspace && workspace.conv) workspace.conv.setUsers();
+  } catch {
+    sess.users.set(sess.me.user.id, sess.me.user);
+  }
+}
+
+function endSession(notice) {
+  if (session && session.stream) session.stream.stop();
+  session = null;
+  workspace = null;
+  resetModel();
+  setToken("");
+  authNotice = notice || "";
+  document.title = baseTitle;
+  if (location.hash !== "#/login") location.hash = "#/login";
+  else route();
+}
+
+// signOut also asks the server to clear its session cookie; the page forgets the token either way.
+function signOut() {
+  api.logout().catch(() => {});
+  endSession("You signed out.");
+}
+
+setUnauthorizedHandler(() => {
+  if (session) endSession("Your session ended. Please sign in again.");
+});
+
+// ---------- shell ----------
+
+const NAV = [["leads", "Leads"], ["numbers", "Phone numbers"], ["analytics", "Analytics"]];
+
+function buildShell() {
+  const live = h("span", { class: "live", id: "live", role: "status", title: "Live updates" }, h("span", { class: "dot" }), h("span", { class: "live-text" }, "Connecting…"));
+  const nav = h("nav", { class: "nav", "aria-label": "Main" },
+    NAV.map(([key, label]) => h("a", { href: "#/" + key, dataset: { page: key } }, label)));
+  const u = session.me.user;
+  const header = h("header", { class: "topbar" },
+    h("a", { class: "brand", href: "#/leads" }, logo(), h("span", {}, "Jack")),
+    h("span", { class: "org", title: "Dealership" }, session.me.organization.name),
+    nav,
+    h("div", { class: "topbar-end" }, live,
+      h("span", { class: "who", title: u.email }, u.fullName || u.email),
+      h("button", { type: "button", class: "btn btn-ghost btn-small", id: "sign-out", onclick: signOut }, "Sign out")));
+  const slot = h("div", { class: "slot" });
+  session.shell = { el: h("div", { class: "shell" }, header, slot), nav, slot, live };
+}
+
+function showLive(state) {
+  if (!session || !session.shell) return;
+  const text = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", unavailable: "Live updates off" }[state] || state;
+  session.shell.live.dataset.state = state;
+  session.shell.live.querySelector(".live-text").textContent = text;
+}
+
+function mountShell(page) {
+  if (!session.shell) buildShell();
+  if (root.firstChild !== session.shell.el) replace(root, session.shell.el);
+  for (const a of session.shell.nav.querySelectorAll("a")) {
+    if (a.dataset.page === page) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  root.removeAttribute("aria-busy");
+}
+
+// ---------- leads workspace ----------
+
+function matches(lead) {
+  const f = model.filters;
+  if (f.status && lead.chaseStatus !== f.status) return false;
+  if (!f.q) return true;
+  const q = f.q.toLowerCase();
+  return [lead.customerName, lead.phoneNumber, lead.email].some((v) => (v || "").toLowerCase().includes(q)) ||
+    (lead.phoneNumber || "").replace(/\D/g, "").includes(q.replace(/\D/g, "") || "\u0000");
+}
+
+// upsertLead puts a newer copy of a lead into the list; toTop moves it first when the list is
+// sorted by activity (a new lead always goes first).
+function upsertLead(lead, toTop) {
+  const known = model.leads.get(lead.id);
+  if (known && known.version > lead.version) return;
+  if (!matches(lead)) {
+    if (known) {
+      model.leads.delete(lead.id);
+      model.order = model.order.filter((id) => id !== lead.id);
+    }
+    return;
+  }
+  model.leads.set(lead.id, lead);
+  if (!known) model.order.unshift(lead.id);
+  else if (toTop && model.filters.sort === "activity") model.order = [lead.id, ...model.order.filter((id) => id !== lead.id)];
+}
+
+function renderList() {
+  if (workspace) workspace.list.render(model);
+  const unread = [...model.unread.values()].reduce((a, b) => a + b, 0);
+  document.title = (unread ? `(${unread}) ` : "") + baseTitle;
+}
+
+let loadSeq = 0;
+async function loadLeads(more) {
+  const seq = ++loadSeq;
+  model.loading = true;
+  if (!more) {
+    model.leads.clear();
+    model.order = [];
+    model.nextCursor = "";
+  }
+  renderList();
+  try {
+    const f = model.filters;
+    const page = await api.leads({ q: f.q, status: f.status, sort: f.sort, cursor: more ? model.nextCursor : "", limit: 50 });
+    if (seq !== loadSeq) return; // a newer search replaced this one
+    for (const l of page.leads) {
+      if (!model.leads.has(l.id)) model.order.push(l.id);
+      model.leads.set(l.id, l);
+    }
+    model.nextCursor = page.nextCursor || "";
+  } catch (err) {
+    if (err.status !== 401) toast(err.message, "error");
+  } finally {
+    if (seq === loadSeq) {
+      model.loading = false;
+      renderList();
+    }
+  }
+}
+
+function buildWorkspace() {
+  const list = createLeadList({
+    onSearch: (q) => { model.filters.q = q; loadLeads(false); },
+    onStatus: (st) => { model.filters.status = st; loadLeads(false); },
+    onSort: (sort) => { model.filters.sort = sort; loadLeads(false); },
+    onMore: () => loadLeads(true),
+  });
+  const detail = h("div", { class: "detail-slot" });
+  const el = h("main", { class: "workspace", id: "main" }, list.el, detail);
+  workspace = { el, list, detail, conv: null };
+  loadLeads(false);
+}
+
+function emptyDetail() {
+  return h("section", { class: "pane detail-pane placeholder" },
+    h("div", {}, h("h2", {}, "Pick a lead"), h("p", { class: "muted" }, "Their texts and calls show here as they happen. New leads appear at the top of the list.")));
+}
+
+function showLeads(id) {
+  if (!workspace) buildWorkspace();
+  replace(session.shell.slot, workspace.el);
+  model.openId = id || null;
+  workspace.el.classList.toggle("has-detail", !!id);
+  if (!id) {
+    workspace.conv = null;
+    replace(workspace.detail, emptyDetail());
+  } else if (!workspace.conv || workspace.conv.leadId !== id) {
+    workspace.conv = createConversation(id, {
+      users: session.users,
+      onBack: () => { location.hash = "#/leads"; },
+      onLead: (l) => { upsertLead(l, true); renderList(); },
+    });
+    replace(workspace.detail, workspace.conv.el);
+  }
+  if (id) model.unread.delete(id);
+  renderList();
+}
+
+// ---------- events ----------
+
+const ACTIVITY = new Set(["sms_received", "sms_sent", "call_started", "call_ended"]);
+
+async function handleEvent(ev) {
+  if (!ev || !ev.leadId) return;
+  if (workspace && workspace.conv) workspace.conv.onEvent(ev);
+
+  const known = model.leads.get(ev.leadId);
+  if (ev.type === "lead_updated" && ev.data && ev.data.id) {
+    upsertLead(ev.data, true);
+  } else if (known && ACTIVITY.has(ev.type)) {
+    upsertLead({ ...known, lastActivity: ev.timestamp || known.lastActivity }, true);
+  } else if (!known && ACTIVITY.has(ev.type)) {
+    try {
+      upsertLead(await api.lead(ev.leadId), true); // a lead this list has not seen: a new customer
+    } catch {
+      return;
+    }
+  }
+  if (ev.type === "sms_received" && (ev.leadId !== model.openId || document.hidden)) {
+    model.unread.set(ev.leadId, (model.unread.get(ev.leadId) || 0) + 1);
+  }
+  renderList();
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && model.openId && model.unread.delete(model.openId)) renderList();
+});
+
+// ---------- router ----------
+
+async function route() {
+  const [page = "leads", id] = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+
+  if (page === "login" || page === "register") {
+    if (token() && session) {
+      location.hash = "#/leads";
+      return;
+    }
+    const notice = authNotice;
+    authNotice = "";
+    replace(root, authPage(page, {
+      notice,
+      onSignedIn: async (answer) => {
+        await startSession({ user: answer.user, organization: answer.organization });
+        location.hash = "#/leads";
+      },
+    }));
+    root.removeAttribute("aria-busy");
+    const first = root.querySelector("input");
+    if (first) first.focus();
+    return;
+  }
+
+  if (!token()) {
+    location.hash = "#/login";
+    return;
+  }
+  if (!session) {
+    try {
+      await startSession();
+    } catch (err) {
+      if (err.status !== 401) endSession(err.message);
+      return;
+    }
+  }
+
+  if (session.shell && session.shell.page !== page) session.shell.slot.scrollTop = 0; // a new page starts at its top
+  mountShell(page);
+  session.shell.page = page;
+  switch (page) {
+    case "numbers":
+      replace(session.shell.slot, phoneNumbersPage(session.me));
+      break;
+    case "analytics":
+      replace(session.shell.slot, analyticsPage());
+      break;
+    case "leads":
+      showLeads(id);
+      break;
+    default:
+      location.hash = "#/leads";
+  }
+}
+
+window.addEventListener("hashchange", route);
+route();

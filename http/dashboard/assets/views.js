@@ -1,0 +1,565 @@
+// The leads workspace: the lead list (search, status chips, sort) and the conversation view
+// (timeline, composer, AI controls, lead details). Views draw what app.js hands them and report
+// the user's actions back; only the conversation talks to the API for its own actions.
+
+import { api } from "./api.js";
+import {
+  h, s, replace, toast, titleCase, formatPhone, formatTime, formatFull, ago, randomKey, formValues,
+  showFieldErrors, CHASE_STATUSES, FUNDING, SENTIMENTS,
+} from "./dom.js";
+
+// ---------- shared bits ----------
+
+export function leadName(lead) {
+  return (lead.customerName || "").trim() || formatPhone(lead.phoneNumber) || "Unknown customer";
+}
+
+export function aiPaused(lead) {
+  return !!lead.aiPausedUntil && new Date(lead.aiPausedUntil) > new Date();
+}
+
+function statusChip(status) {
+  return h("span", { class: "chip chip-" + status }, titleCase(status));
+}
+
+function flagChips(lead) {
+  return [
+    lead.optedOutAt ? h("span", { class: "chip chip-danger" }, "Opted out") : null,
+    aiPaused(lead) ? h("span", { class: "chip chip-warn" }, "AI paused") : null,
+  ];
+}
+
+const ICONS = {
+  clock: "M8 1.5a6.5 6.5 0 1 0 0 13 6.5 6.5 0 0 0 0-13ZM8 4v4.3l2.8 1.7",
+  tick: "M3 8.5l3 3 7-7",
+  ticks: "M1 8.5l3 3 7-7M7.5 11.5l7-7",
+  alert: "M8 1.5a6.5 6.5 0 1 0 0 13 6.5 6.5 0 0 0 0-13ZM8 4.5v4M8 11v.5",
+  phone: "M5 2h2l1 3-1.5 1a8 8 0 0 0 3.5 3.5L11 8l3 1v2a2 2 0 0 1-2 2A10 10 0 0 1 3 4a2 2 0 0 1 2-2Z",
+  sms: "M2.5 3h11v8h-6l-3 2.5V11h-2Z",
+  back: "M10 3L5 8l5 5",
+};
+
+export function icon(name, label) {
+  return s("svg", { class: "icon icon-" + name, viewBox: "0 0 16 16", width: 16, height: 16, "aria-hidden": label ? null : "true", role: label ? "img" : null, "aria-label": label || null, focusable: "false" },
+    label ? s("title", {}, label) : null,
+    s("path", { d: ICONS[name], fill: "none", stroke: "currentColor", "stroke-width": 1.6, "stroke-linecap": "round", "stroke-linejoin": "round" }));
+}
+
+// ---------- lead list ----------
+
+// createLeadList returns {el, render(model)}. Callbacks: onSearch(q), onStatus(status),
+// onSort(sort), onMore().
+export function createLeadList({ onSearch, onStatus, onSort, onMore }) {
+  let searchTimer = null;
+  const search = h("input", {
+    id: "lead-search", type: "search", placeholder: "Search leads", title: "Name, phone or email", autocomplete: "off",
+    oninput: (e) => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(() => onSearch(e.target.value.trim()), 250);
+    },
+  });
+  const sort = h("select", { id: "lead-sort", onchange: (e) => onSort(e.target.value) },
+    h("option", { value: "activity" }, "Recent activity"),
+    h("option", { value: "created" }, "Newest leads"));
+  const chips = h("div", { class: "filter-chips", role: "group", "aria-label": "Filter by status" });
+  const count = h("span", { class: "muted count" });
+  const items = h("ul", { class: "lead-items", id: "lead-items" });
+  const more = h("div", { class: "list-more" });
+  const el = h("section", { class: "pane list-pane", "aria-label": "Leads" },
+    h("div", { class: "list-head" },
+      h("div", { class: "list-title" }, h("h1", {}, "Leads"), count),
+      h("div", { class: "list-tools" },
+        h("label", { class: "sr-only", for: "lead-search" }, "Search leads"), search,
+        h("label", { class: "sr-only", for: "lead-sort" }, "Sort leads"), sort),
+      chips),
+    h("div", { class: "list-scroll" }, items, more));
+
+  function render(m) {
+    sort.value = m.filters.sort;
+    if (document.activeElement !== search) search.value = m.filters.q;
+    replace(chips, [["", "All"], ...CHASE_STATUSES.map((st) => [st, titleCase(st)])].map(([value, label]) =>
+      h("button", { type: "button", class: "filter-chip", "aria-pressed": String(m.filters.status === value), onclick: () => onStatus(value) }, label)));
+    count.textContent = m.order.length + (m.nextCursor ? "+" : "");
+
+    const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.leadId : null;
+    replace(items, m.order.map((id) => leadItem(m.leads.get(id), id === m.openId, m.unread.get(id) || 0)));
+    if (!m.order.length) {
+      items.append(h("li", { class: "empty" }, m.loading ? "Loading leads…" : m.filters.q || m.filters.status ? "No leads match." : "No leads yet. They appear here when a customer texts or calls your number."));
+    }
+    if (focused) {
+      const again = items.querySelector(`[data-lead-id="${CSS.escape(focused)}"]`);
+      if (again) again.focus();
+    }
+    replace(more, m.nextCursor ? h("button", { type: "button", class: "btn btn-ghost", onclick: onMore }, "Load more") : null);
+  }
+
+  return { el, render };
+}
+
+function leadItem(lead, active, unread) {
+  const sub = [formatPhone(lead.phoneNumber), lead.vehiclePreference].filter(Boolean).join(" · ");
+  return h("li", {},
+    h("a", { class: "lead-item", href: "#/leads/" + encodeURIComponent(lead.id), "aria-current": active ? "page" : null, dataset: { leadId: lead.id } },
+      h("div", { class: "lead-top" },
+        h("span", { class: "lead-name" }, leadName(lead)),
+        h("time", { class: "lead-time", datetime: lead.lastActivity, title: formatFull(lead.lastActivity) }, ago(lead.lastActivity))),
+      h("div", { class: "lead-sub" }, sub),
+      h("div", { class: "lead-chips" }, statusChip(lead.chaseStatus), flagChips(lead),
+        unread ? h("span", { class: "unread", "aria-label": unread + " unread" }, String(unread)) : null)));
+}
+
+// ---------- conversation ----------
+
+const OUT_PENDING = new Set(["pending", "accepted", "scheduled", "queued", "sending"]);
+const OUT_FAILED = new Set(["failed", "undelivered", "canceled"]);
+
+function deliveryMark(status) {
+  if (OUT_PENDING.has(status)) return h("span", { class: "ticks ticks-pending" }, icon("clock", "Sending"));
+  if (status === "sent") return h("span", { class: "ticks" }, icon("tick", "Sent"));
+  if (status === "delivered" || status === "partially_delivered") return h("span", { class: "ticks" }, icon("ticks", "Delivered"));
+  if (status === "read") return h("span", { class: "ticks ticks-read" }, icon("ticks", "Read"));
+  if (OUT_FAILED.has(status)) return h("span", { class: "ticks ticks-failed" }, icon("alert", "Not delivered"));
+  return null;
+}
+
+// createConversation returns the view of one lead. ctx: {users: Map id→user, onBack(),
+// onLead(lead)} — onLead is told of every newer lead it learns from its own actions.
+export function createConversation(leadId, ctx) {
+  let lead = null;
+  let nextCursor = "";
+  let formDirty = false;
+  let sendKey = randomKey();
+  const messages = new Map(); // id → message
+  const nodes = new Map(); // id → element
+
+  const title = h("h2", { id: "conv-title" }, "Loading…");
+  const subline = h("div", { class: "conv-sub" });
+  const aiBtn = h("button", { type: "button", class: "btn", id: "ai-toggle", onclick: toggleAI }, "Pause AI");
+  const callBtn = h("button", { type: "button", class: "btn", id: "start-call", onclick: startCall }, icon("phone"), " Start AI call");
+  const detailsBtn = h("button", { type: "button", class: "btn details-toggle", "aria-expanded": "false", "aria-controls": "lead-details", onclick: () => toggleDetails() }, "Details");
+  const banners = h("div", { class: "banners" });
+  const older = h("div", { class: "older" });
+  const timeline = h("ol", { class: "timeline", id: "timeline", "aria-live": "polite", "aria-relevant": "additions" });
+  const scroller = h("div", { class: "timeline-scroll", tabindex: "0", "aria-label": "Conversation" }, older, timeline);
+  const jump = h("button", { type: "button", class: "jump", hidden: true, onclick: scrollToEnd }, "New messages ↓");
+
+  const text = h("textarea", { id: "composer-text", name: "message", rows: 2, maxlength: 1600, placeholder: "Write a text to the customer…", onkeydown: composerKey, oninput: () => { counter.textContent = text.value.length + "/1600"; } });
+  const counter = h("span", { class: "muted counter" }, "0/1600");
+  const sendBtn = h("button", { type: "submit", class: "btn btn-primary", id: "composer-send" }, "Send");
+  const composerNote = h("p", { class: "composer-note", id: "composer-note" }, "Sending a text pauses the AI for this conversation.");
+  const composer = h("form", { class: "composer", onsubmit: send, "aria-label": "Reply by SMS" },
+    h("label", { for: "composer-text", class: "sr-only" }, "Text message"),
+    text,
+    h("div", { class: "composer-side" }, sendBtn, counter),
+    composerNote);
+
+  const details = h("aside", { class: "conv-aside", id: "lead-details", "aria-label": "Lead details" });
+
+  const el = h("section", { class: "pane detail-pane conv", "aria-labelledby": "conv-title" },
+    h("header", { class: "conv-head" },
+      h("a", { class: "btn btn-ghost back", href: "#/leads", onclick: (e) => { e.preventDefault(); ctx.onBack(); } }, icon("back"), h("span", {}, "Leads")),
+      h("div", { class: "conv-who" }, title, subline),
+      h("div", { class: "conv-actions" }, callBtn, aiBtn, detailsBtn)),
+    banners,
+    h("div", { class: "conv-body" },
+      h("div", { class: "conv-main" }, scroller, jump, composer),
+      details));
+
+  // Follow the newest message while the reader is at the end. Only the reader's own scrolling
+  // (wheel, touch, keys, scrollbar) stops following; scrolls that layout causes (a rotated
+  // phone, the keyboard opening, a banner appearing) are undone while following.
+  let following = true;
+  let gestureAt = 0;
+  for (const type of ["wheel", "touchmove", "keydown", "pointerdown"]) {
+    scroller.addEventListener(type, () => { gestureAt = Date.now(); }, { passive: true });
+  }
+  scroller.addEventListener("scroll", () => {
+    if (nearBottom()) {
+      following = true;
+      jump.hidden = true;
+    } else if (Date.now() - gestureAt < 1000) {
+      following = false;
+    } else if (following) {
+      scroller.scrollTop = scroller.scrollHeight;
+    }
+  });
+  new ResizeObserver(() => {
+    if (following) scroller.scrollTop = scroller.scrollHeight;
+  }).observe(scroller);
+
+  // ----- data -----
+
+  async function load() {
+    try {
+      const [l, page] = await Promise.all([api.lead(leadId), api.messages(leadId)]);
+      setLead(l);
+      nextCursor = page.nextCursor || "";
+      for (const m of page.messages) messages.set(m.id, m);
+      renderTimeline();
+      scrollToEnd();
+    } catch (err) {
+      if (err.status === 401) return;
+      replace(title, err.status === 404 ? "Lead not found" : "Could not load this lead");
+      replace(subline, err.message);
+      composer.hidden = true;
+    }
+  }
+
+  async function loadOlder() {
+    const before = scroller.scrollHeight - scroller.scrollTop;
+    try {
+      const page = await api.messages(leadId, nextCursor);
+      nextCursor = page.nextCursor || "";
+      for (const m of page.messages) messages.set(m.id, m);
+      renderTimeline();
+      scroller.scrollTop = scroller.scrollHeight - before; // keep the reader's place
+    } catch (err) {
+      if (err.status !== 401) toast(err.message, "error");
+    }
+  }
+
+  function setLead(l) {
+    if (lead && l.version < lead.version) return; // an older copy arriving late
+    lead = l;
+    replace(title, leadName(l));
+    replace(subline,
+      h("a", { href: "tel:" + l.phoneNumber, class: "phone" }, formatPhone(l.phoneNumber)),
+      statusChip(l.chaseStatus), flagChips(l));
+    const paused = aiPaused(l);
+    aiBtn.textContent = paused ? "Resume AI" : "Pause AI";
+    aiBtn.setAttribute("aria-pressed", String(paused));
+    callBtn.disabled = !!l.optedOutAt;
+    renderBanners();
+    renderComposerState();
+    if (!formDirty) renderDetails();
+  }
+
+  function renderBanners() {
+    const list = [];
+    if (lead.optedOutAt) {
+      list.push(h("div", { class: "banner banner-danger", role: "status" },
+        h("strong", {}, "Opted out. "),
+        `The customer asked not to be texted (${formatFull(lead.optedOutAt)}). Texts and AI replies stay off until they text START.`));
+    }
+    if (aiPaused(lead) && !lead.optedOutAt) { // opted out says more: no texts at all
+      list.push(h("div", { class: "banner banner-warn", role: "status" },
+        h("strong", {}, "AI paused. "),
+        `Staff has taken over; the assistant stays quiet until ${formatTime(lead.aiPausedUntil)}. `,
+        h("button", { type: "button", class: "link", onclick: toggleAI }, "Resume AI now")));
+    }
+    replace(banners, list);
+  }
+
+  function renderComposerState() {
+    const opted = !!lead.optedOutAt;
+    text.disabled = opted;
+    sendBtn.disabled = opted;
+    text.placeholder = opted ? "Texting is off: the customer opted out." : "Write a text to the customer…";
+    composerNote.textContent = opted
+      ? "Sending is off: the customer opted out of texts."
+      : aiPaused(lead) ? "The AI is paused; your texts go out as staff." : "Sending a text pauses the AI for this conversation.";
+    composerNote.classList.toggle("composer-note-danger", opted);
+  }
+
+  // ----- timeline -----
+
+  function sorted() {
+    return [...messages.values()].sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.id < b.id ? -1 : 1));
+  }
+
+  function authorOf(m) {
+    if (m.sentBy === "user") return "Customer";
+    if (m.authorUserId) {
+      const u = ctx.users.get(m.authorUserId);
+      return "Staff · " + (u ? u.fullName || u.email : "team member");
+    }
+    return "AI assistant";
+  }
+
+  function bubble(m) {
+    const out = m.sentBy !== "user";
+    const failed = OUT_FAILED.has(m.status);
+    const cls = ["msg", out ? "msg-out" : "msg-in", out ? (m.authorUserId ? "msg-staff" : "msg-ai") : "", failed ? "msg-failed" : "", "msg-" + m.type].filter(Boolean).join(" ");
+    return h("li", { class: cls, dataset: { messageId: m.id, status: m.status || "" } },
+      h("div", { class: "msg-meta" },
+        h("span", { class: "channel channel-" + m.type }, icon(m.type === "voice" ? "phone" : "sms"), m.type === "voice" ? "Voice" : "SMS"),
+        h("span", { class: "author" }, authorOf(m))),
+      h("div", { class: "msg-body" }, m.content),
+      h("div", { class: "msg-foot" },
+        h("time", { datetime: m.timestamp, title: formatFull(m.timestamp) }, formatTime(m.timestamp)),
+        out && m.type === "sms" ? deliveryMark(m.status) : null),
+      failed ? h("div", { class: "msg-error", role: "note" }, m.errorMessage || "Not delivered.", m.errorCode ? ` (code ${m.errorCode})` : "") : null);
+  }
+
+  function renderTimeline() {
+    nodes.clear();
+    const items = sorted().map((m) => {
+      const node = bubble(m);
+      nodes.set(m.id, node);
+      return node;
+    });
+    if (!items.length) items.push(h("li", { class: "empty" }, "No messages yet. Send the first text below or start an AI call."));
+    replace(timeline, items);
+    replace(older, nextCursor ? h("button", { type: "button", class: "btn btn-ghost", onclick: loadOlder }, "Load older messages") : null);
+  }
+
+  function nearBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  }
+
+  function scrollToEnd() {
+    following = true;
+    scroller.scrollTop = scroller.scrollHeight;
+    jump.hidden = true;
+  }
+
+  // upsertMessage adds a new message or replaces an existing one (a status change) in place.
+  function upsertMessage(m, { follow = false } = {}) {
+    if (!m || m.leadId !== leadId) return;
+
+    const known = messages.get(m.id);
+    if (known && m.status && known.status && known.status !== m.status && rank(m.status) < rank(known.status)) {
+      m = { ...m, status: known.status }; // a late status never moves a message back
+    }
+    messages.set(m.id, { ...(known || {}), ...m });
+    const node = nodes.get(m.id);
+    if (node) {
+      const fresh = bubble(messages.get(m.id));
+      nodes.set(m.id, fresh);
+      node.replaceWith(fresh);
+      return;
+    }
+    renderTimeline();
+    if (following || follow) scrollToEnd();
+    else jump.hidden = false;
+  }
+
+  function callNote(event) {
+    const label = event.type === "call_started" ? "AI call started" : "Call ended";
+    toast(`${label} · ${leadName(lead || {})}`);
+    if (event.type === "call_ended") refreshLatest(); // the transcript's turns are stored by now
+  }
+
+  async function refreshLatest() {
+    try {
+      const page = await api.messages(leadId);
+      for (const m of page.messages) upsertMessage(m);
+    } catch {
+      // the next event or a reload catches up
+    }
+  }
+
+  // ----- actions -----
+
+  function composerKey(e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      composer.requestSubmit();
+    }
+  }
+
+  async function send(e) {
+    e.preventDefault();
+    const body = text.value.trim();
+    if (!body || !lead) return;
+    sendBtn.disabled = true;
+    try {
+      const d = await api.sendSMS(leadId, body, sendKey);
+      sendKey = randomKey(); // the next text is a new message; a retry of this one kept the key
+      text.value = "";
+      counter.textContent = "0/1600";
+      if (d.lead) {
+        setLead(d.lead);
+        ctx.onLead(d.lead);
+      }
+      upsertMessage(d.message, { follow: true });
+    } catch (err) {
+      if (err.status === 401) return;
+      if (err.code === "opted_out") refreshLead();
+      toast(err.message, "error");
+    } finally {
+      sendBtn.disabled = !!(lead && lead.optedOutAt);
+      text.focus();
+    }
+  }
+
+  async function refreshLead() {
+    try {
+      const l = await api.lead(leadId);
+      setLead(l);
+      ctx.onLead(l);
+    } catch {
+      // keep what we show
+    }
+  }
+
+  async function toggleAI() {
+    if (!lead) return;
+    aiBtn.disabled = true;
+    try {
+      const l = await api.setAI(leadId, !aiPaused(lead));
+      setLead(l);
+      ctx.onLead(l);
+      toast(aiPaused(l) ? "AI paused: you have the conversation." : "AI resumed.");
+    } catch (err) {
+      if (err.status !== 401) toast(err.message, "error");
+    } finally {
+      aiBtn.disabled = false;
+    }
+  }
+
+  async function startCall() {
+    if (!lead) return;
+    callBtn.disabled = true;
+    try {
+      await api.startCall(leadId);
+      toast("Calling " + leadName(lead) + "… the AI assistant is on the line.");
+    } catch (err) {
+      if (err.status === 401) return;
+      toast(err.unavailable ? "AI calls are not set up on this server yet." : err.message, "error");
+    } finally {
+      callBtn.disabled = !!lead.optedOutAt;
+    }
+  }
+
+  function toggleDetails(force) {
+    const open = force === undefined ? !el.classList.contains("details-open") : force;
+    el.classList.toggle("details-open", open);
+    detailsBtn.setAttribute("aria-expanded", String(open));
+    if (open) {
+      const first = details.querySelector("input, select, button");
+      if (first) first.focus();
+    }
+  }
+
+  // ----- lead details form -----
+
+  function field(label, name, control) {
+    return h("div", { class: "field" }, h("label", { for: "lead-" + name }, label), control);
+  }
+
+  function input(name, value, attrs = {}) {
+    return h("input", { id: "lead-" + name, name, value: value || "", autocomplete: "off", ...attrs });
+  }
+
+  function select(name, value, options) {
+    return h("select", { id: "lead-" + name, name },
+      options.map(([v, label]) => h("option", { value: v, selected: v === (value || "") }, label)));
+  }
+
+  function renderDetails() {
+    const l = lead;
+    const users = [...ctx.users.values()];
+    const form = h("form", { class: "lead-form", id: "lead-form", novalidate: true, oninput: () => markDirty(true), onchange: () => markDirty(true), onsubmit: save },
+      field("Customer name", "customerName", input("customerName", l.customerName, { maxlength: 255 })),
+      field("Email", "email", input("email", l.email, { type: "email", maxlength: 255 })),
+      field("Status", "chaseStatus", select("chaseStatus", l.chaseStatus, CHASE_STATUSES.map((v) => [v, titleCase(v)]))),
+      field("Funding readiness", "fundingReadiness", select("fundingReadiness", l.fundingReadiness, FUNDING.map((v) => [v, titleCase(v)]))),
+      field("Sentiment", "sentiment", select("sentiment", l.sentiment, SENTIMENTS.map((v) => [v, titleCase(v)]))),
+      field("Vehicle of interest", "vehiclePreference", input("vehiclePreference", l.vehiclePreference, { maxlength: 255 })),
+      field("Budget", "budgetRange", input("budgetRange", l.budgetRange, { maxlength: 100 })),
+      field("Credit score range", "creditScoreRange", input("creditScoreRange", l.creditScoreRange, { maxlength: 50 })),
+      field("Assigned to", "assignedTo", select("assignedTo", l.assignedTo, [["", "Unassigned"], ...users.map((u) => [u.id, u.fullName || u.email])])),
+      h("div", { class: "form-actions" },
+        h("button", { type: "submit", class: "btn btn-primary", id: "lead-save", disabled: true }, "Save changes"),
+        h("button", { type: "button", class: "btn btn-ghost", id: "lead-reset", disabled: true, onclick: () => { markDirty(false); renderDetails(); } }, "Discard")),
+      h("p", { class: "form-status", role: "status" }));
+
+    const progress = l.scriptProgress || { currentStep: "", completedSteps: [] };
+    const steps = ["contacted", "vehicle_interest", "budget", "credit", "appointment"];
+    replace(details,
+      h("div", { class: "aside-head" }, h("h3", {}, "Lead details"),
+        h("button", { type: "button", class: "btn btn-ghost close-details", onclick: () => toggleDetails(false) }, "Close")),
+      form,
+      h("h3", {}, "Script progress"),
+      h("ol", { class: "steps" }, steps.map((st) => h("li", {
+        class: (progress.completedSteps || []).includes(st) ? "done" : st === progress.currentStep ? "current" : "",
+      }, titleCase(st)))),
+      h("dl", { class: "facts" },
+        fact("Phone", formatPhone(l.phoneNumber)),
+        fact("Funding note", l.fundingReadinessReason),
+        fact("Credit issues", (l.creditKnownIssues || []).join(", ")),
+        fact("Conversations", String(l.totalConversations ?? 0)),
+        fact("Last activity", formatFull(l.lastActivity)),
+        fact("Created", formatFull(l.createdAt))));
+  }
+
+  function fact(label, value) {
+    return value ? [h("dt", {}, label), h("dd", {}, value)] : null;
+  }
+
+  function markDirty(dirty) {
+    formDirty = dirty;
+    for (const id of ["lead-save", "lead-reset"]) {
+      const b = details.querySelector("#" + id);
+      if (b) b.disabled = !dirty;
+    }
+  }
+
+  async function save(e) {
+    e.preventDefault();
+    const form = e.target;
+    const v = formValues(form);
+    const body = {};
+    for (const k of ["customerName", "email", "chaseStatus", "fundingReadiness", "sentiment", "vehiclePreference", "budgetRange", "creditScoreRange"]) {
+      if ((v[k] || "") !== (lead[k] || "")) body[k] = v[k];
+    }
+    if ((v.assignedTo || "") !== (lead.assignedTo || "")) body.assignedTo = v.assignedTo || null;
+    const status = form.querySelector(".form-status");
+    if (!Object.keys(body).length) {
+      markDirty(false);
+      return;
+    }
+    try {
+      const l = await api.patchLead(leadId, lead.version, body);
+      markDirty(false);
+      setLead(l);
+      ctx.onLead(l);
+      toast("Lead saved.");
+    } catch (err) {
+      if (err.status === 401) return;
+      if (err.status === 409) {
+        markDirty(false);
+        await refreshLead();
+        toast("Someone else changed this lead; the latest is shown. Please re-apply your edit.", "error");
+        return;
+      }
+      status.textContent = showFieldErrors(form, err);
+    }
+  }
+
+  load();
+
+  return {
+    el,
+    leadId,
+    // onEvent applies a stream event about this lead.
+    onEvent(event) {
+      if (event.leadId !== leadId) return;
+      switch (event.type) {
+        case "sms_received":
+        case "sms_sent":
+        case "sms_status":
+          upsertMessage(event.data);
+          break;
+        case "lead_updated":
+          if (event.data) setLead(event.data);
+          break;
+        case "call_started":
+        case "call_ended":
+          callNote(event);
+          break;
+      }
+    },
+    setUsers() {
+      if (lead && !formDirty) renderDetails();
+      renderTimeline();
+    },
+  };
+}
+
+const RANK = { pending: 0, accepted: 1, scheduled: 1, queued: 2, sending: 3, receiving: 3, sent: 4, received: 5, partially_delivered: 5, delivered: 6, undelivered: 6, failed: 6, canceled: 6, read: 7 };
+
+function rank(status) {
+  return RANK[status] ?? 0;
+}
