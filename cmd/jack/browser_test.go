@@ -147,6 +147,7 @@ func jsString(tb testing.TB, s string) string {
 
 // hasBubble is an expression true when the open timeline has a bubble of class cls saying text.
 func hasBubble(tb testing.TB, cls, text string) string {
+	tb.Helper()
 	return `[...document.querySelectorAll("#timeline .msg.` + cls + `")].some(m => m.querySelector(".msg-body").textContent === ` + jsString(tb, text) + `)`
 }
 
