@@ -5,7 +5,9 @@
 // transaction setting app.current_organization_id. The application runs as the role jack_app
 // (no superuser, no BYPASSRLS), which the first migration creates and grants to the migrating
 // user; the pool switches to it with SET ROLE on every connection. The tenant-free lookups
-// (webhook routing, login) are SECURITY DEFINER functions owned by the migrating user.
+// (webhook routing, login) and the cross-organization audit are SECURITY DEFINER functions
+// owned by the migrating user, which has read policies of its own because FORCE ROW LEVEL
+// SECURITY binds the owner too.
 package migrations
 
 import "embed"

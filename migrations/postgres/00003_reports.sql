@@ -10,6 +10,8 @@ ALTER TABLE leads ADD COLUMN source VARCHAR(100);
 ALTER TABLE leads ADD COLUMN external_id VARCHAR(255);
 CREATE UNIQUE INDEX leads_org_source_external_id_key ON leads (organization_id, source, external_id)
   WHERE external_id IS NOT NULL;
+-- Analytics reads an organization's messages by time, across conversations.
+CREATE INDEX conversations_org_timestamp_idx ON conversations (organization_id, "timestamp");
 
 -- +goose StatementBegin
 DO $$
@@ -85,6 +87,7 @@ DROP POLICY IF EXISTS definer_audit ON call_sessions;
 DROP POLICY IF EXISTS definer_audit ON conversation_summaries;
 DROP POLICY IF EXISTS definer_audit ON conversations;
 DROP POLICY IF EXISTS definer_audit ON organizations;
+DROP INDEX IF EXISTS conversations_org_timestamp_idx;
 DROP INDEX IF EXISTS leads_org_source_external_id_key;
 ALTER TABLE leads DROP COLUMN IF EXISTS external_id;
 ALTER TABLE leads DROP COLUMN IF EXISTS source;

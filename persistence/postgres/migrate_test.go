@@ -36,6 +36,7 @@ func TestMigrate(t *testing.T) {
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
+	require.Contains(t, run("down"), "00003_reports.sql")
 	require.Contains(t, run("down"), "00002_call_sid.sql")
 	require.Equal(t, 8, tableCount())
 	require.Contains(t, run("down"), "00001_init.sql")
@@ -46,6 +47,7 @@ func TestMigrate(t *testing.T) {
 	up := run("up")
 	require.Contains(t, up, "00001_init.sql")
 	require.Contains(t, up, "00002_call_sid.sql")
+	require.Contains(t, up, "00003_reports.sql")
 	require.Equal(t, 8, tableCount())
 	require.NotContains(t, run("status"), "pending")
 

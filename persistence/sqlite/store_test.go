@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/persistence"
 	"github.com/jack-auto/jack/persistence/sqlite"
 	"github.com/jack-auto/jack/persistence/sqlite/sqlitetest"
 	"github.com/jack-auto/jack/persistence/storetest"
@@ -20,6 +21,14 @@ import (
 var features = storetest.Features{
 	TimePrecision: time.Microsecond,
 	SetClock:      func(s jack.Store, now func() time.Time) { s.(*sqlite.Store).Now = now },
+	InsertRawLead: func(t *testing.T, s jack.Store, orgID uuid.UUID, id, phone string) {
+		t.Helper()
+		now := persistence.FormatTime(time.Now())
+		require.NoError(t, sqlite.ExecInTx(t.Context(), s.(*sqlite.Store), orgID,
+			`INSERT INTO leads (id, organization_id, customer_name, phone_number, phone_number_normalized,
+				created_at, updated_at, last_activity)
+			VALUES (?, ?, 'Raw lead', ?, ?, ?, ?, ?)`, id, orgID.String(), phone, phone, now, now, now))
+	},
 }
 
 func TestStore(t *testing.T) {
@@ -137,12 +146,16 @@ func TestMigrate(t *testing.T) {
 	require.NoError(t, sqlite.Migrate(ctx, path, "up", &out))
 	require.Contains(t, out.String(), "00001_init.sql")
 	require.Contains(t, out.String(), "00002_call_sid.sql")
+	require.Contains(t, out.String(), "00003_reports.sql")
 
 	out.Reset()
 	require.NoError(t, sqlite.Migrate(ctx, path, "up", &out), "up twice is harmless")
 	require.NoError(t, sqlite.Migrate(ctx, path, "status", &out))
 	require.Contains(t, out.String(), "applied")
 
+	out.Reset()
+	require.NoError(t, sqlite.Migrate(ctx, path, "down", &out))
+	require.Contains(t, out.String(), "00003_reports.sql")
 	out.Reset()
 	require.NoError(t, sqlite.Migrate(ctx, path, "down", &out))
 	require.Contains(t, out.String(), "00002_call_sid.sql")
