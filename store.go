@@ -119,6 +119,9 @@ type EventStore interface {
 	FindEvents(ctx context.Context, orgID uuid.UUID, filter EventFilter) ([]*Event, error)
 	// DeleteEventsBefore is tenant-free maintenance: it drops events older than t and says how many.
 	DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error)
+	// LastEventID returns orgID's greatest event id, uuid.Nil when it has none: where a node's
+	// live feed of the organization starts.
+	LastEventID(ctx context.Context, orgID uuid.UUID) (uuid.UUID, error)
 }
 
 // ConversationSnapshot is a conversation as a grain loads it on activation.

@@ -125,3 +125,19 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, err
 	}
 	return n, nil
 }
+
+// LastEventID returns orgID's greatest event id, uuid.Nil when it has none.
+func (s *Store) LastEventID(ctx context.Context, orgID uuid.UUID) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := s.inTx(ctx, orgID, func(tx *Tx) error {
+		err := tx.tx.QueryRow(ctx, `SELECT id FROM events WHERE organization_id = $1 ORDER BY id DESC LIMIT 1`, tx.orgID).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("last event id: %w", err)
+	}
+	return id, nil
+}

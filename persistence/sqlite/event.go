@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -99,4 +101,21 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, err
 		return err
 	})
 	return n, err
+}
+
+// LastEventID returns orgID's greatest event id, uuid.Nil when it has none.
+func (s *Store) LastEventID(ctx context.Context, orgID uuid.UUID) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := s.inReadTx(ctx, orgID, func(tx *Tx) error {
+		var raw string
+		err := tx.queryRow(ctx, `SELECT id FROM events WHERE organization_id = ? ORDER BY id DESC LIMIT 1`, tx.orgID.String()).Scan(&raw)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("last event id: %w", formatError(err))
+		}
+		id, err = uuid.Parse(raw)
+		return err
+	})
+	return id, err
 }

@@ -40,6 +40,24 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 		return events
 	}
 
+	t.Run("LastEventID", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		last, err := b.store.LastEventID(t.Context(), b.org.ID)
+		require.NoError(t, err)
+		require.Equal(t, uuid.Nil, last, "no events yet")
+		events := newEvents(b, 3, f.now())
+		insertEvents(t, b.store, b.org.ID, events...)
+		last, err = b.store.LastEventID(t.Context(), b.org.ID)
+		require.NoError(t, err)
+		require.Equal(t, events[2].ID, last)
+
+		other, _ := MustCreateOrganization(t, b.store)
+		last, err = b.store.LastEventID(t.Context(), other.ID)
+		require.NoError(t, err)
+		require.Equal(t, uuid.Nil, last, "another organization's events are not counted")
+	})
+
 	t.Run("InsertEvents", func(t *testing.T) {
 		t.Parallel()
 
