@@ -75,6 +75,9 @@ type Config struct {
 	// StreamHeartbeat is how often an event stream gets a comment line, so proxies keep it open
 	// and a gone client is noticed. Defaults to 15s.
 	StreamHeartbeat time.Duration
+	// StreamPoll is how often a node's live feed of an organization reads the Store even when the
+	// broker says nothing (a message lost to a crash or a Redis reconnect). Defaults to 2s.
+	StreamPoll time.Duration
 	// StreamBuffer is how many events one stream may fall behind before the server ends it
 	// (the client resumes with Last-Event-ID). Defaults to 1024.
 	StreamBuffer int
@@ -92,6 +95,7 @@ const (
 	DefaultStreamTokenTTL   = time.Minute
 	DefaultStreamHeartbeat  = 15 * time.Second
 	DefaultStreamBuffer     = 1024
+	DefaultStreamPoll       = 2 * time.Second
 )
 
 // WithDefaults returns a copy of c with every unset field at its default.
@@ -105,6 +109,7 @@ func (c Config) WithDefaults() Config {
 	c.StreamTokenTTL = cmp.Or(c.StreamTokenTTL, DefaultStreamTokenTTL)
 	c.StreamHeartbeat = cmp.Or(c.StreamHeartbeat, DefaultStreamHeartbeat)
 	c.StreamBuffer = cmp.Or(c.StreamBuffer, DefaultStreamBuffer)
+	c.StreamPoll = cmp.Or(c.StreamPoll, DefaultStreamPoll)
 	c.ElevenLabsWebhookHeaderName = cmp.Or(c.ElevenLabsWebhookHeaderName, "X-Jack-Webhook-Secret")
 	c.TwilioVoiceURL = cmp.Or(c.TwilioVoiceURL, DefaultTwilioVoiceURL)
 	if c.Now == nil {
@@ -132,6 +137,8 @@ func (c Config) validate() error {
 		return errors.New("ShutdownTimeout must not be negative")
 	case c.StreamTokenTTL < time.Second || c.StreamTokenTTL > c.JWTTTL:
 		return errors.New("StreamTokenTTL must be between 1s and JWTTTL")
+	case c.StreamPoll < time.Millisecond:
+		return errors.New("StreamPoll must be at least 1ms")
 	case c.StreamHeartbeat < time.Millisecond:
 		return errors.New("StreamHeartbeat must be at least 1ms")
 	case c.StreamBuffer < 1:
@@ -161,6 +168,7 @@ type Server struct {
 	conv    jack.Conversations // nil: conversation routes answer 503
 	broker  jack.Broker        // nil: GET /api/stream answers 503
 	streams *streamHub
+	feeds   *feeds // nil without a broker: no live events
 	router  *phoneRouter
 	log     *slog.Logger
 	app     *fiber.App
@@ -229,6 +237,9 @@ func NewServer(cfg Config, store jack.Store, conv jack.Conversations, broker jac
 		TrustedProxies:          cfg.TrustedProxies,
 	})
 	s.streams = newStreamHub(s.metrics.registry)
+	if broker != nil {
+		s.feeds = newFeeds(s.streams.ctx, store, broker, cfg.StreamPoll, log.With("component", "feed"))
+	}
 	s.app.Use(s.requestID, s.observe, s.recoverPanic, s.limitBody)
 	s.routes()
 	return s, nil

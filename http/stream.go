@@ -40,7 +40,6 @@ const stuckStreamGrace = time.Second
 var (
 	errSlowClient        = errors.New("the client could not keep up")
 	errClientGone        = errors.New("the client went away")
-	errSubscriptionEnded = errors.New("the broker ended the subscription")
 	errStreamsClosed     = jack.Errorf(jack.EUNAVAILABLE, "The server is shutting down.")
 )
 
@@ -68,11 +67,11 @@ func (s *Server) createStreamToken(c *fiber.Ctx) error {
 }
 
 // stream serves the caller's organization's events as Server-Sent Events, narrowed to one lead
-// by ?leadId=. It subscribes before it replays what the client missed (Last-Event-ID header, or
-// ?lastEventId= for EventSource's first connect), so nothing published meanwhile is lost, and
-// drops live events the replay already sent. The stream ends when the client goes, cannot keep
-// up, the broker ends the subscription (a Redis reconnect) or the server closes; the client
-// reconnects and resumes from its last id.
+// by ?leadId=, strictly in id order (which is commit order): it joins the organization's feed,
+// replays from the Store what the client missed (Last-Event-ID header, or ?lastEventId= for
+// EventSource's first connect) up to where it joined, then sends what the feed offers. The
+// stream ends when the client goes, cannot keep up or the server closes; the client reconnects
+// and resumes from its last id.
 func (s *Server) stream(c *fiber.Ctx) error {
 	if s.broker == nil {
 		return jack.Errorf(jack.EUNAVAILABLE, "Live events are not available on this server.")
@@ -127,25 +126,17 @@ func lastEventID(c *fiber.Ctx) (after uuid.UUID, resume bool, err error) {
 	return id, true, nil
 }
 
-// openStream registers a stream and subscribes it to orgID's events.
+// openStream registers a stream and joins it to its organization's feed.
 func (s *Server) openStream(orgID uuid.UUID, leadID string, after uuid.UUID, resume bool, requestID string, conn net.Conn) (*stream, error) {
 	if !s.streams.begin() {
 		return nil, errStreamsClosed
 	}
 	ctx, cancel := context.WithCancelCause(jack.NewContextWithRequestID(s.streams.ctx, requestID))
-	sub, err := s.broker.Subscribe(ctx, orgID)
-	if err != nil {
-		cancel(nil)
-		s.streams.end()
-		if s.streams.ctx.Err() != nil {
-			return nil, errStreamsClosed
-		}
-		return nil, fmt.Errorf("subscribe to events: %w", err)
-	}
 	st := &stream{
 		ctx:       ctx,
 		cancel:    cancel,
 		hub:       s.streams,
+		feeds:     s.feeds,
 		store:     s.store,
 		log:       s.log.With("org_id", orgID, "request_id", requestID),
 		orgID:     orgID,
@@ -157,7 +148,16 @@ func (s *Server) openStream(orgID uuid.UUID, leadID string, after uuid.UUID, res
 		conn:      conn,
 		done:      make(chan struct{}),
 	}
-	go st.pump(sub)
+	joinAt, err := s.feeds.join(ctx, orgID, st)
+	if err != nil {
+		cancel(nil)
+		s.streams.end()
+		if s.streams.ctx.Err() != nil {
+			return nil, errStreamsClosed
+		}
+		return nil, fmt.Errorf("join the event feed: %w", err)
+	}
+	st.joinAt = joinAt
 	st.stopWatch = context.AfterFunc(ctx, st.closeIfStuck)
 	return st, nil
 }
@@ -167,15 +167,17 @@ type stream struct {
 	ctx       context.Context // ends when the stream must end; its cause says why
 	cancel    context.CancelCauseFunc
 	hub       *streamHub
+	feeds     *feeds
 	store     jack.Store
 	log       *slog.Logger
 	orgID     uuid.UUID
 	leadID    string    // "" for every lead
 	after     uuid.UUID // the replay starts after this id
 	resume    bool      // the client named a last event id: replay before going live
+	joinAt    uuid.UUID // the feed offers the events after this id; earlier ones are replayed
 	heartbeat time.Duration
-	// events is the stream's bounded buffer between the broker and the client: the pump fills
-	// it, the writer drains it, and the stream ends when it overflows.
+	// events is the stream's bounded buffer between the feed and the client: the feed fills it,
+	// the writer drains it, and the stream ends when it overflows.
 	events    chan *jack.Event
 	conn      net.Conn // the client's connection, closed under a stuck writer
 	done      chan struct{}
@@ -185,23 +187,19 @@ type stream struct {
 	finished bool // the writer returned: conn may serve another request now
 }
 
-// pump moves the stream's events from the subscription into the buffer without ever blocking,
-// so the broker never waits on this client. It ends the stream when the buffer overflows, and
-// closes the buffer when the subscription ends.
-func (st *stream) pump(sub <-chan *jack.Event) {
-	defer close(st.events)
-	for e := range sub {
-		if e == nil || e.OrganizationID != st.orgID || (st.leadID != "" && e.LeadID != st.leadID) {
-			continue
-		}
-		select {
-		case st.events <- e:
-		default:
-			// The writer is most likely blocked on the client: only closing the connection
-			// frees it.
+// offer hands the stream one of its organization's events without ever blocking, so the feed
+// never waits on this client. It ends the stream when the buffer overflows.
+func (st *stream) offer(e *jack.Event) {
+	if st.leadID != "" && e.LeadID != st.leadID {
+		return
+	}
+	select {
+	case st.events <- e:
+	default:
+		// The writer is most likely blocked on the client: only closing the connection frees it.
+		if st.ctx.Err() == nil {
 			st.cancel(errSlowClient)
 			st.closeConn()
-			return
 		}
 	}
 }
@@ -222,7 +220,7 @@ func (st *stream) serve(w *bufio.Writer) error {
 	if err := writeFrame(w, retryFrame); err != nil {
 		return err
 	}
-	replayed, err := st.replay(w)
+	sent, err := st.replay(w)
 	if err != nil {
 		return err
 	}
@@ -236,46 +234,45 @@ func (st *stream) serve(w *bufio.Writer) error {
 			if err := writeFrame(w, pingFrame); err != nil {
 				return err
 			}
-		case e, ok := <-st.events:
-			if !ok {
-				return errSubscriptionEnded
-			}
-			if _, sent := replayed[e.ID]; sent {
-				delete(replayed, e.ID) // an event is published once: it will not come again
+		case e := <-st.events:
+			if !idAfter(e.ID, sent) { // the client has it already (it resumed past it)
 				continue
 			}
 			if err := st.send(w, e); err != nil {
 				return err
 			}
+			sent = e.ID
 		}
 	}
 }
 
-// replay sends the stored events after the client's last id, page by page, and returns the
-// ids it sent. Ids are assigned in commit order per organization, so an event the replay
-// cannot see yet was committed after it read, and arrives live.
-func (st *stream) replay(w *bufio.Writer) (map[uuid.UUID]struct{}, error) {
+// replay sends the stored events after the client's last id up to where the stream joined
+// its feed, and returns the id the client is at. Without a last id there is nothing to replay:
+// the stream starts live.
+func (st *stream) replay(w *bufio.Writer) (uuid.UUID, error) {
 	if !st.resume {
-		return nil, nil
+		return st.joinAt, nil
 	}
-	sent := map[uuid.UUID]struct{}{}
-	after := st.after
-	for {
-		page, err := st.store.FindEvents(st.ctx, st.orgID, jack.EventFilter{After: after, LeadID: st.leadID, Limit: replayPageSize})
+	at := st.after
+	for idAfter(st.joinAt, at) {
+		page, err := st.store.FindEvents(st.ctx, st.orgID, jack.EventFilter{After: at, LeadID: st.leadID, Limit: replayPageSize})
 		if err != nil {
-			return nil, fmt.Errorf("replay events: %w", err)
+			return at, fmt.Errorf("replay events: %w", err)
 		}
 		for _, e := range page {
-			if err := st.send(w, e); err != nil {
-				return nil, err
+			if idAfter(e.ID, st.joinAt) {
+				return at, nil // the feed offers this one and what follows
 			}
-			sent[e.ID] = struct{}{}
-			after = e.ID
+			if err := st.send(w, e); err != nil {
+				return at, err
+			}
+			at = e.ID
 		}
 		if len(page) < replayPageSize {
-			return sent, nil
+			break
 		}
 	}
+	return at, nil
 }
 
 // send writes e as one frame: its id, its type as the event name, and the whole event as one
@@ -349,12 +346,13 @@ func (st *stream) finish(reason error) {
 		reason = context.Cause(st.ctx)
 	}
 	st.cancel(reason)
+	st.feeds.leave(st.orgID, st)
 	st.hub.end()
 
 	switch {
 	case errors.Is(reason, errSlowClient):
 		st.log.Info("event stream ended: the client could not keep up; it resumes from its last event")
-	case reason == nil, errors.Is(reason, errClientGone), errors.Is(reason, errSubscriptionEnded), errors.Is(reason, context.Canceled):
+	case reason == nil, errors.Is(reason, errClientGone), errors.Is(reason, context.Canceled):
 		st.log.Debug("event stream ended", "reason", fmt.Sprint(reason))
 	default:
 		st.log.Warn("event stream ended", "err", reason)

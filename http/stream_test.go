@@ -84,9 +84,7 @@ func testStream(t *testing.T, openBroker func(testing.TB) jack.Broker) {
 			jack.NewEvent(jack.EventSMSSent, b.org.ID, b.lead.ID, b.lead.PhoneNumberNormalized, time.Now().UTC(), nil),
 		}
 		sent[0].Message = "Hi!\r\nIs the RAV4 still available?"
-		for _, e := range sent {
-			MustPublish(t, b.s.Broker, e)
-		}
+		MustEmit(t, b.s.Store, b.s.Broker, sent...)
 		for _, want := range sent {
 			f, got := st.NextEvent(t)
 			require.Equal(t, want.ID.String(), f.ID)
@@ -104,9 +102,9 @@ func testStream(t *testing.T, openBroker func(testing.TB) jack.Broker) {
 		b := setup(t, nil)
 		other := MustCreateLead(t, b.s.URL, b.token, "Otto Other", testPhone(2))
 		st := MustOpenStream(t, b.s.URL, request{Path: "/api/stream?leadId=" + b.lead.ID, Token: b.token})
-		MustPublish(t, b.s.Broker, leadEvent(b.org.ID, other.ID))
+		MustEmit(t, b.s.Store, b.s.Broker, leadEvent(b.org.ID, other.ID))
 		mine := leadEvent(b.org.ID, b.lead.ID)
-		MustPublish(t, b.s.Broker, mine)
+		MustEmit(t, b.s.Store, b.s.Broker, mine)
 		st.RequireEvents(t, mine.ID) // the other lead's event, published first, never came
 	})
 
@@ -138,8 +136,8 @@ func testStream(t *testing.T, openBroker func(testing.TB) jack.Broker) {
 			if i%2 == 0 {
 				org, ids = otherOrg.ID, &theirIDs
 			}
-			e := leadEvent(org, "lead")
-			MustPublish(t, b.s.Broker, e)
+			e := leadEvent(org, "")
+			MustEmit(t, b.s.Store, b.s.Broker, e)
 			*ids = append(*ids, e.ID)
 		}
 		mine.RequireEvents(t, mineIDs...)
@@ -172,7 +170,7 @@ func testStream(t *testing.T, openBroker func(testing.TB) jack.Broker) {
 		st := MustOpenStream(t, b.s.URL, request{Path: "/api/stream?leadId=" + b.lead.ID + "&lastEventId=" + mine[0].ID.String(), Token: b.token})
 		st.RequireEvents(t, ids(mine[1:])...)
 		marker := leadEvent(b.org.ID, b.lead.ID)
-		MustPublish(t, b.s.Broker, marker)
+		MustEmit(t, b.s.Store, b.s.Broker, marker)
 		st.RequireEvents(t, marker.ID) // the other lead's stored events were not replayed
 	})
 
@@ -238,7 +236,7 @@ func testStream(t *testing.T, openBroker func(testing.TB) jack.Broker) {
 			for range 32 {
 				e := leadEvent(b.org.ID, b.lead.ID)
 				e.Message = big
-				MustPublish(t, b.s.Broker, e)
+				MustEmit(t, b.s.Store, b.s.Broker, e)
 				fast.RequireEvents(t, e.ID)
 			}
 			// Once the buffer overflows, the stream ends as soon as its writer returns.
@@ -253,19 +251,43 @@ func testStream(t *testing.T, openBroker func(testing.TB) jack.Broker) {
 		require.False(t, errors.As(err, &ne) && ne.Timeout(), "the server closed the stalled connection: %v", err)
 
 		e := leadEvent(b.org.ID, b.lead.ID)
-		MustPublish(t, b.s.Broker, e)
+		MustEmit(t, b.s.Store, b.s.Broker, e)
 		fast.RequireEvents(t, e.ID)
 	})
 
-	// When the broker ends the subscription (it closed, or Redis reconnected), the stream ends
-	// so the client reconnects and replays.
-	t.Run("BrokerClosed", func(t *testing.T) {
+	// Events reach streams from the Store: the broker only wakes the feed up. A commit whose
+	// publish was lost (its node died between the two) arrives at the next poll, and events
+	// published out of commit order still stream in id order, each once.
+	t.Run("CommittedButNeverPublished", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil, func(cfg *jackhttp.Config) { cfg.StreamPoll = 50 * time.Millisecond })
+		st := MustOpenStream(t, b.s.URL, request{Path: "/api/stream", Token: b.token})
+		lost := MustInsertEvents(t, b.s.Store, b.org.ID, b.lead.ID, 2) // never published
+		st.RequireEvents(t, ids(lost)...)
+	})
+	t.Run("PublishedOutOfOrder", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
 		st := MustOpenStream(t, b.s.URL, request{Path: "/api/stream", Token: b.token})
+		events := MustInsertEvents(t, b.s.Store, b.org.ID, b.lead.ID, 3)
+		MustPublish(t, b.s.Broker, events[2])
+		MustPublish(t, b.s.Broker, events[0])
+		MustPublish(t, b.s.Broker, events[1])
+		st.RequireEvents(t, ids(events)...)
+		more := leadEvent(b.org.ID, b.lead.ID)
+		MustEmit(t, b.s.Store, b.s.Broker, more)
+		st.RequireEvents(t, more.ID) // and nothing twice in between
+	})
+	t.Run("BrokerGoneFallsBackToPolling", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil, func(cfg *jackhttp.Config) { cfg.StreamPoll = 50 * time.Millisecond })
+		st := MustOpenStream(t, b.s.URL, request{Path: "/api/stream", Token: b.token})
 		require.NoError(t, b.s.Broker.Close())
-		st.RequireEnded(t)
-		MustFail(t, b.s.URL, request{Method: "GET", Path: "/api/stream", Token: b.token}, http.StatusServiceUnavailable, jack.EUNAVAILABLE)
+		events := MustInsertEvents(t, b.s.Store, b.org.ID, b.lead.ID, 2)
+		st.RequireEvents(t, ids(events)...)
+		again := MustOpenStream(t, b.s.URL, request{Path: "/api/stream", Token: b.token,
+			Headers: map[string]string{"Last-Event-ID": events[0].ID.String()}})
+		again.RequireEvents(t, events[1].ID)
 	})
 
 	t.Run("CloseEndsStreams", func(t *testing.T) {
@@ -296,8 +318,8 @@ func TestStream_Auth(t *testing.T) {
 		require.WithinDuration(t, s.Clock.Now().Add(time.Minute), st.ExpiresAt, 2*time.Second)
 
 		stream := MustOpenStream(t, s.URL, request{Path: "/api/stream?token=" + st.Token})
-		e := leadEvent(org.ID, "lead")
-		MustPublish(t, s.Broker, e)
+		e := leadEvent(org.ID, "")
+		MustEmit(t, s.Store, s.Broker, e)
 		stream.RequireEvents(t, e.ID)
 	})
 
@@ -358,8 +380,8 @@ func TestStream_Auth(t *testing.T) {
 		login := tokenCookieOf(t, loginResp)
 
 		st := MustOpenStream(t, s.URL, request{Path: "/api/stream", Headers: map[string]string{"Cookie": "jack_token=" + login.Value}})
-		e := leadEvent(out.Organization.ID, "lead")
-		MustPublish(t, s.Broker, e)
+		e := leadEvent(out.Organization.ID, "")
+		MustEmit(t, s.Store, s.Broker, e)
 		st.RequireEvents(t, e.ID)
 
 		// The cookie opens the stream only: other routes want the bearer header.
@@ -643,6 +665,18 @@ func tokenCookieOf(tb testing.TB, resp response) *http.Cookie {
 func MustPublish(tb testing.TB, broker jack.Broker, e *jack.Event) {
 	tb.Helper()
 	require.NoError(tb, broker.Publish(context.Background(), e))
+}
+
+// MustEmit does what a grain does with events: store them (the Store assigns their ids), then
+// publish them.
+func MustEmit(tb testing.TB, store jack.Store, broker jack.Broker, events ...*jack.Event) {
+	tb.Helper()
+	require.NoError(tb, store.InConversationTx(context.Background(), events[0].OrganizationID, func(tx jack.ConversationTx) error {
+		return tx.InsertEvents(context.Background(), events...)
+	}))
+	for _, e := range events {
+		MustPublish(tb, broker, e)
+	}
 }
 
 // MustInsertEvents stores n events of the lead in one conversation transaction and returns

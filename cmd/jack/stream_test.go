@@ -114,10 +114,10 @@ func TestStream_AcrossNodes(t *testing.T) {
 }
 
 // TestStream_RedisReconnect: node B's Redis pub/sub connection is killed twice while customers
-// keep texting node A. B drops its dashboards' streams each time (events may have been lost
-// in the gap); the dashboard reconnects with Last-Event-ID, and in the end it has seen every
-// stored event of the organization exactly once. The kill is CLIENT KILL of B's pub/sub
-// connections only, found by client name, so other tests sharing the Redis are untouched.
+// keep texting node A (B's feed subscribes again and catches up from the Store), and each time
+// the dashboard's connection drops too and it reconnects with Last-Event-ID. In the end it has
+// seen every stored event of the organization exactly once. The kill is CLIENT KILL of B's
+// pub/sub connections only, found by client name, so other tests sharing the Redis are untouched.
 func TestStream_RedisReconnect(t *testing.T) {
 	t.Parallel()
 	nb := newNodesBundle(t)
@@ -147,7 +147,8 @@ func TestStream_RedisReconnect(t *testing.T) {
 		waitFor(t, fmt.Sprintf("%d texts sent", at), func() bool { return sent.Load() >= at })
 		connects := dash.connects()
 		killPubSub(t, admin, nb.redisName)
-		dash.waitForConnects(t, connects+1) // B dropped the stream; the dashboard came back
+		dash.drop()
+		dash.waitForConnects(t, connects+1) // the dashboard came back with its Last-Event-ID
 	}
 	for range customers {
 		require.NoError(t, <-errs)
@@ -217,12 +218,13 @@ type eventSource struct {
 	base, token string
 	retry       time.Duration // the server asks for 2s; tests do not wait that long
 
-	mu       sync.Mutex
-	lastID   string
-	received []jack.Event
-	opened   int // streams opened (counted at their first frame: the server has subscribed)
-	changed  chan struct{}
-	done     chan struct{}
+	mu         sync.Mutex
+	lastID     string
+	received   []jack.Event
+	opened     int                // streams opened (counted at their first frame: the server has subscribed)
+	cancelConn context.CancelFunc // ends the current connection
+	changed    chan struct{}
+	done       chan struct{}
 }
 
 // startEventSource connects to base's stream with token, resuming after lastID when set, and
@@ -254,8 +256,22 @@ func (es *eventSource) run(ctx context.Context) {
 	}
 }
 
+// drop ends the current connection, as a network blip would; the client reconnects.
+func (es *eventSource) drop() {
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	if es.cancelConn != nil {
+		es.cancelConn()
+	}
+}
+
 // connect reads one stream until it ends.
 func (es *eventSource) connect(ctx context.Context, hc *http.Client) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	es.mu.Lock()
+	es.cancelConn = cancel
+	es.mu.Unlock()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, es.base+"/api/stream", nil)
 	if err != nil {
 		return
