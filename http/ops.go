@@ -19,8 +19,8 @@ func (s *Server) health(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
-// ready is readiness: SetReady(true) was called, the server is not shutting down, and the
-// Store answers.
+// ready is readiness: SetReady(true) was called, the server is not shutting down, the Store
+// answers, and so does Config.ReadyCheck (the broker, the cluster) when set.
 func (s *Server) ready(c *fiber.Ctx) error {
 	if !s.isReady.Load() {
 		return jack.Errorf(jack.EUNAVAILABLE, "Not ready.")
@@ -30,6 +30,12 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "ready: store ping failed", "err", err)
 		return jack.Errorf(jack.EUNAVAILABLE, "Store unavailable.")
+	}
+	if s.cfg.ReadyCheck != nil {
+		if err := s.cfg.ReadyCheck(ctx); err != nil {
+			s.log.WarnContext(ctx, "ready: check failed", "err", err)
+			return jack.Errorf(jack.EUNAVAILABLE, "Not ready: %s", jack.ErrorMessage(err))
+		}
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }

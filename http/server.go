@@ -75,6 +75,9 @@ type Config struct {
 	// StreamHeartbeat is how often an event stream gets a comment line, so proxies keep it open
 	// and a gone client is noticed. Defaults to 15s.
 	StreamHeartbeat time.Duration
+	// ReadyCheck, when set, is asked by GET /ready after the Store: the node's other
+	// dependencies (the broker, the cluster). Its error's message is shown. Defaults to none.
+	ReadyCheck func(ctx context.Context) error
 	// StreamPoll is how often a node's live feed of an organization reads the Store even when the
 	// broker says nothing (a message lost to a crash or a Redis reconnect). Defaults to 2s.
 	StreamPoll time.Duration

@@ -208,6 +208,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		JWTTTL:          cfg.JWTTTL,
 		ServerURL:       cfg.ServerURL,
 		TwilioAuthToken: cfg.TwilioAuthToken,
+		ReadyCheck:      m.readyCheck,
 
 		ElevenLabsWebhookSecret:      cfg.ElevenLabsWebhookSecret,
 		ElevenLabsWebhookHeaderName:  cfg.ElevenLabsWebhookHeaderName,
@@ -310,6 +311,21 @@ func (m *Main) voice() (jack.Agent, jack.VoiceDialer, error) {
 		return nil, nil, err
 	}
 	return c, c, nil
+}
+
+// readyCheck is the node's readiness beyond the Store: the broker answers, and — except on
+// Kubernetes, where a pod only becomes a member once it is ready (DESIGN §5a) — the cluster
+// has a topology, so grains can be reached.
+func (m *Main) readyCheck(ctx context.Context) error {
+	if p, ok := m.Broker.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			return jack.Errorf(jack.EUNAVAILABLE, "the event broker does not answer")
+		}
+	}
+	if m.Config.ClusterProvider != "kubernetes" && !m.Engine.Ready() {
+		return jack.Errorf(jack.EUNAVAILABLE, "the cluster has no members yet")
+	}
+	return nil
 }
 
 // clusterProvider returns how this node finds the others: nil for the one-member default,
