@@ -95,6 +95,7 @@ type Delivery struct {
 	Lead      *Lead    `json:"lead"`
 	Message   *Message `json:"message"`
 	Duplicate bool     `json:"duplicate"`
+	Node      string   `json:"-"` // the cluster member that owns the conversation (diagnostics)
 }
 
 // SMSSender sends text messages (Twilio in production, a fake in tests, a local outbox offline).

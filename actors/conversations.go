@@ -86,7 +86,7 @@ func deliveryFrom(reply *Reply) (*jack.Delivery, error) {
 	if d == nil {
 		return nil, fmt.Errorf("unexpected reply %T", reply.Body)
 	}
-	out := &jack.Delivery{Lead: &jack.Lead{}, Message: &jack.Message{}, Duplicate: d.Duplicate}
+	out := &jack.Delivery{Lead: &jack.Lead{}, Message: &jack.Message{}, Duplicate: d.Duplicate, Node: reply.Node}
 	if err := json.Unmarshal(d.LeadJson, out.Lead); err != nil {
 		return nil, fmt.Errorf("decode lead: %w", err)
 	}

@@ -76,7 +76,9 @@ func (g *grain) Receive(ctx actor.Context) {
 		if g.e.beforeRequest != nil {
 			g.e.beforeRequest(msg)
 		}
-		ctx.Respond(g.handle(msg)) // never nil: a nil reply makes the caller resend in a loop
+		reply := g.handle(msg)
+		reply.Node = ctx.ActorSystem().Address()
+		ctx.Respond(reply) // never nil: a nil reply makes the caller resend in a loop
 	case *aiTick:
 		g.onAITick(msg)
 	case *aiDone:

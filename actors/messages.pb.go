@@ -240,6 +240,7 @@ func (*Request_OutboundCall) isRequest_Body() {}
 
 type Reply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	Node  string                 `protobuf:"bytes,15,opt,name=node,proto3" json:"node,omitempty"` // the address of the member whose grain answered (diagnostics)
 	// Types that are valid to be assigned to Body:
 	//
 	//	*Reply_Error
@@ -281,6 +282,13 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
 	return file_messages_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Reply) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
 }
 
 func (x *Reply) GetBody() isReply_Body {
@@ -1236,8 +1244,9 @@ const file_messages_proto_rawDesc = "" +
 	"callFailed\x12C\n" +
 	"\routbound_call\x18\n" +
 	" \x01(\v2\x1c.jack.actors.v1.OutboundCallH\x00R\foutboundCallB\x06\n" +
-	"\x04body\"\xbb\x02\n" +
-	"\x05Reply\x12-\n" +
+	"\x04body\"\xcf\x02\n" +
+	"\x05Reply\x12\x12\n" +
+	"\x04node\x18\x0f \x01(\tR\x04node\x12-\n" +
 	"\x05error\x18\x01 \x01(\v2\x15.jack.actors.v1.ErrorH\x00R\x05error\x126\n" +
 	"\bdelivery\x18\x02 \x01(\v2\x18.jack.actors.v1.DeliveryH\x00R\bdelivery\x12/\n" +
 	"\x04lead\x18\x03 \x01(\v2\x19.jack.actors.v1.LeadReplyH\x00R\x04lead\x12'\n" +

@@ -92,7 +92,10 @@ func (s *Server) twilioIncomingSMS(c *fiber.Ctx) error {
 		return err
 	}
 	s.log.InfoContext(c.UserContext(), "sms received", "org_id", orgID, "lead_id", d.Lead.ID, "message_sid", in.MessageSid,
-		"duplicate", d.Duplicate, "request_id", requestIDOf(c))
+		"duplicate", d.Duplicate, "node", d.Node, "request_id", requestIDOf(c))
+	if d.Node != "" {
+		c.Set("X-Jack-Conversation-Node", d.Node) // which member owns the conversation, for operators
+	}
 	return c.Type("xml").SendString(emptyTwiML)
 }
 
