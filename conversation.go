@@ -70,6 +70,7 @@ type InboundSMS struct {
 	To         string // the dealership's number, E.164
 	Body       string
 	OptOutType string // Twilio's OptOutType when present
+	Media      []MessageMedia
 }
 
 // OutboundSMS is a message the dealership sends: by staff through the API or by the AI.
@@ -78,6 +79,7 @@ type OutboundSMS struct {
 	Body           string
 	IdempotencyKey string     // optional: a repeat with the same key returns the first result
 	AuthorUserID   *uuid.UUID // the staff member; a manual send pauses the AI
+	MediaURLs      []string   // optional MMS attachments (public URLs Twilio fetches)
 }
 
 // SMSStatus is a Twilio delivery status callback.
@@ -110,7 +112,8 @@ type SMSRequest struct {
 	From           string
 	To             string
 	Body           string
-	StatusCallback string // URL for delivery status callbacks; empty for none
+	StatusCallback string   // URL for delivery status callbacks; empty for none
+	MediaURLs      []string // MMS attachments
 }
 
 // SMSResult is the provider's answer to a send.

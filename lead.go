@@ -67,9 +67,11 @@ type Lead struct {
 	LastActivity           time.Time  `json:"lastActivity"`
 	AIPausedUntil          *time.Time `json:"aiPausedUntil"`
 	OptedOutAt             *time.Time `json:"optedOutAt"`
-	Version                int64      `json:"version"`
-	CreatedAt              time.Time  `json:"createdAt"`
-	UpdatedAt              time.Time  `json:"updatedAt"`
+	// LeadQualityScore (0–100) ranks leads so staff call the best first (see ScoreLead).
+	LeadQualityScore *float64  `json:"leadQualityScore"`
+	Version          int64     `json:"version"`
+	CreatedAt        time.Time `json:"createdAt"`
+	UpdatedAt        time.Time `json:"updatedAt"`
 }
 
 // Progress is the seed's script progress: the current step and the steps done.
@@ -207,6 +209,7 @@ type LeadSort string
 const (
 	LeadSortCreated  LeadSort = "created"  // by creation time (the default)
 	LeadSortActivity LeadSort = "activity" // by last activity
+	LeadSortScore    LeadSort = "score"    // by lead quality score, unscored last
 )
 
 // LeadFilter narrows a lead list. Nil/zero fields do not filter.
@@ -214,6 +217,7 @@ type LeadFilter struct {
 	Status     *string    // chase_status equals
 	Q          *string    // case-insensitive substring of name, phone or email
 	AssignedTo *uuid.UUID // assigned staff member
+	MinScore   *float64   // lead quality score at least this
 	Sort       LeadSort
 	Cursor     string // opaque, from the previous page's NextCursor
 	Limit      int    // page size; defaults to 50, at most 200

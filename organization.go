@@ -29,6 +29,8 @@ type OrganizationSettings struct {
 	// dealership may start a text or call. Default 08:00–21:00.
 	ContactHoursStart string `json:"contactHoursStart,omitempty"`
 	ContactHoursEnd   string `json:"contactHoursEnd,omitempty"`
+	// Cadence is the follow-up cadence for leads who go quiet; empty means no follow-ups.
+	Cadence []CadenceStep `json:"cadence,omitempty"`
 }
 
 // Region returns the organization's phone region, DefaultRegion when unset.
@@ -56,6 +58,12 @@ func (o *Organization) Validate() error {
 			if errors.As(err, &e) {
 				maps.Copy(fields, e.Fields)
 			}
+		}
+	}
+	if err := ValidateCadence(o.Settings.Cadence); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			maps.Copy(fields, e.Fields)
 		}
 	}
 	if tz := o.Settings.TimeZone; tz != "" {

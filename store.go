@@ -190,5 +190,7 @@ type ConversationChange struct {
 	BudgetRange     *string
 	// CreditScoreRange is how the customer describes their credit ("good", "600-650").
 	CreditScoreRange *string
+	LeadQualityScore *float64 // set by scoring after each inbound message and call
+	Sentiment        *string
 	ScriptProgress   *Progress
 }
