@@ -14,9 +14,11 @@ import (
 
 // ReceiveSMS implements jack.Conversations.
 func (e *Engine) ReceiveSMS(ctx context.Context, orgID uuid.UUID, in jack.InboundSMS) (*jack.Delivery, error) {
-	reply, err := e.request(ctx, orgID, in.From, &Request{Body: &Request_InboundSms{InboundSms: &InboundSMS{
-		MessageSid: in.MessageSid, From: in.From, To: in.To, Body: in.Body, OptOutType: in.OptOutType,
-	}}})
+	msg := &InboundSMS{MessageSid: in.MessageSid, From: in.From, To: in.To, Body: in.Body, OptOutType: in.OptOutType}
+	for _, m := range in.Media {
+		msg.Media = append(msg.Media, &Media{Url: m.URL, ContentType: m.ContentType})
+	}
+	reply, err := e.request(ctx, orgID, in.From, &Request{Body: &Request_InboundSms{InboundSms: msg}})
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +32,7 @@ func (e *Engine) SendSMS(ctx context.Context, orgID uuid.UUID, out jack.Outbound
 	if key == "" {
 		key = "auto:" + uuid.NewString()
 	}
-	req := &OutboundSMS{To: out.To, Body: out.Body, IdempotencyKey: key}
+	req := &OutboundSMS{To: out.To, Body: out.Body, IdempotencyKey: key, MediaUrls: out.MediaURLs}
 	if out.AuthorUserID != nil {
 		req.AuthorUserId = out.AuthorUserID.String()
 	}

@@ -272,7 +272,7 @@ func (g *grain) receiveSMS(in *InboundSMS) *Reply {
 		m, inserted, err := tx.InsertMessage(ctx, &jack.Message{
 			ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, PhoneNumberNormalized: g.phone,
 			Content: in.Body, SentBy: jack.SentByCustomer, Type: jack.ChannelSMS, Timestamp: now,
-			TwilioMessageSid: in.MessageSid, Status: jack.StatusReceived,
+			TwilioMessageSid: in.MessageSid, Status: jack.StatusReceived, Media: mediaOf(in.Media),
 		})
 		if err != nil {
 			return err
@@ -321,12 +321,13 @@ func (g *grain) receiveSMS(in *InboundSMS) *Reply {
 type outbound struct {
 	body   string
 	key    string
+	media  []string
 	author *uuid.UUID
 	change jack.ConversationChange // what the AI learned, committed with its reply
 }
 
 func (g *grain) sendManual(out *OutboundSMS) *Reply {
-	o := outbound{body: out.Body, key: out.IdempotencyKey}
+	o := outbound{body: out.Body, key: out.IdempotencyKey, media: out.MediaUrls}
 	if out.AuthorUserId != "" {
 		id, err := uuid.Parse(out.AuthorUserId)
 		if err != nil {
@@ -377,7 +378,7 @@ func (g *grain) send(o outbound) (*jack.Lead, *jack.Message, bool, error) {
 		m, inserted, err := tx.InsertMessage(ctx, &jack.Message{
 			ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, PhoneNumberNormalized: g.phone,
 			Content: o.body, SentBy: jack.SentByAgent, Type: jack.ChannelSMS, Timestamp: now,
-			Status: jack.StatusPending, IdempotencyKey: o.key, AuthorUserID: o.author,
+			Status: jack.StatusPending, IdempotencyKey: o.key, AuthorUserID: o.author, Media: sentMedia(o.media),
 		})
 		if err != nil {
 			return err
@@ -413,7 +414,7 @@ func (g *grain) send(o outbound) (*jack.Lead, *jack.Message, bool, error) {
 	}
 
 	res, sendErr := g.e.sms.SendSMS(g.e.ctx, jack.SMSRequest{
-		From: number.PhoneNumber, To: g.phone, Body: o.body,
+		From: number.PhoneNumber, To: g.phone, Body: o.body, MediaURLs: o.media,
 		StatusCallback: strings.TrimRight(g.e.cfg.ServerURL, "/") + "/api/webhooks/twilio/sms/status",
 	})
 	sent := *msg
@@ -753,6 +754,23 @@ func (g *grain) variables() map[string]any {
 // --- helpers ---------------------------------------------------------------------------------
 
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+func mediaOf(in []*Media) []jack.MessageMedia {
+	var out []jack.MessageMedia
+	for _, m := range in {
+		out = append(out, jack.MessageMedia{URL: m.Url, ContentType: m.ContentType})
+	}
+	return out
+}
+
+// sentMedia records the URLs of an outbound MMS (their type is the recipient's business).
+func sentMedia(urls []string) []jack.MessageMedia {
+	var out []jack.MessageMedia
+	for _, u := range urls {
+		out = append(out, jack.MessageMedia{URL: u})
+	}
+	return out
+}
 
 func ptr[T any](v T) *T { return &v }
 

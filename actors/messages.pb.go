@@ -42,6 +42,7 @@ type Request struct {
 	//	*Request_CallCompleted
 	//	*Request_CallFailed
 	//	*Request_OutboundCall
+	//	*Request_FollowUp
 	Body          isRequest_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -174,6 +175,15 @@ func (x *Request) GetOutboundCall() *OutboundCall {
 	return nil
 }
 
+func (x *Request) GetFollowUp() *FollowUp {
+	if x != nil {
+		if x, ok := x.Body.(*Request_FollowUp); ok {
+			return x.FollowUp
+		}
+	}
+	return nil
+}
+
 type isRequest_Body interface {
 	isRequest_Body()
 }
@@ -218,6 +228,10 @@ type Request_OutboundCall struct {
 	OutboundCall *OutboundCall `protobuf:"bytes,10,opt,name=outbound_call,json=outboundCall,proto3,oneof"`
 }
 
+type Request_FollowUp struct {
+	FollowUp *FollowUp `protobuf:"bytes,11,opt,name=follow_up,json=followUp,proto3,oneof"`
+}
+
 func (*Request_InboundSms) isRequest_Body() {}
 
 func (*Request_OutboundSms) isRequest_Body() {}
@@ -237,6 +251,8 @@ func (*Request_CallCompleted) isRequest_Body() {}
 func (*Request_CallFailed) isRequest_Body() {}
 
 func (*Request_OutboundCall) isRequest_Body() {}
+
+func (*Request_FollowUp) isRequest_Body() {}
 
 type Reply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -399,6 +415,7 @@ type InboundSMS struct {
 	To            string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
 	Body          string                 `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
 	OptOutType    string                 `protobuf:"bytes,5,opt,name=opt_out_type,json=optOutType,proto3" json:"opt_out_type,omitempty"`
+	Media         []*Media               `protobuf:"bytes,6,rep,name=media,proto3" json:"media,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -468,19 +485,79 @@ func (x *InboundSMS) GetOptOutType() string {
 	return ""
 }
 
+func (x *InboundSMS) GetMedia() []*Media {
+	if x != nil {
+		return x.Media
+	}
+	return nil
+}
+
+type Media struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	ContentType   string                 `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Media) Reset() {
+	*x = Media{}
+	mi := &file_messages_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Media) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Media) ProtoMessage() {}
+
+func (x *Media) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Media.ProtoReflect.Descriptor instead.
+func (*Media) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Media) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Media) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
 type OutboundSMS struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	To             string                 `protobuf:"bytes,1,opt,name=to,proto3" json:"to,omitempty"`
 	Body           string                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
 	IdempotencyKey string                 `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	AuthorUserId   string                 `protobuf:"bytes,4,opt,name=author_user_id,json=authorUserId,proto3" json:"author_user_id,omitempty"` // staff member (UUID); empty for the AI
+	MediaUrls      []string               `protobuf:"bytes,5,rep,name=media_urls,json=mediaUrls,proto3" json:"media_urls,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *OutboundSMS) Reset() {
 	*x = OutboundSMS{}
-	mi := &file_messages_proto_msgTypes[3]
+	mi := &file_messages_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +569,7 @@ func (x *OutboundSMS) String() string {
 func (*OutboundSMS) ProtoMessage() {}
 
 func (x *OutboundSMS) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[3]
+	mi := &file_messages_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +582,7 @@ func (x *OutboundSMS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboundSMS.ProtoReflect.Descriptor instead.
 func (*OutboundSMS) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{3}
+	return file_messages_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *OutboundSMS) GetTo() string {
@@ -536,6 +613,13 @@ func (x *OutboundSMS) GetAuthorUserId() string {
 	return ""
 }
 
+func (x *OutboundSMS) GetMediaUrls() []string {
+	if x != nil {
+		return x.MediaUrls
+	}
+	return nil
+}
+
 type SMSStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MessageSid    string                 `protobuf:"bytes,1,opt,name=message_sid,json=messageSid,proto3" json:"message_sid,omitempty"`
@@ -548,7 +632,7 @@ type SMSStatus struct {
 
 func (x *SMSStatus) Reset() {
 	*x = SMSStatus{}
-	mi := &file_messages_proto_msgTypes[4]
+	mi := &file_messages_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -560,7 +644,7 @@ func (x *SMSStatus) String() string {
 func (*SMSStatus) ProtoMessage() {}
 
 func (x *SMSStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[4]
+	mi := &file_messages_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -573,7 +657,7 @@ func (x *SMSStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SMSStatus.ProtoReflect.Descriptor instead.
 func (*SMSStatus) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{4}
+	return file_messages_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SMSStatus) GetMessageSid() string {
@@ -613,7 +697,7 @@ type SetAIPaused struct {
 
 func (x *SetAIPaused) Reset() {
 	*x = SetAIPaused{}
-	mi := &file_messages_proto_msgTypes[5]
+	mi := &file_messages_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +709,7 @@ func (x *SetAIPaused) String() string {
 func (*SetAIPaused) ProtoMessage() {}
 
 func (x *SetAIPaused) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[5]
+	mi := &file_messages_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +722,7 @@ func (x *SetAIPaused) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAIPaused.ProtoReflect.Descriptor instead.
 func (*SetAIPaused) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{5}
+	return file_messages_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SetAIPaused) GetPaused() bool {
@@ -658,7 +742,7 @@ type LeadChanged struct {
 
 func (x *LeadChanged) Reset() {
 	*x = LeadChanged{}
-	mi := &file_messages_proto_msgTypes[6]
+	mi := &file_messages_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +754,7 @@ func (x *LeadChanged) String() string {
 func (*LeadChanged) ProtoMessage() {}
 
 func (x *LeadChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[6]
+	mi := &file_messages_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +767,7 @@ func (x *LeadChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeadChanged.ProtoReflect.Descriptor instead.
 func (*LeadChanged) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{6}
+	return file_messages_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LeadChanged) GetDeleted() bool {
@@ -702,7 +786,7 @@ type GetContext struct {
 
 func (x *GetContext) Reset() {
 	*x = GetContext{}
-	mi := &file_messages_proto_msgTypes[7]
+	mi := &file_messages_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -714,7 +798,7 @@ func (x *GetContext) String() string {
 func (*GetContext) ProtoMessage() {}
 
 func (x *GetContext) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[7]
+	mi := &file_messages_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -727,7 +811,7 @@ func (x *GetContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContext.ProtoReflect.Descriptor instead.
 func (*GetContext) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{7}
+	return file_messages_proto_rawDescGZIP(), []int{8}
 }
 
 // CallStart is ElevenLabs' conversation-initiation request for an inbound call.
@@ -742,7 +826,7 @@ type CallStart struct {
 
 func (x *CallStart) Reset() {
 	*x = CallStart{}
-	mi := &file_messages_proto_msgTypes[8]
+	mi := &file_messages_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -754,7 +838,7 @@ func (x *CallStart) String() string {
 func (*CallStart) ProtoMessage() {}
 
 func (x *CallStart) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[8]
+	mi := &file_messages_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -767,7 +851,7 @@ func (x *CallStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallStart.ProtoReflect.Descriptor instead.
 func (*CallStart) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{8}
+	return file_messages_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CallStart) GetCallSid() string {
@@ -801,7 +885,7 @@ type CallCompleted struct {
 
 func (x *CallCompleted) Reset() {
 	*x = CallCompleted{}
-	mi := &file_messages_proto_msgTypes[9]
+	mi := &file_messages_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +897,7 @@ func (x *CallCompleted) String() string {
 func (*CallCompleted) ProtoMessage() {}
 
 func (x *CallCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[9]
+	mi := &file_messages_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +910,7 @@ func (x *CallCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallCompleted.ProtoReflect.Descriptor instead.
 func (*CallCompleted) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{9}
+	return file_messages_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CallCompleted) GetTranscriptJson() []byte {
@@ -846,7 +930,7 @@ type CallFailed struct {
 
 func (x *CallFailed) Reset() {
 	*x = CallFailed{}
-	mi := &file_messages_proto_msgTypes[10]
+	mi := &file_messages_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +942,7 @@ func (x *CallFailed) String() string {
 func (*CallFailed) ProtoMessage() {}
 
 func (x *CallFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[10]
+	mi := &file_messages_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +955,7 @@ func (x *CallFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallFailed.ProtoReflect.Descriptor instead.
 func (*CallFailed) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{10}
+	return file_messages_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CallFailed) GetFailureJson() []byte {
@@ -890,7 +974,7 @@ type OutboundCall struct {
 
 func (x *OutboundCall) Reset() {
 	*x = OutboundCall{}
-	mi := &file_messages_proto_msgTypes[11]
+	mi := &file_messages_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +986,7 @@ func (x *OutboundCall) String() string {
 func (*OutboundCall) ProtoMessage() {}
 
 func (x *OutboundCall) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[11]
+	mi := &file_messages_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +999,52 @@ func (x *OutboundCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboundCall.ProtoReflect.Descriptor instead.
 func (*OutboundCall) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{11}
+	return file_messages_proto_rawDescGZIP(), []int{12}
+}
+
+// FollowUp asks the grain to fire a claimed follow-up reminder.
+type FollowUp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReminderId    string                 `protobuf:"bytes,1,opt,name=reminder_id,json=reminderId,proto3" json:"reminder_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowUp) Reset() {
+	*x = FollowUp{}
+	mi := &file_messages_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowUp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowUp) ProtoMessage() {}
+
+func (x *FollowUp) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowUp.ProtoReflect.Descriptor instead.
+func (*FollowUp) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *FollowUp) GetReminderId() string {
+	if x != nil {
+		return x.ReminderId
+	}
+	return ""
 }
 
 type Error struct {
@@ -931,7 +1060,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_messages_proto_msgTypes[12]
+	mi := &file_messages_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1072,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[12]
+	mi := &file_messages_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1085,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{12}
+	return file_messages_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Error) GetCode() string {
@@ -1005,7 +1134,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_messages_proto_msgTypes[13]
+	mi := &file_messages_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1146,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[13]
+	mi := &file_messages_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1159,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{13}
+	return file_messages_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Delivery) GetLeadJson() []byte {
@@ -1063,7 +1192,7 @@ type LeadReply struct {
 
 func (x *LeadReply) Reset() {
 	*x = LeadReply{}
-	mi := &file_messages_proto_msgTypes[14]
+	mi := &file_messages_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1204,7 @@ func (x *LeadReply) String() string {
 func (*LeadReply) ProtoMessage() {}
 
 func (x *LeadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[14]
+	mi := &file_messages_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1217,7 @@ func (x *LeadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeadReply.ProtoReflect.Descriptor instead.
 func (*LeadReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{14}
+	return file_messages_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LeadReply) GetLeadJson() []byte {
@@ -1106,7 +1235,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_messages_proto_msgTypes[15]
+	mi := &file_messages_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1247,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[15]
+	mi := &file_messages_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1260,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{15}
+	return file_messages_proto_rawDescGZIP(), []int{17}
 }
 
 type ContextReply struct {
@@ -1143,7 +1272,7 @@ type ContextReply struct {
 
 func (x *ContextReply) Reset() {
 	*x = ContextReply{}
-	mi := &file_messages_proto_msgTypes[16]
+	mi := &file_messages_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1155,7 +1284,7 @@ func (x *ContextReply) String() string {
 func (*ContextReply) ProtoMessage() {}
 
 func (x *ContextReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[16]
+	mi := &file_messages_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1168,7 +1297,7 @@ func (x *ContextReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextReply.ProtoReflect.Descriptor instead.
 func (*ContextReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{16}
+	return file_messages_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ContextReply) GetVariablesJson() []byte {
@@ -1187,7 +1316,7 @@ type CallReply struct {
 
 func (x *CallReply) Reset() {
 	*x = CallReply{}
-	mi := &file_messages_proto_msgTypes[17]
+	mi := &file_messages_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1199,7 +1328,7 @@ func (x *CallReply) String() string {
 func (*CallReply) ProtoMessage() {}
 
 func (x *CallReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[17]
+	mi := &file_messages_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1212,7 +1341,7 @@ func (x *CallReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallReply.ProtoReflect.Descriptor instead.
 func (*CallReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{17}
+	return file_messages_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CallReply) GetSessionJson() []byte {
@@ -1226,7 +1355,7 @@ var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
 	"\n" +
-	"\x0emessages.proto\x12\x0ejack.actors.v1\"\x9a\x05\n" +
+	"\x0emessages.proto\x12\x0ejack.actors.v1\"\xd3\x05\n" +
 	"\aRequest\x12=\n" +
 	"\vinbound_sms\x18\x01 \x01(\v2\x1a.jack.actors.v1.InboundSMSH\x00R\n" +
 	"inboundSms\x12@\n" +
@@ -1243,7 +1372,8 @@ const file_messages_proto_rawDesc = "" +
 	"\vcall_failed\x18\t \x01(\v2\x1a.jack.actors.v1.CallFailedH\x00R\n" +
 	"callFailed\x12C\n" +
 	"\routbound_call\x18\n" +
-	" \x01(\v2\x1c.jack.actors.v1.OutboundCallH\x00R\foutboundCallB\x06\n" +
+	" \x01(\v2\x1c.jack.actors.v1.OutboundCallH\x00R\foutboundCall\x127\n" +
+	"\tfollow_up\x18\v \x01(\v2\x18.jack.actors.v1.FollowUpH\x00R\bfollowUpB\x06\n" +
 	"\x04body\"\xcf\x02\n" +
 	"\x05Reply\x12\x12\n" +
 	"\x04node\x18\x0f \x01(\tR\x04node\x12-\n" +
@@ -1253,7 +1383,7 @@ const file_messages_proto_rawDesc = "" +
 	"\x03ack\x18\x04 \x01(\v2\x13.jack.actors.v1.AckH\x00R\x03ack\x128\n" +
 	"\acontext\x18\x05 \x01(\v2\x1c.jack.actors.v1.ContextReplyH\x00R\acontext\x12/\n" +
 	"\x04call\x18\x06 \x01(\v2\x19.jack.actors.v1.CallReplyH\x00R\x04callB\x06\n" +
-	"\x04body\"\x87\x01\n" +
+	"\x04body\"\xb4\x01\n" +
 	"\n" +
 	"InboundSMS\x12\x1f\n" +
 	"\vmessage_sid\x18\x01 \x01(\tR\n" +
@@ -1262,12 +1392,18 @@ const file_messages_proto_rawDesc = "" +
 	"\x02to\x18\x03 \x01(\tR\x02to\x12\x12\n" +
 	"\x04body\x18\x04 \x01(\tR\x04body\x12 \n" +
 	"\fopt_out_type\x18\x05 \x01(\tR\n" +
-	"optOutType\"\x80\x01\n" +
+	"optOutType\x12+\n" +
+	"\x05media\x18\x06 \x03(\v2\x15.jack.actors.v1.MediaR\x05media\"<\n" +
+	"\x05Media\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\"\x9f\x01\n" +
 	"\vOutboundSMS\x12\x0e\n" +
 	"\x02to\x18\x01 \x01(\tR\x02to\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\tR\x04body\x12'\n" +
 	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\x12$\n" +
-	"\x0eauthor_user_id\x18\x04 \x01(\tR\fauthorUserId\"\x88\x01\n" +
+	"\x0eauthor_user_id\x18\x04 \x01(\tR\fauthorUserId\x12\x1d\n" +
+	"\n" +
+	"media_urls\x18\x05 \x03(\tR\tmediaUrls\"\x88\x01\n" +
 	"\tSMSStatus\x12\x1f\n" +
 	"\vmessage_sid\x18\x01 \x01(\tR\n" +
 	"messageSid\x12\x16\n" +
@@ -1290,7 +1426,10 @@ const file_messages_proto_rawDesc = "" +
 	"\n" +
 	"CallFailed\x12!\n" +
 	"\ffailure_json\x18\x01 \x01(\fR\vfailureJson\"\x0e\n" +
-	"\fOutboundCall\"\xbd\x02\n" +
+	"\fOutboundCall\"+\n" +
+	"\bFollowUp\x12\x1f\n" +
+	"\vreminder_id\x18\x01 \x01(\tR\n" +
+	"reminderId\"\xbd\x02\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
@@ -1327,53 +1466,57 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_messages_proto_goTypes = []any{
 	(*Request)(nil),       // 0: jack.actors.v1.Request
 	(*Reply)(nil),         // 1: jack.actors.v1.Reply
 	(*InboundSMS)(nil),    // 2: jack.actors.v1.InboundSMS
-	(*OutboundSMS)(nil),   // 3: jack.actors.v1.OutboundSMS
-	(*SMSStatus)(nil),     // 4: jack.actors.v1.SMSStatus
-	(*SetAIPaused)(nil),   // 5: jack.actors.v1.SetAIPaused
-	(*LeadChanged)(nil),   // 6: jack.actors.v1.LeadChanged
-	(*GetContext)(nil),    // 7: jack.actors.v1.GetContext
-	(*CallStart)(nil),     // 8: jack.actors.v1.CallStart
-	(*CallCompleted)(nil), // 9: jack.actors.v1.CallCompleted
-	(*CallFailed)(nil),    // 10: jack.actors.v1.CallFailed
-	(*OutboundCall)(nil),  // 11: jack.actors.v1.OutboundCall
-	(*Error)(nil),         // 12: jack.actors.v1.Error
-	(*Delivery)(nil),      // 13: jack.actors.v1.Delivery
-	(*LeadReply)(nil),     // 14: jack.actors.v1.LeadReply
-	(*Ack)(nil),           // 15: jack.actors.v1.Ack
-	(*ContextReply)(nil),  // 16: jack.actors.v1.ContextReply
-	(*CallReply)(nil),     // 17: jack.actors.v1.CallReply
-	nil,                   // 18: jack.actors.v1.Error.FieldsEntry
-	nil,                   // 19: jack.actors.v1.Error.DetailsEntry
+	(*Media)(nil),         // 3: jack.actors.v1.Media
+	(*OutboundSMS)(nil),   // 4: jack.actors.v1.OutboundSMS
+	(*SMSStatus)(nil),     // 5: jack.actors.v1.SMSStatus
+	(*SetAIPaused)(nil),   // 6: jack.actors.v1.SetAIPaused
+	(*LeadChanged)(nil),   // 7: jack.actors.v1.LeadChanged
+	(*GetContext)(nil),    // 8: jack.actors.v1.GetContext
+	(*CallStart)(nil),     // 9: jack.actors.v1.CallStart
+	(*CallCompleted)(nil), // 10: jack.actors.v1.CallCompleted
+	(*CallFailed)(nil),    // 11: jack.actors.v1.CallFailed
+	(*OutboundCall)(nil),  // 12: jack.actors.v1.OutboundCall
+	(*FollowUp)(nil),      // 13: jack.actors.v1.FollowUp
+	(*Error)(nil),         // 14: jack.actors.v1.Error
+	(*Delivery)(nil),      // 15: jack.actors.v1.Delivery
+	(*LeadReply)(nil),     // 16: jack.actors.v1.LeadReply
+	(*Ack)(nil),           // 17: jack.actors.v1.Ack
+	(*ContextReply)(nil),  // 18: jack.actors.v1.ContextReply
+	(*CallReply)(nil),     // 19: jack.actors.v1.CallReply
+	nil,                   // 20: jack.actors.v1.Error.FieldsEntry
+	nil,                   // 21: jack.actors.v1.Error.DetailsEntry
 }
 var file_messages_proto_depIdxs = []int32{
 	2,  // 0: jack.actors.v1.Request.inbound_sms:type_name -> jack.actors.v1.InboundSMS
-	3,  // 1: jack.actors.v1.Request.outbound_sms:type_name -> jack.actors.v1.OutboundSMS
-	4,  // 2: jack.actors.v1.Request.sms_status:type_name -> jack.actors.v1.SMSStatus
-	5,  // 3: jack.actors.v1.Request.set_ai_paused:type_name -> jack.actors.v1.SetAIPaused
-	6,  // 4: jack.actors.v1.Request.lead_changed:type_name -> jack.actors.v1.LeadChanged
-	7,  // 5: jack.actors.v1.Request.get_context:type_name -> jack.actors.v1.GetContext
-	8,  // 6: jack.actors.v1.Request.call_start:type_name -> jack.actors.v1.CallStart
-	9,  // 7: jack.actors.v1.Request.call_completed:type_name -> jack.actors.v1.CallCompleted
-	10, // 8: jack.actors.v1.Request.call_failed:type_name -> jack.actors.v1.CallFailed
-	11, // 9: jack.actors.v1.Request.outbound_call:type_name -> jack.actors.v1.OutboundCall
-	12, // 10: jack.actors.v1.Reply.error:type_name -> jack.actors.v1.Error
-	13, // 11: jack.actors.v1.Reply.delivery:type_name -> jack.actors.v1.Delivery
-	14, // 12: jack.actors.v1.Reply.lead:type_name -> jack.actors.v1.LeadReply
-	15, // 13: jack.actors.v1.Reply.ack:type_name -> jack.actors.v1.Ack
-	16, // 14: jack.actors.v1.Reply.context:type_name -> jack.actors.v1.ContextReply
-	17, // 15: jack.actors.v1.Reply.call:type_name -> jack.actors.v1.CallReply
-	18, // 16: jack.actors.v1.Error.fields:type_name -> jack.actors.v1.Error.FieldsEntry
-	19, // 17: jack.actors.v1.Error.details:type_name -> jack.actors.v1.Error.DetailsEntry
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	4,  // 1: jack.actors.v1.Request.outbound_sms:type_name -> jack.actors.v1.OutboundSMS
+	5,  // 2: jack.actors.v1.Request.sms_status:type_name -> jack.actors.v1.SMSStatus
+	6,  // 3: jack.actors.v1.Request.set_ai_paused:type_name -> jack.actors.v1.SetAIPaused
+	7,  // 4: jack.actors.v1.Request.lead_changed:type_name -> jack.actors.v1.LeadChanged
+	8,  // 5: jack.actors.v1.Request.get_context:type_name -> jack.actors.v1.GetContext
+	9,  // 6: jack.actors.v1.Request.call_start:type_name -> jack.actors.v1.CallStart
+	10, // 7: jack.actors.v1.Request.call_completed:type_name -> jack.actors.v1.CallCompleted
+	11, // 8: jack.actors.v1.Request.call_failed:type_name -> jack.actors.v1.CallFailed
+	12, // 9: jack.actors.v1.Request.outbound_call:type_name -> jack.actors.v1.OutboundCall
+	13, // 10: jack.actors.v1.Request.follow_up:type_name -> jack.actors.v1.FollowUp
+	14, // 11: jack.actors.v1.Reply.error:type_name -> jack.actors.v1.Error
+	15, // 12: jack.actors.v1.Reply.delivery:type_name -> jack.actors.v1.Delivery
+	16, // 13: jack.actors.v1.Reply.lead:type_name -> jack.actors.v1.LeadReply
+	17, // 14: jack.actors.v1.Reply.ack:type_name -> jack.actors.v1.Ack
+	18, // 15: jack.actors.v1.Reply.context:type_name -> jack.actors.v1.ContextReply
+	19, // 16: jack.actors.v1.Reply.call:type_name -> jack.actors.v1.CallReply
+	3,  // 17: jack.actors.v1.InboundSMS.media:type_name -> jack.actors.v1.Media
+	20, // 18: jack.actors.v1.Error.fields:type_name -> jack.actors.v1.Error.FieldsEntry
+	21, // 19: jack.actors.v1.Error.details:type_name -> jack.actors.v1.Error.DetailsEntry
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -1392,6 +1535,7 @@ func file_messages_proto_init() {
 		(*Request_CallCompleted)(nil),
 		(*Request_CallFailed)(nil),
 		(*Request_OutboundCall)(nil),
+		(*Request_FollowUp)(nil),
 	}
 	file_messages_proto_msgTypes[1].OneofWrappers = []any{
 		(*Reply_Error)(nil),
@@ -1407,7 +1551,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

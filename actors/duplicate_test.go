@@ -1,0 +1,179 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/persistence/memory"
+	"github.com/jack-auto/jack/persistence/storetest"
+)
+
+// TestDuplicateActivation: two engines, each its own one-member cluster, host an activation of
+// the same conversation over one Store, as happens while members disagree about the topology
+// (DESIGN §5a). Both receive the same inbound texts (plus a few only one of them sees) and
+// both send the same staff texts with shared idempotency keys, concurrently. The Store's
+// unique keys and counters are the guard: every MessageSid and every key is stored once, each
+// key is sent through Twilio once (the pending row is committed before the send, so the
+// second activation finds it), and the lead's counters and version are exact.
+func TestDuplicateActivation(t *testing.T) {
+	t.Parallel()
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			// Slow sends widen the window between the pending row's commit and the outcome's.
+			a := setup(t, sk.open(t), func(c *Config) { c.AIDebounce = time.Hour })
+			a.sms.SendSMSFunc = func(req jack.SMSRequest) (*jack.SMSResult, error) {
+				time.Sleep(20 * time.Millisecond)
+				return &jack.SMSResult{Sid: newSid(), Status: jack.StatusQueued}, nil
+			}
+			b, err := NewEngine(a.engine.cfg, a.store, memory.NewBroker(), a.sms, a.agent, a.dialer, testLogger(t))
+			require.NoError(t, err)
+			require.NoError(t, b.Start())
+			t.Cleanup(func() { b.Close() })
+			engines := []*Engine{a.engine, b}
+			customer := storetest.NewPhone()
+
+			// One stream of operations per engine: the shared texts and staff texts in the same
+			// order for both, with each engine's own texts mixed in.
+			const shared, own, staff = 60, 10, 15
+			type op struct {
+				in  *jack.InboundSMS
+				out *jack.OutboundSMS
+			}
+			inbound := func(body string) op {
+				return op{in: &jack.InboundSMS{MessageSid: newSid(), From: customer, To: a.orgPhone, Body: body}}
+			}
+			var common []op
+			for i := range shared {
+				common = append(common, inbound(fmt.Sprintf("shared %d", i)))
+				if i%4 == 3 && i/4 < staff {
+					k := i / 4
+					common = append(common, op{out: &jack.OutboundSMS{To: customer, Body: fmt.Sprintf("staff %d", k),
+						IdempotencyKey: fmt.Sprintf("dup-key-%d", k), AuthorUserID: &a.owner.ID}})
+				}
+			}
+			streams := make([][]op, len(engines))
+			wantSids := map[string]bool{}
+			for _, o := range common {
+				if o.in != nil {
+					wantSids[o.in.MessageSid] = true
+				}
+			}
+			for e := range engines {
+				for i, o := range common {
+					streams[e] = append(streams[e], o)
+					if i%7 == 0 && i/7 < own {
+						u := inbound(fmt.Sprintf("only engine %d, %d", e, i/7))
+						wantSids[u.in.MessageSid] = true
+						streams[e] = append(streams[e], u)
+					}
+				}
+			}
+
+			// Per engine, a few workers take the stream in order, so both activations work on
+			// the same texts at nearly the same time.
+			var (
+				mu       sync.Mutex
+				firsts   = map[string]int{} // sid or key → answers that were not duplicates
+				wins     = make([]int, len(engines))
+				wg       sync.WaitGroup
+				errs     = make(chan error, 4*len(engines))
+				workers  = 4
+				nextOpOf = make([]chan op, len(engines))
+			)
+			for e, eng := range engines {
+				nextOpOf[e] = make(chan op)
+				go func() {
+					defer close(nextOpOf[e])
+					for _, o := range streams[e] {
+						nextOpOf[e] <- o
+					}
+				}()
+				for range workers {
+					wg.Go(func() {
+						for o := range nextOpOf[e] {
+							var (
+								d   *jack.Delivery
+								err error
+								key string
+							)
+							if o.in != nil {
+								d, err = eng.ReceiveSMS(context.Background(), a.org.ID, *o.in)
+								key = o.in.MessageSid
+							} else {
+								d, err = eng.SendSMS(context.Background(), a.org.ID, *o.out)
+								key = o.out.IdempotencyKey
+							}
+							if err != nil {
+								errs <- fmt.Errorf("engine %d: %w", e, err)
+								for range nextOpOf[e] { // drain so the feeder ends
+								}
+								return
+							}
+							mu.Lock()
+							if !d.Duplicate {
+								firsts[key]++
+								wins[e]++
+							}
+							mu.Unlock()
+						}
+					})
+				}
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				require.NoError(t, err)
+			}
+			t.Logf("first to commit: engine A %d times, engine B %d times", wins[0], wins[1])
+
+			lead, err := a.store.FindLeadByPhone(t.Context(), a.org.ID, customer)
+			require.NoError(t, err)
+			msgs := messagesOf(t, a.store, a.org.ID, lead.ID)
+			sids, keys := map[string]int{}, map[string]int{}
+			for _, m := range msgs {
+				if m.SentBy == jack.SentByCustomer {
+					sids[m.TwilioMessageSid]++
+				} else {
+					keys[m.IdempotencyKey]++
+					require.Equal(t, jack.StatusQueued, m.Status, "the send's outcome was recorded for %s", m.IdempotencyKey)
+				}
+			}
+			require.Len(t, sids, len(wantSids))
+			for sid := range wantSids {
+				require.Equal(t, 1, sids[sid], "MessageSid %s stored once", sid)
+				require.Equal(t, 1, firsts[sid], "MessageSid %s acknowledged as new once", sid)
+			}
+			require.Len(t, keys, staff)
+			sends := map[string]int{}
+			for _, s := range a.sms.Sent() {
+				sends[s.Body]++
+			}
+			require.Len(t, sends, staff)
+			for k := range staff {
+				key := fmt.Sprintf("dup-key-%d", k)
+				require.Equal(t, 1, keys[key], "key %s stored once", key)
+				require.Equal(t, 1, firsts[key], "key %s acknowledged as new once", key)
+				require.Equal(t, 1, sends[fmt.Sprintf("staff %d", k)], "key %s sent once", key)
+			}
+
+			require.Equal(t, len(msgs), lead.TotalConversations, "total_conversations counts every stored message once")
+			require.EqualValues(t, 1+len(msgs), lead.Version, "version: the creation plus one conversation update per stored message")
+			events, err := a.store.FindEvents(t.Context(), a.org.ID, jack.EventFilter{Limit: 5000})
+			require.NoError(t, err)
+			received := 0
+			for _, ev := range events {
+				if ev.Type == jack.EventSMSReceived {
+					received++
+				}
+			}
+			require.Equal(t, len(wantSids), received, "one sms_received event per stored text")
+		})
+	}
+}
