@@ -31,6 +31,7 @@ func (s *Server) routes() {
 	app.Delete("/api/leads/:id", s.authenticate, s.deleteLead)
 	app.Get("/api/leads/:id/messages", s.authenticate, s.listMessages)
 	app.Post("/api/leads/:id/ai", s.authenticate, s.needsEngine, s.setAI)
+	app.Post("/api/leads/import", s.authenticate, requireAdmin, s.importLeads)
 
 	// SMS.
 	app.Post("/api/twilio/send-sms", s.authenticate, s.needsEngine, s.sendSMS)
@@ -52,6 +53,9 @@ func (s *Server) routes() {
 	app.Post("/api/admin/organizations/:orgId/phone-numbers/purchase", s.authenticate, requireAdmin, s.purchasePhoneNumber)
 	app.Post("/api/admin/phone-numbers/:phone/activate", s.authenticate, requireAdmin, s.activatePhoneNumber)
 	app.Post("/api/admin/phone-numbers/:phone/deactivate", s.authenticate, requireAdmin, s.deactivatePhoneNumber)
+
+	// Analytics.
+	app.Get("/api/analytics/summary", s.authenticate, s.analyticsSummary)
 
 	// Staff dashboard: GET / and /assets/*; it passes every other request on, so it never
 	// shadows the API, and as app.Use it is not an API route for openapi.json.

@@ -44,6 +44,10 @@ Usage:
   jack migrate up|down|status     manage the database schema (down rolls back one step)
   jack simulate sms --to N --from N "text"
                                   text a running server as a customer would (a signed Twilio webhook)
+  jack import leads --org ID [--format csv|adf] [--json] FILE
+                                  import a CSV or ADF/XML lead feed (row errors are listed, exit 0)
+  jack audit [--json] [--show-phones]
+                                  check every organization's data; exit 1 when it finds problems
 
 Run "jack <command> -h" for a command's flags.
 `
@@ -76,6 +80,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, cfg, args[1:], stdout)
 	case "simulate":
 		return runSimulate(ctx, cfg, args[1:], stdout, stderr)
+	case "import":
+		return runImport(ctx, cfg, args[1:], stdout, stderr)
+	case "audit":
+		return runAudit(ctx, cfg, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
