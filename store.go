@@ -24,6 +24,7 @@ type Store interface {
 	ConversationStore
 	EventStore
 	ReportStore
+	ReminderStore
 }
 
 // OrganizationStore keeps dealerships.
@@ -78,6 +79,19 @@ type ReportStore interface {
 	Analytics(ctx context.Context, orgID uuid.UUID, from, to time.Time) (*Analytics, error)
 	// Audit is tenant-free: the cross-organization health check of `jack audit`.
 	Audit(ctx context.Context) (*AuditReport, error)
+}
+
+// ReminderStore keeps follow-up reminders (see jack.Reminder).
+type ReminderStore interface {
+	// ClaimDueReminders is tenant-free: it claims up to limit pending reminders whose DueAt is at
+	// or before now and whose earlier claim, if any, has expired, for lease, and returns them
+	// soonest first. A reminder claimed here is not returned to any other caller (on any node)
+	// until now+lease. Firing it is the conversation grain's job (MarkReminderFired in its
+	// transaction); an unfired claim simply expires and the reminder is claimed again.
+	// EINVALID for a lease that is not positive; limit <= 0 means the adapter's default (100).
+	ClaimDueReminders(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Reminder, error)
+	// FindReminders lists orgID's reminders of one phone ("" for all), newest first, at most 200.
+	FindReminders(ctx context.Context, orgID uuid.UUID, phone string) ([]*Reminder, error)
 }
 
 // PhoneNumberStore keeps the dealerships' own numbers.
@@ -175,9 +189,26 @@ type ConversationTx interface {
 	// UpsertSummary stores the conversation's summary (one per organization and phone),
 	// replacing the previous one, and returns it.
 	UpsertSummary(ctx context.Context, s *Summary) (*Summary, error)
+
+	// ScheduleReminder makes r the conversation's (r.Phone's) one pending reminder: any other
+	// pending reminder of that phone is canceled. r.ID, CreatedAt and Status are filled when empty;
+	// r.Phone, when empty, is the lead's. ENOTFOUND if r.LeadID is not the organization's lead,
+	// EINVALID without DueAt, with a negative Step, a Status other than pending or a Phone that
+	// is not the lead's.
+	ScheduleReminder(ctx context.Context, r *Reminder) error
+	// CancelReminders cancels the phone's pending reminders and says how many.
+	CancelReminders(ctx context.Context, phone string) (int, error)
+	// FindPendingReminder returns the phone's pending reminder, locked until the transaction ends
+	// where the database supports it; ENOTFOUND when none.
+	FindPendingReminder(ctx context.Context, phone string) (*Reminder, error)
+	// MarkReminderFired sets a pending reminder fired (fired_at = tx clock); ECONFLICT when it is
+	// not pending any more (fired or canceled meanwhile), ENOTFOUND when unknown.
+	MarkReminderFired(ctx context.Context, id uuid.UUID) error
 }
 
 // ConversationChange is a change to a lead's conversation fields; zero fields change nothing.
+// UpdateConversation returns EUNPROCESSABLE for a LeadQualityScore outside 0–100 or a Sentiment
+// outside Sentiments.
 type ConversationChange struct {
 	Messages        int        // messages added: total_conversations += Messages
 	Activity        *time.Time // last_activity

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,25 +66,35 @@ func ParseTime(s string) (time.Time, error) {
 const (
 	CursorLeadsCreated  = "lc"
 	CursorLeadsActivity = "la"
+	CursorLeadsScore    = "ls"
 	CursorMessages      = "m"
 )
 
 // Cursor is the position after which (in the listing's order) the next page starts: the sort
-// time and the id of the last row of the previous page.
+// key and the id of the last row of the previous page. Score listings sort by Score (nil for
+// an unscored lead, which sorts last), the others by Time.
 type Cursor struct {
-	Time time.Time
-	ID   string
+	Time  time.Time
+	Score *float64
+	ID    string
 }
 
 type cursorJSON struct {
-	K string `json:"k"`
-	T string `json:"t"`
-	I string `json:"i"`
+	K string   `json:"k"`
+	T string   `json:"t,omitempty"`
+	S *float64 `json:"s,omitempty"`
+	I string   `json:"i"`
 }
 
 // EncodeCursor returns the opaque form of c for a listing of kind.
 func EncodeCursor(kind string, c Cursor) string {
-	b, _ := json.Marshal(cursorJSON{K: kind, T: Truncate(c.Time).Format(time.RFC3339Nano), I: c.ID})
+	cj := cursorJSON{K: kind, I: c.ID}
+	if kind == CursorLeadsScore {
+		cj.S = c.Score
+	} else {
+		cj.T = Truncate(c.Time).Format(time.RFC3339Nano)
+	}
+	b, _ := json.Marshal(cj)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -98,6 +110,9 @@ func DecodeCursor(kind, s string) (Cursor, error) {
 	if err := json.Unmarshal(b, &c); err != nil || c.K != kind || c.I == "" {
 		return Cursor{}, invalid
 	}
+	if kind == CursorLeadsScore {
+		return Cursor{Score: c.S, ID: c.I}, nil
+	}
 	t, err := time.Parse(time.RFC3339Nano, c.T)
 	if err != nil {
 		return Cursor{}, invalid
@@ -112,8 +127,54 @@ func LeadSort(s jack.LeadSort) (kind, column string, err error) {
 		return CursorLeadsCreated, "created_at", nil
 	case jack.LeadSortActivity:
 		return CursorLeadsActivity, "last_activity", nil
+	case jack.LeadSortScore:
+		return CursorLeadsScore, "lead_quality_score", nil
 	}
-	return "", "", jack.Errorf(jack.EINVALID, "Unknown sort %q: use created or activity.", string(s))
+	return "", "", jack.Errorf(jack.EINVALID, "Unknown sort %q: use created, activity or score.", string(s))
+}
+
+// LeadOrderBy returns the ORDER BY terms of a lead listing of kind sorted by column: newest (or
+// highest score) first, unscored leads last, id as the tiebreak. Both dialects accept it.
+func LeadOrderBy(kind, column string) string {
+	if kind == CursorLeadsScore {
+		return column + " DESC NULLS LAST, id DESC"
+	}
+	return column + " DESC, id DESC"
+}
+
+// LeadAfter returns the WHERE condition that starts a lead listing of kind, sorted by column,
+// after cursor c; arg adds a query argument and returns its placeholder. A score cursor of an
+// unscored lead continues among the unscored; one of a scored lead continues with lower scores,
+// then the unscored.
+func LeadAfter(kind, column string, c Cursor, arg func(v any) string) string {
+	switch {
+	case kind != CursorLeadsScore:
+		return fmt.Sprintf("(%s, id) < (%s, %s)", column, arg(c.Time), arg(c.ID))
+	case c.Score == nil:
+		return fmt.Sprintf("(%s IS NULL AND id < %s)", column, arg(c.ID))
+	}
+	score := arg(*c.Score)
+	return fmt.Sprintf("(%[1]s < %[2]s OR (%[1]s = %[2]s AND id < %[3]s) OR %[1]s IS NULL)", column, score, arg(c.ID))
+}
+
+// NextLeadCursor returns the cursor of the page after one that ended with last.
+func NextLeadCursor(kind string, last *jack.Lead) string {
+	c := Cursor{Time: last.CreatedAt, ID: last.ID}
+	switch kind {
+	case CursorLeadsActivity:
+		c.Time = last.LastActivity
+	case CursorLeadsScore:
+		c.Time, c.Score = time.Time{}, last.LeadQualityScore
+	}
+	return EncodeCursor(kind, c)
+}
+
+// CheckMinScore returns EINVALID for a score filter that is not a number.
+func CheckMinScore(min *float64) error {
+	if min != nil && (math.IsNaN(*min) || math.IsInf(*min, 0)) {
+		return jack.Errorf(jack.EINVALID, "The minimum score must be a number.")
+	}
+	return nil
 }
 
 // LikePattern returns a case-folded "%q%" pattern with LIKE wildcards in q escaped by '\'
@@ -124,7 +185,7 @@ func LikePattern(q string) string {
 }
 
 // Unique constraint names of the schema (migrations/*/00001_init.sql, 00002_call_sid.sql,
-// 00003_reports.sql).
+// 00003_reports.sql, 00004_nurture.sql).
 const (
 	UniqueUserEmail        = "user_profiles_email_key"
 	UniquePhoneNumber      = "organization_phone_numbers_phone_number_key"
@@ -135,6 +196,7 @@ const (
 	UniqueCallConversation = "call_sessions_org_conversation_key"
 	UniqueCallSid          = "call_sessions_org_call_sid_key"
 	UniqueLeadExternalID   = "leads_org_source_external_id_key"
+	UniqueReminderPending  = "reminders_org_phone_pending_key"
 )
 
 var conflictMessages = map[string]string{
@@ -147,6 +209,7 @@ var conflictMessages = map[string]string{
 	UniqueCallConversation: "This call is already recorded.",
 	UniqueCallSid:          "This call is already recorded.",
 	UniqueLeadExternalID:   "A lead with this source and external id already exists.",
+	UniqueReminderPending:  "This conversation already has a pending reminder.",
 }
 
 // ConflictError returns the ECONFLICT error for a violated unique constraint, with a message
@@ -156,6 +219,20 @@ func ConflictError(constraint string) error {
 		return jack.Errorf(jack.ECONFLICT, "%s", msg)
 	}
 	return jack.Errorf(jack.ECONFLICT, "This record already exists.")
+}
+
+// CheckConversationChange returns EUNPROCESSABLE naming each field of ch a lead cannot hold:
+// a score outside 0–100 (or not a number) would break score listings, and a sentiment outside
+// jack.Sentiments would make the lead fail validation on its next CRM update.
+func CheckConversationChange(ch jack.ConversationChange) error {
+	fields := map[string]string{}
+	if s := ch.LeadQualityScore; s != nil && !(*s >= 0 && *s <= 100) {
+		fields["leadQualityScore"] = "must be between 0 and 100"
+	}
+	if ch.Sentiment != nil && !slices.Contains(jack.Sentiments, *ch.Sentiment) {
+		fields["sentiment"] = "must be one of " + strings.Join(jack.Sentiments, ", ")
+	}
+	return jack.ValidationError(fields)
 }
 
 // ApplyConversationChange applies ch to l's conversation fields at now (the transaction's time)
@@ -199,6 +276,13 @@ func ApplyConversationChange(l *jack.Lead, ch jack.ConversationChange, now time.
 	}
 	if ch.ScriptProgress != nil {
 		l.ScriptProgress = *ch.ScriptProgress
+	}
+	if ch.LeadQualityScore != nil {
+		score := *ch.LeadQualityScore
+		l.LeadQualityScore = &score
+	}
+	if ch.Sentiment != nil {
+		l.Sentiment = *ch.Sentiment
 	}
 	l.Version++
 	l.UpdatedAt = now

@@ -16,17 +16,18 @@ import (
 const messageColumns = `id, organization_id, COALESCE(lead_id, ''), phone_number_normalized, content, sent_by, type,
 	"timestamp", COALESCE(twilio_message_sid, ''), COALESCE(twilio_call_sid, ''),
 	COALESCE(elevenlabs_conversation_id, ''), time_in_call_secs, message_status, COALESCE(error_code, ''),
-	COALESCE(error_message, ''), COALESCE(idempotency_key, ''), author_user_id`
+	COALESCE(error_message, ''), COALESCE(idempotency_key, ''), author_user_id, media`
 
 func scanMessage(row pgx.Row) (*jack.Message, error) {
 	var m jack.Message
 	err := row.Scan(&m.ID, &m.OrganizationID, &m.LeadID, &m.PhoneNumberNormalized, &m.Content, &m.SentBy, &m.Type,
 		&m.Timestamp, &m.TwilioMessageSid, &m.TwilioCallSid,
 		&m.ElevenLabsConversationID, &m.TimeInCallSecs, &m.Status, &m.ErrorCode,
-		&m.ErrorMessage, &m.IdempotencyKey, &m.AuthorUserID)
+		&m.ErrorMessage, &m.IdempotencyKey, &m.AuthorUserID, &m.Media)
 	if err != nil {
 		return nil, err
 	}
+	m.Media = persistence.MediaOrNil(m.Media)
 	return &m, nil
 }
 
@@ -163,8 +164,12 @@ func (tx *Tx) EnsureLead(ctx context.Context, lead *jack.Lead) (*jack.Lead, bool
 
 // UpdateConversation applies ch to the lead's conversation fields in one UPDATE (counters add
 // to the stored value, so concurrent writers never lose a message), bumps its version and
-// returns it. ENOTFOUND if leadID is not the organization's.
+// returns it. ENOTFOUND if leadID is not the organization's, EUNPROCESSABLE for a score or
+// sentiment the lead cannot hold.
 func (tx *Tx) UpdateConversation(ctx context.Context, leadID string, ch jack.ConversationChange) (*jack.Lead, error) {
+	if err := persistence.CheckConversationChange(ch); err != nil {
+		return nil, err
+	}
 	var currentStep *string
 	var completedSteps []string
 	if p := ch.ScriptProgress; p != nil {
@@ -187,13 +192,16 @@ func (tx *Tx) UpdateConversation(ctx context.Context, leadID string, ch jack.Con
 			credit_score_range = COALESCE($13, credit_score_range),
 			script_progress_current_step = COALESCE($14, script_progress_current_step),
 			script_progress_completed_steps = COALESCE($15, script_progress_completed_steps),
+			lead_quality_score = COALESCE($16, lead_quality_score),
+			sentiment = COALESCE($17, sentiment),
 			version = version + 1,
 			updated_at = $7
 		WHERE organization_id = $1 AND id = $2
 		RETURNING `+leadColumns,
 		tx.orgID, leadID, ch.Messages, truncPtr(ch.Activity), truncPtr(ch.Touchpoint),
 		ch.OptOut, tx.now, ch.ResumeAI, truncPtr(ch.AIPausedUntil), ch.ChaseStatus,
-		ch.VehicleInterest, ch.BudgetRange, ch.CreditScoreRange, currentStep, completedStepsArg(completedSteps)))
+		ch.VehicleInterest, ch.BudgetRange, ch.CreditScoreRange, currentStep, completedStepsArg(completedSteps),
+		ch.LeadQualityScore, ch.Sentiment))
 	return lead, orNotFound(err, "Lead")
 }
 
@@ -226,16 +234,20 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *jack.Message) (*jack.Message
 			return nil, false, err
 		}
 	}
+	media, err := persistence.MediaJSON(m.Media)
+	if err != nil {
+		return nil, false, err
+	}
 	stored, err := scanMessage(tx.tx.QueryRow(ctx, `
 		INSERT INTO conversations (id, organization_id, lead_id, phone_number_normalized, content, sent_by, type,
 			"timestamp", twilio_message_sid, twilio_call_sid, elevenlabs_conversation_id, time_in_call_secs,
-			message_status, error_code, error_message, idempotency_key, author_user_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			message_status, error_code, error_message, idempotency_key, author_user_id, media)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		ON CONFLICT DO NOTHING
 		RETURNING `+messageColumns,
 		m.ID, m.OrganizationID, nullText(m.LeadID), m.PhoneNumberNormalized, m.Content, m.SentBy, m.Type,
 		m.Timestamp, nullText(m.TwilioMessageSid), nullText(m.TwilioCallSid), nullText(m.ElevenLabsConversationID), m.TimeInCallSecs,
-		m.Status, nullText(m.ErrorCode), nullText(m.ErrorMessage), nullText(m.IdempotencyKey), m.AuthorUserID))
+		m.Status, nullText(m.ErrorCode), nullText(m.ErrorMessage), nullText(m.IdempotencyKey), m.AuthorUserID, string(media)))
 	if err == nil {
 		return stored, true, nil
 	}

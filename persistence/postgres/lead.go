@@ -19,7 +19,7 @@ const leadColumns = `id, organization_id, customer_name, phone_number, phone_num
 	COALESCE(funding_readiness_reason, ''), sentiment, script_progress_current_step,
 	script_progress_completed_steps, COALESCE(credit_score_range, ''), credit_known_issues,
 	COALESCE(vehicle_preference, ''), COALESCE(budget_range, ''), last_touchpoint,
-	total_conversations, last_activity, ai_paused_until, opted_out_at, version, created_at, updated_at`
+	total_conversations, last_activity, ai_paused_until, opted_out_at, lead_quality_score, version, created_at, updated_at`
 
 func scanLead(row pgx.Row) (*jack.Lead, error) {
 	var l jack.Lead
@@ -28,7 +28,8 @@ func scanLead(row pgx.Row) (*jack.Lead, error) {
 		&l.FundingReadinessReason, &l.Sentiment, &l.ScriptProgress.CurrentStep,
 		&l.ScriptProgress.CompletedSteps, &l.CreditScoreRange, &l.CreditKnownIssues,
 		&l.VehiclePreference, &l.BudgetRange, &l.LastTouchpoint,
-		&l.TotalConversations, &l.LastActivity, &l.AIPausedUntil, &l.OptedOutAt, &l.Version, &l.CreatedAt, &l.UpdatedAt)
+		&l.TotalConversations, &l.LastActivity, &l.AIPausedUntil, &l.OptedOutAt, &l.LeadQualityScore, &l.Version,
+		&l.CreatedAt, &l.UpdatedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +96,7 @@ func prepareLead(ctx context.Context, tx *Tx, lead *jack.Lead, validate bool) er
 	lead.LastTouchpoint = truncPtr(lead.LastTouchpoint)
 	lead.AIPausedUntil = truncPtr(lead.AIPausedUntil)
 	lead.OptedOutAt = truncPtr(lead.OptedOutAt)
+	lead.LeadQualityScore = nil // scoring writes it, through UpdateConversation only
 	lead.Version = 1
 	if validate {
 		if err := lead.Validate(); err != nil {
@@ -179,6 +181,9 @@ func (s *Store) FindLeads(ctx context.Context, orgID uuid.UUID, filter jack.Lead
 	if err != nil {
 		return nil, err
 	}
+	if err := persistence.CheckMinScore(filter.MinScore); err != nil {
+		return nil, err
+	}
 	where := []string{"organization_id = $1"}
 	args := []any{orgID}
 	arg := func(v any) string {
@@ -190,7 +195,7 @@ func (s *Store) FindLeads(ctx context.Context, orgID uuid.UUID, filter jack.Lead
 		if err != nil {
 			return nil, err
 		}
-		where = append(where, fmt.Sprintf("(%s, id) < (%s, %s)", column, arg(c.Time), arg(c.ID)))
+		where = append(where, persistence.LeadAfter(kind, column, c, arg))
 	}
 	if filter.Status != nil {
 		where = append(where, "chase_status = "+arg(*filter.Status))
@@ -198,14 +203,17 @@ func (s *Store) FindLeads(ctx context.Context, orgID uuid.UUID, filter jack.Lead
 	if filter.AssignedTo != nil {
 		where = append(where, "assigned_to = "+arg(*filter.AssignedTo))
 	}
+	if filter.MinScore != nil {
+		where = append(where, "lead_quality_score >= "+arg(*filter.MinScore))
+	}
 	if filter.Q != nil && strings.TrimSpace(*filter.Q) != "" {
 		p := arg(persistence.LikePattern(strings.TrimSpace(*filter.Q)))
 		where = append(where, fmt.Sprintf(`(customer_name ILIKE %[1]s ESCAPE '\' OR phone_number ILIKE %[1]s ESCAPE '\'
 			OR phone_number_normalized ILIKE %[1]s ESCAPE '\' OR email ILIKE %[1]s ESCAPE '\')`, p))
 	}
 	limit := jack.PageLimit(filter.Limit, persistence.DefaultLeadLimit, persistence.MaxLeadLimit)
-	q := fmt.Sprintf(`SELECT %s FROM leads WHERE %s ORDER BY %s DESC, id DESC LIMIT %s`,
-		leadColumns, strings.Join(where, " AND "), column, arg(limit+1))
+	q := fmt.Sprintf(`SELECT %s FROM leads WHERE %s ORDER BY %s LIMIT %s`,
+		leadColumns, strings.Join(where, " AND "), persistence.LeadOrderBy(kind, column), arg(limit+1))
 
 	page := &jack.LeadPage{Leads: []*jack.Lead{}}
 	err = s.inTx(ctx, orgID, func(tx *Tx) error {
@@ -216,12 +224,7 @@ func (s *Store) FindLeads(ctx context.Context, orgID uuid.UUID, filter jack.Lead
 		}
 		if len(leads) > limit {
 			leads = leads[:limit]
-			last := leads[limit-1]
-			at := last.CreatedAt
-			if kind == persistence.CursorLeadsActivity {
-				at = last.LastActivity
-			}
-			page.NextCursor = persistence.EncodeCursor(kind, persistence.Cursor{Time: at, ID: last.ID})
+			page.NextCursor = persistence.NextLeadCursor(kind, leads[limit-1])
 		}
 		page.Leads = append(page.Leads, leads...)
 		return nil

@@ -15,16 +15,17 @@ var _ jack.ConversationTx = (*Tx)(nil)
 
 const messageColumns = `id, organization_id, lead_id, phone_number_normalized, content, sent_by, type, timestamp,
 	twilio_message_sid, twilio_call_sid, elevenlabs_conversation_id, time_in_call_secs, message_status,
-	error_code, error_message, idempotency_key, author_user_id`
+	error_code, error_message, idempotency_key, author_user_id, media`
 
 func scanMessage(row scanner) (*jack.Message, error) {
 	var m jack.Message
 	if err := row.Scan(&m.ID, &m.OrganizationID, nullString{&m.LeadID}, &m.PhoneNumberNormalized, &m.Content, &m.SentBy,
 		&m.Type, textTime{&m.Timestamp}, nullString{&m.TwilioMessageSid}, nullString{&m.TwilioCallSid},
 		nullString{&m.ElevenLabsConversationID}, &m.TimeInCallSecs, &m.Status, nullString{&m.ErrorCode},
-		nullString{&m.ErrorMessage}, nullString{&m.IdempotencyKey}, nullUUID{&m.AuthorUserID}); err != nil {
+		nullString{&m.ErrorMessage}, nullString{&m.IdempotencyKey}, nullUUID{&m.AuthorUserID}, jsonText{&m.Media}); err != nil {
 		return nil, formatError(err)
 	}
+	m.Media = persistence.MediaOrNil(m.Media)
 	return &m, nil
 }
 
@@ -193,8 +194,12 @@ func (tx *Tx) EnsureLead(ctx context.Context, lead *jack.Lead) (*jack.Lead, bool
 }
 
 // UpdateConversation applies ch to the lead's conversation fields and bumps its version.
-// ENOTFOUND if leadID is not the organization's.
+// ENOTFOUND if leadID is not the organization's, EUNPROCESSABLE for a score or sentiment the
+// lead cannot hold.
 func (tx *Tx) UpdateConversation(ctx context.Context, leadID string, ch jack.ConversationChange) (*jack.Lead, error) {
+	if err := persistence.CheckConversationChange(ch); err != nil {
+		return nil, err
+	}
 	lead, err := findLeadByID(ctx, tx, leadID)
 	if err != nil {
 		return nil, err
@@ -224,18 +229,23 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *jack.Message) (*jack.Message
 	if m.Status == "" {
 		m.Status = jack.StatusSent
 	}
-	res, err := tx.exec(ctx, `INSERT INTO conversations (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	media, err := persistence.MediaJSON(m.Media)
+	if err != nil {
+		return nil, false, err
+	}
+	res, err := tx.exec(ctx, `INSERT INTO conversations (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 		m.ID.String(), m.OrganizationID.String(), nullStringArg(m.LeadID), m.PhoneNumberNormalized, m.Content, m.SentBy, m.Type,
 		timeArg(m.Timestamp), nullStringArg(m.TwilioMessageSid), nullStringArg(m.TwilioCallSid),
 		nullStringArg(m.ElevenLabsConversationID), m.TimeInCallSecs, m.Status, nullStringArg(m.ErrorCode),
-		nullStringArg(m.ErrorMessage), nullStringArg(m.IdempotencyKey), nullUUIDArg(m.AuthorUserID))
+		nullStringArg(m.ErrorMessage), nullStringArg(m.IdempotencyKey), nullUUIDArg(m.AuthorUserID), string(media))
 	if err != nil {
 		return nil, false, fmt.Errorf("insert message: %w", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return nil, false, err
 	} else if n == 1 {
+		m.Media = persistence.MediaOrNil(m.Media)
 		return m, true, nil
 	}
 	existing, err := findDuplicateMessage(ctx, tx, m)

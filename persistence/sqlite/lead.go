@@ -16,9 +16,9 @@ const leadColumns = `id, organization_id, customer_name, phone_number, phone_num
 	created_by, assigned_to, chase_status, funding_readiness, funding_readiness_reason, sentiment,
 	script_progress_current_step, script_progress_completed_steps, credit_score_range, credit_known_issues,
 	vehicle_preference, budget_range, last_touchpoint, total_conversations, last_activity,
-	ai_paused_until, opted_out_at, version, created_at, updated_at`
+	ai_paused_until, opted_out_at, lead_quality_score, version, created_at, updated_at`
 
-const leadPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+const leadPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 func scanLead(row scanner) (*jack.Lead, error) {
 	var l jack.Lead
@@ -28,7 +28,7 @@ func scanLead(row scanner) (*jack.Lead, error) {
 		jsonText{&l.ScriptProgress.CompletedSteps}, nullString{&l.CreditScoreRange}, jsonText{&l.CreditKnownIssues},
 		nullString{&l.VehiclePreference}, nullString{&l.BudgetRange}, nullTime{&l.LastTouchpoint},
 		&l.TotalConversations, textTime{&l.LastActivity}, nullTime{&l.AIPausedUntil}, nullTime{&l.OptedOutAt},
-		&l.Version, textTime{&l.CreatedAt}, textTime{&l.UpdatedAt}); err != nil {
+		&l.LeadQualityScore, &l.Version, textTime{&l.CreatedAt}, textTime{&l.UpdatedAt}); err != nil {
 		return nil, formatError(err)
 	}
 	if l.ScriptProgress.CompletedSteps == nil {
@@ -55,7 +55,7 @@ func leadArgs(l *jack.Lead) ([]any, error) {
 		nullStringArg(l.FundingReadinessReason), l.Sentiment, l.ScriptProgress.CurrentStep, steps,
 		nullStringArg(l.CreditScoreRange), issues, nullStringArg(l.VehiclePreference), nullStringArg(l.BudgetRange),
 		nullTimeArg(l.LastTouchpoint), l.TotalConversations, timeArg(l.LastActivity), nullTimeArg(l.AIPausedUntil),
-		nullTimeArg(l.OptedOutAt), l.Version, timeArg(l.CreatedAt), timeArg(l.UpdatedAt)}, nil
+		nullTimeArg(l.OptedOutAt), l.LeadQualityScore, l.Version, timeArg(l.CreatedAt), timeArg(l.UpdatedAt)}, nil
 }
 
 // prepareLead fills what the store owns on a new lead: id, organization, version, times and
@@ -91,6 +91,7 @@ func prepareLead(tx *Tx, l *jack.Lead) {
 	}
 	l.LastActivity = persistence.Truncate(l.LastActivity)
 	l.LastTouchpoint, l.AIPausedUntil, l.OptedOutAt = truncatePtr(l.LastTouchpoint), truncatePtr(l.AIPausedUntil), truncatePtr(l.OptedOutAt)
+	l.LeadQualityScore = nil // scoring writes it, through UpdateConversation only
 }
 
 // truncatePtr returns a new pointer to the stored form of *t, leaving the caller's time alone.
@@ -212,7 +213,17 @@ func findLeads(ctx context.Context, tx *Tx, filter jack.LeadFilter) (*jack.LeadP
 	if err != nil {
 		return nil, err
 	}
+	if err := persistence.CheckMinScore(filter.MinScore); err != nil {
+		return nil, err
+	}
 	where, args := []string{"organization_id = ?"}, []any{tx.orgID.String()}
+	arg := func(v any) string {
+		if t, ok := v.(time.Time); ok {
+			v = timeArg(t)
+		}
+		args = append(args, v)
+		return "?"
+	}
 	if filter.Status != nil {
 		where, args = append(where, "chase_status = ?"), append(args, *filter.Status)
 	}
@@ -225,16 +236,19 @@ func findLeads(ctx context.Context, tx *Tx, filter jack.LeadFilter) (*jack.LeadP
 	if filter.AssignedTo != nil {
 		where, args = append(where, "assigned_to = ?"), append(args, filter.AssignedTo.String())
 	}
+	if filter.MinScore != nil {
+		where = append(where, "lead_quality_score >= "+arg(*filter.MinScore))
+	}
 	if filter.Cursor != "" {
 		c, err := persistence.DecodeCursor(kind, filter.Cursor)
 		if err != nil {
 			return nil, err
 		}
-		where, args = append(where, "("+column+", id) < (?, ?)"), append(args, timeArg(c.Time), c.ID)
+		where = append(where, persistence.LeadAfter(kind, column, c, arg))
 	}
 	limit := jack.PageLimit(filter.Limit, persistence.DefaultLeadLimit, persistence.MaxLeadLimit)
 	rows, err := tx.query(ctx, `SELECT `+leadColumns+` FROM leads WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY `+column+` DESC, id DESC LIMIT ?`, append(args, limit+1)...)
+		` ORDER BY `+persistence.LeadOrderBy(kind, column)+` LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
 		return nil, fmt.Errorf("find leads: %w", err)
 	}
@@ -252,12 +266,7 @@ func findLeads(ctx context.Context, tx *Tx, filter jack.LeadFilter) (*jack.LeadP
 	}
 	if len(page.Leads) > limit {
 		page.Leads = page.Leads[:limit]
-		last := page.Leads[limit-1]
-		at := last.CreatedAt
-		if kind == persistence.CursorLeadsActivity {
-			at = last.LastActivity
-		}
-		page.NextCursor = persistence.EncodeCursor(kind, persistence.Cursor{Time: at, ID: last.ID})
+		page.NextCursor = persistence.NextLeadCursor(kind, page.Leads[limit-1])
 	}
 	return page, nil
 }

@@ -179,6 +179,7 @@ var uniqueConstraints = map[string]string{
 	"call_sessions.organization_id, call_sessions.elevenlabs_conversation_id":                persistence.UniqueCallConversation,
 	"call_sessions.organization_id, call_sessions.twilio_call_sid":                           persistence.UniqueCallSid,
 	"leads.organization_id, leads.source, leads.external_id":                                 persistence.UniqueLeadExternalID,
+	"reminders.organization_id, reminders.phone_number_normalized":                           persistence.UniqueReminderPending,
 }
 
 // formatError translates driver errors at the edge: no rows → ENOTFOUND, unique violations →
