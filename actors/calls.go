@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -139,11 +140,12 @@ func (g *grain) completeCall(c *CallCompleted) *Reply {
 		return errorReply(jack.Errorf(jack.EINVALID, "Invalid call transcript."))
 	}
 	var (
-		lead    *jack.Lead
-		session *jack.CallSession
-		stored  []*jack.Message
-		summary *jack.Summary
-		events  []*jack.Event
+		lead     *jack.Lead
+		session  *jack.CallSession
+		stored   []*jack.Message
+		summary  *jack.Summary
+		events   []*jack.Event
+		lastCall *jack.CallAnalysis
 	)
 	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
 		now := tx.Now()
@@ -199,7 +201,14 @@ func (g *grain) completeCall(c *CallCompleted) *Reply {
 			}
 		}
 		end := start.Add(time.Duration(t.DurationSeconds) * time.Second)
-		if l, err = tx.UpdateConversation(ctx, l.ID, jack.ConversationChange{Messages: len(stored), Activity: &end}); err != nil {
+		analysis := jack.ParseCallAnalysis(t.Analysis)
+		ch := jack.ConversationChange{Messages: len(stored), Activity: &end}
+		{ // score with the call: its turns join the conversation in memory only after commit
+			msgs := append(slices.Clone(g.messages), stored...)
+			score, sentiment := jack.ScoreLead(jack.ScoreInput{Lead: l, Messages: msgs, Now: now, Call: analysis})
+			ch.LeadQualityScore, ch.Sentiment = &score, &sentiment
+		}
+		if l, err = tx.UpdateConversation(ctx, l.ID, ch); err != nil {
 			return err
 		}
 		lead = l
@@ -222,6 +231,11 @@ func (g *grain) completeCall(c *CallCompleted) *Reply {
 		cs.CallOutcome = cmpOr(t.CallSuccessful, jack.OutcomeUnknown)
 		cs.TerminationReason = t.TerminationReason
 		cs.ElevenLabsData = t.Analysis
+		if analysis != nil {
+			sentimentScore, quality := jack.CallScores(analysis)
+			cs.SentimentScore, cs.LeadQualityScore = &sentimentScore, &quality
+		}
+		lastCall = analysis
 		if err := tx.UpdateCallSession(ctx, cs); err != nil {
 			return err
 		}
@@ -242,6 +256,9 @@ func (g *grain) completeCall(c *CallCompleted) *Reply {
 		}
 		if summary != nil {
 			g.summary = summary
+		}
+		if lastCall != nil {
+			g.lastCall = lastCall
 		}
 		g.remember(lead, nil, events)
 		// The text agent's session was opened with the context before the call: start a fresh one.

@@ -53,6 +53,9 @@ type Config struct {
 	AIDebounce time.Duration
 	// AISessionIdle closes an unused AI session. Defaults to 5m.
 	AISessionIdle time.Duration
+	// ReminderPoll is how often this node claims due follow-up reminders. Defaults to 5s;
+	// negative disables polling (tests call PollReminders).
+	ReminderPoll time.Duration
 	// HistorySize is how many recent messages a grain keeps in memory. Defaults to 50.
 	HistorySize int
 
@@ -79,6 +82,9 @@ func (c Config) WithDefaults() Config {
 	def(&c.TakeoverPause, 30*time.Minute)
 	def(&c.AIDebounce, 3*time.Second)
 	def(&c.AISessionIdle, 5*time.Minute)
+	if c.ReminderPoll == 0 {
+		c.ReminderPoll = 5 * time.Second
+	}
 	if c.HistorySize <= 0 {
 		c.HistorySize = 50
 	}
@@ -156,6 +162,14 @@ func (e *Engine) Start() error {
 		remote.Configure(cfg.Host, cfg.Port, remoteOpts...),
 		cluster.WithKinds(cluster.NewKind(Kind, props)),
 		cluster.WithRequestTimeout(cfg.RequestTimeout)))
+	// The library reports membership only at Info, which libraryLogger drops: say it here,
+	// since who joined and who left is what an operator looks for after a node dies.
+	e.system.EventStream.Subscribe(func(evt any) {
+		if t, ok := evt.(*cluster.ClusterTopology); ok {
+			e.log.Info("cluster topology changed", "members", len(t.Members),
+				"joined", memberAddresses(t.Joined), "left", memberAddresses(t.Left))
+		}
+	})
 	var startErr error
 	func() {
 		// StartMember panics when the remote cannot bind or the provider fails.
@@ -166,12 +180,23 @@ func (e *Engine) Start() error {
 		}()
 		e.cluster.StartMember()
 	}()
+	if startErr == nil && cfg.ReminderPoll > 0 {
+		go e.pollReminders(cfg.ReminderPoll)
+	}
 	return startErr
 }
 
 // Ready reports whether the member sees a cluster topology, so grains can be reached.
 func (e *Engine) Ready() bool {
 	return e.cluster != nil && e.cluster.MemberList != nil && e.cluster.MemberList.Length() > 0
+}
+
+func memberAddresses(members []*cluster.Member) []string {
+	out := make([]string, len(members))
+	for i, m := range members {
+		out[i] = m.Address()
+	}
+	return out
 }
 
 // ActiveConversations counts this node's live conversation grains.

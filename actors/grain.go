@@ -37,8 +37,9 @@ type grain struct {
 	assignedName string
 	messages     []*jack.Message // recent, oldest first
 	summary      *jack.Summary
-	total        int // every message of the conversation
-	sms, voice   int // the same by channel
+	lastCall     *jack.CallAnalysis // the latest finished call's analysis, for scoring
+	total        int                // every message of the conversation
+	sms, voice   int                // the same by channel
 
 	// AI reply state. gen counts customer turns and takeovers: a reply computed for an older
 	// generation is stale and dropped.
@@ -195,6 +196,8 @@ func (g *grain) handle(req *Request) *Reply {
 		return g.failCall(body.CallFailed)
 	case *Request_OutboundCall:
 		return g.outboundCall()
+	case *Request_FollowUp:
+		return g.followUp(body.FollowUp)
 	default:
 		// A newer node may send a case this node does not know yet (rolling deploy).
 		return errorReply(jack.Errorf(jack.EUNAVAILABLE, "This node cannot handle that request yet; please retry."))
@@ -288,6 +291,20 @@ func (g *grain) receiveSMS(in *InboundSMS) *Reply {
 		case jack.KeywordStart:
 			ch.OptOut = ptr(false)
 		}
+		// The customer answered: no more follow-ups, and a lead being chased is engaged again.
+		if err := g.stopCadence(ctx, tx); err != nil {
+			return err
+		}
+		if l.ChaseStatus == jack.ChaseNurture {
+			ch.ChaseStatus = ptr(jack.ChaseEngaged)
+		}
+		predicted := cloneLead(l)
+		if ch.OptOut != nil && *ch.OptOut {
+			predicted.OptedOutAt = &now
+		} else if ch.OptOut != nil {
+			predicted.OptedOutAt = nil
+		}
+		ch.LeadQualityScore, ch.Sentiment = g.score(predicted, m, now)
 		if lead, err = tx.UpdateConversation(ctx, l.ID, ch); err != nil {
 			return err
 		}
@@ -319,11 +336,12 @@ func (g *grain) receiveSMS(in *InboundSMS) *Reply {
 
 // outbound is one text the dealership sends: by staff (author set) or by the AI.
 type outbound struct {
-	body   string
-	key    string
-	media  []string
-	author *uuid.UUID
-	change jack.ConversationChange // what the AI learned, committed with its reply
+	body     string
+	key      string
+	media    []string
+	author   *uuid.UUID
+	change   jack.ConversationChange // what the AI learned, committed with its reply
+	reminder *jack.Reminder          // the follow-up this text fires, if it is one
 }
 
 func (g *grain) sendManual(out *OutboundSMS) *Reply {
@@ -389,10 +407,27 @@ func (g *grain) send(o outbound) (*jack.Lead, *jack.Message, bool, error) {
 		}
 		ch := o.change
 		ch.Messages, ch.Activity, ch.Touchpoint = 1, &now, &now
+		if learned(o.change) { // the AI read a vehicle, budget or credit: the lead ranks differently
+			ch.LeadQualityScore, ch.Sentiment = g.score(withQualification(l, o.change), nil, now)
+		}
 		if o.author != nil {
 			ch.AIPausedUntil = ptr(now.Add(g.e.cfg.TakeoverPause))
 		}
 		if lead, err = tx.UpdateConversation(ctx, l.ID, ch); err != nil {
+			return err
+		}
+		// The dealership wrote last: a follow-up fires its step and schedules the next; any other
+		// text (the AI's reply, a staff member's) starts the cadence over.
+		if o.reminder != nil {
+			if err := tx.MarkReminderFired(ctx, o.reminder.ID); err != nil {
+				return err
+			}
+			if next := g.nextReminder(l.ID, o.reminder.Step+1, now); next != nil {
+				if err := tx.ScheduleReminder(ctx, next); err != nil {
+					return err
+				}
+			}
+		} else if err := g.restartCadence(ctx, tx, l.ID, now); err != nil {
 			return err
 		}
 		msg = m
@@ -519,6 +554,9 @@ func (g *grain) setAIPaused(paused bool) *Reply {
 		ch := jack.ConversationChange{ResumeAI: !paused}
 		if paused {
 			ch.AIPausedUntil = ptr(now.AddDate(100, 0, 0)) // until staff resume it
+			if err := g.stopCadence(ctx, tx); err != nil { // staff took over: no automatic follow-ups
+				return err
+			}
 		}
 		l, err := tx.UpdateConversation(ctx, g.lead.ID, ch)
 		if err != nil {
@@ -734,6 +772,40 @@ func (g *grain) checkContactHours() error {
 		return jack.QuietHoursError(next)
 	}
 	return nil
+}
+
+// score ranks the lead (as it will be once the change commits) on the conversation in memory
+// plus extra, the message being stored.
+func (g *grain) score(lead *jack.Lead, extra *jack.Message, now time.Time) (*float64, *string) {
+	msgs := g.messages
+	if extra != nil {
+		msgs = append(slices.Clone(g.messages), extra)
+	}
+	score, sentiment := jack.ScoreLead(jack.ScoreInput{Lead: lead, Messages: msgs, Now: now, Call: g.lastCall})
+	return &score, &sentiment
+}
+
+// learned reports whether an agent's change states something scoring reads.
+func learned(ch jack.ConversationChange) bool {
+	return ch.VehicleInterest != nil || ch.BudgetRange != nil || ch.CreditScoreRange != nil || ch.ScriptProgress != nil
+}
+
+// withQualification returns a copy of l with the qualification fields of ch applied.
+func withQualification(l *jack.Lead, ch jack.ConversationChange) *jack.Lead {
+	c := cloneLead(l)
+	if ch.VehicleInterest != nil {
+		c.VehiclePreference = *ch.VehicleInterest
+	}
+	if ch.BudgetRange != nil {
+		c.BudgetRange = *ch.BudgetRange
+	}
+	if ch.CreditScoreRange != nil {
+		c.CreditScoreRange = *ch.CreditScoreRange
+	}
+	if ch.ScriptProgress != nil {
+		c.ScriptProgress = *ch.ScriptProgress
+	}
+	return c
 }
 
 // channelCounts returns the conversation's message counts by channel.
