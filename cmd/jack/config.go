@@ -61,6 +61,9 @@ type Config struct {
 	AIDebounce time.Duration
 	// AISessionIdle closes an idle AI session (JACK_AI_SESSION_IDLE). Defaults to 5m.
 	AISessionIdle time.Duration
+	// ReminderPoll is how often this node claims due follow-up reminders (JACK_REMINDER_POLL).
+	// Defaults to 5s.
+	ReminderPoll time.Duration
 
 	// ClusterProvider makes the process one node of a cluster (CLUSTER_PROVIDER): "automanaged"
 	// (static seed list; LAN, loopback) or "kubernetes". Empty: a one-member cluster. A cluster
@@ -131,6 +134,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		TakeoverPause:                dur("JACK_TAKEOVER_PAUSE", 30*time.Minute),
 		AIDebounce:                   dur("JACK_AI_DEBOUNCE", 3*time.Second),
 		AISessionIdle:                dur("JACK_AI_SESSION_IDLE", 5*time.Minute),
+		ReminderPoll:                 dur("JACK_REMINDER_POLL", 5*time.Second),
 		LogFormat:                    strings.ToLower(cmp.Or(env("LOG_FORMAT"), "text")),
 		ClusterProvider:              strings.ToLower(env("CLUSTER_PROVIDER")),
 		ClusterName:                  cmp.Or(env("CLUSTER_NAME"), "jack"),
@@ -255,6 +259,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("takeover_pause", c.TakeoverPause),
 		slog.Duration("ai_debounce", c.AIDebounce),
 		slog.Duration("ai_session_idle", c.AISessionIdle),
+		slog.Duration("reminder_poll", c.ReminderPoll),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("cluster_provider", c.ClusterProvider),
 		slog.String("cluster_name", c.ClusterName),

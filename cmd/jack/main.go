@@ -203,6 +203,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		TakeoverPause:     cfg.TakeoverPause,
 		AIDebounce:        cfg.AIDebounce,
 		AISessionIdle:     cfg.AISessionIdle,
+		ReminderPoll:      cfg.ReminderPoll,
 	}, m.Store, m.Broker, sms, agent, dialer, m.Log.With("component", "engine"))
 	if err != nil {
 		return err
