@@ -29,10 +29,11 @@ type updateOrganizationRequest struct {
 	Name     *string `json:"name"`
 	Domain   *string `json:"domain"`
 	Settings *struct {
-		DefaultRegion     *string `json:"defaultRegion"`
-		TimeZone          *string `json:"timeZone"`
-		ContactHoursStart *string `json:"contactHoursStart"`
-		ContactHoursEnd   *string `json:"contactHoursEnd"`
+		DefaultRegion     *string             `json:"defaultRegion"`
+		TimeZone          *string             `json:"timeZone"`
+		ContactHoursStart *string             `json:"contactHoursStart"`
+		ContactHoursEnd   *string             `json:"contactHoursEnd"`
+		Cadence           *[]jack.CadenceStep `json:"cadence"` // replaces the whole cadence; [] for none
 	} `json:"settings"`
 }
 
@@ -62,6 +63,9 @@ func (s *Server) updateOrganization(c *fiber.Ctx) error {
 		}
 		if v := trimmed(req.Settings.ContactHoursEnd); v != nil {
 			settings.ContactHoursEnd = *v
+		}
+		if req.Settings.Cadence != nil {
+			settings.Cadence = *req.Settings.Cadence
 		}
 		upd.Settings = &settings
 	}

@@ -30,6 +30,7 @@ func (s *Server) routes() {
 	app.Patch("/api/leads/:id", s.authenticate, s.patchLead)
 	app.Delete("/api/leads/:id", s.authenticate, s.deleteLead)
 	app.Get("/api/leads/:id/messages", s.authenticate, s.listMessages)
+	app.Get("/api/leads/:id/reminders", s.authenticate, s.listReminders)
 	app.Post("/api/leads/:id/ai", s.authenticate, s.needsEngine, s.setAI)
 	app.Post("/api/leads/import", s.authenticate, requireAdmin, s.importLeads)
 
