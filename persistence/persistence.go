@@ -153,8 +153,10 @@ func LeadAfter(kind, column string, c Cursor, arg func(v any) string) string {
 	case c.Score == nil:
 		return fmt.Sprintf("(%s IS NULL AND id < %s)", column, arg(c.ID))
 	}
-	score := arg(*c.Score)
-	return fmt.Sprintf("(%[1]s < %[2]s OR (%[1]s = %[2]s AND id < %[3]s) OR %[1]s IS NULL)", column, score, arg(c.ID))
+	// One placeholder per use: SQLite's ? cannot be referenced twice. Placeholders appear in
+	// the order arg is called.
+	return fmt.Sprintf("(%[1]s < %[2]s OR (%[1]s = %[3]s AND id < %[4]s) OR %[1]s IS NULL)",
+		column, arg(*c.Score), arg(*c.Score), arg(c.ID))
 }
 
 // NextLeadCursor returns the cursor of the page after one that ended with last.

@@ -3,6 +3,7 @@ package persistence_test
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"testing"
 	"time"
 
@@ -31,6 +32,61 @@ func TestCursor(t *testing.T) {
 			t.Parallel()
 			_, err := persistence.DecodeCursor(tc.kind, tc.cursor)
 			require.Equal(t, jack.EINVALID, jack.ErrorCode(err))
+		})
+	}
+}
+
+func TestScoreCursor(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		score *float64
+	}{
+		{"Scored", ptr(72.125)},
+		{"Zero", ptr(0.0)},
+		{"Unscored", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			lead := &jack.Lead{ID: "lead-1", LeadQualityScore: tc.score, CreatedAt: time.Now()}
+			s := persistence.NextLeadCursor(persistence.CursorLeadsScore, lead)
+			got, err := persistence.DecodeCursor(persistence.CursorLeadsScore, s)
+			require.NoError(t, err)
+			require.Equal(t, persistence.Cursor{Score: tc.score, ID: "lead-1"}, got)
+			_, err = persistence.DecodeCursor(persistence.CursorLeadsCreated, s)
+			require.Equal(t, jack.EINVALID, jack.ErrorCode(err), "a score cursor is no other listing's")
+		})
+	}
+}
+
+func TestLeadAfter(t *testing.T) {
+	t.Parallel()
+	placeholders := func(args *[]any) func(any) string {
+		return func(v any) string { *args = append(*args, v); return "?" }
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name, kind string
+		c          persistence.Cursor
+		want       string
+		args       []any
+	}{
+		{"Created", persistence.CursorLeadsCreated, persistence.Cursor{Time: at, ID: "x"},
+			"(created_at, id) < (?, ?)", []any{at, "x"}},
+		{"Scored", persistence.CursorLeadsScore, persistence.Cursor{Score: ptr(50.0), ID: "x"},
+			"(lead_quality_score < ? OR (lead_quality_score = ? AND id < ?) OR lead_quality_score IS NULL)", []any{50.0, 50.0, "x"}},
+		{"Unscored", persistence.CursorLeadsScore, persistence.Cursor{ID: "x"},
+			"(lead_quality_score IS NULL AND id < ?)", []any{"x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			column := "created_at"
+			if tc.kind == persistence.CursorLeadsScore {
+				column = "lead_quality_score"
+			}
+			var args []any
+			require.Equal(t, tc.want, persistence.LeadAfter(tc.kind, column, tc.c, placeholders(&args)))
+			require.Equal(t, tc.args, args)
 		})
 	}
 }
@@ -69,6 +125,42 @@ func TestApplyConversationChange(t *testing.T) {
 	require.Nil(t, lead.OptedOutAt)
 	require.Nil(t, lead.AIPausedUntil)
 	require.EqualValues(t, 6, lead.Version)
+
+	score := 81.5
+	persistence.ApplyConversationChange(lead, jack.ConversationChange{LeadQualityScore: &score, Sentiment: ptr("positive")}, later)
+	score = 0 // the lead keeps its own copy
+	require.Equal(t, ptr(81.5), lead.LeadQualityScore)
+	require.Equal(t, "positive", lead.Sentiment)
+}
+
+func TestCheckConversationChange(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		ch    jack.ConversationChange
+		field string
+	}{
+		{"Empty", jack.ConversationChange{}, ""},
+		{"Bounds", jack.ConversationChange{LeadQualityScore: ptr(100.0), Sentiment: ptr("neutral")}, ""},
+		{"ZeroScore", jack.ConversationChange{LeadQualityScore: ptr(0.0)}, ""},
+		{"ScoreAbove", jack.ConversationChange{LeadQualityScore: ptr(100.01)}, "leadQualityScore"},
+		{"ScoreBelow", jack.ConversationChange{LeadQualityScore: ptr(-0.5)}, "leadQualityScore"},
+		{"ScoreNaN", jack.ConversationChange{LeadQualityScore: ptr(math.NaN())}, "leadQualityScore"},
+		{"Sentiment", jack.ConversationChange{Sentiment: ptr("meh")}, "sentiment"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := persistence.CheckConversationChange(tc.ch)
+			if tc.field == "" {
+				require.NoError(t, err)
+				return
+			}
+			var je *jack.Error
+			require.ErrorAs(t, err, &je)
+			require.Equal(t, jack.EUNPROCESSABLE, je.Code)
+			require.Contains(t, je.Fields, tc.field)
+		})
+	}
 }
 
 func TestNextEventID(t *testing.T) {

@@ -32,17 +32,7 @@ const ownerRole = "jack_owner_test"
 func TestAuditNonSuperuserOwner(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	base := os.Getenv(postgrestest.EnvURL)
-	postgrestest.URL(t) // skips without TEST_DATABASE_URL; prepares the database and jack_app
-	u := mustOwnerSchema(t, base)
-
-	require.NoError(t, postgres.Migrate(ctx, u, "up", nil))
-	s, err := postgres.Open(ctx, postgres.Config{URL: u})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
-	user, err := postgres.CurrentUser(ctx, s)
-	require.NoError(t, err)
-	require.Equal(t, migrations.AppRole, user)
+	s, _ := mustOpenOwnerStore(t)
 
 	orgA, orgB := mustCreateOrg(t, s, "A"), mustCreateOrg(t, s, "B")
 	shared := storetest.NewPhone()
@@ -61,6 +51,25 @@ func TestAuditNonSuperuserOwner(t *testing.T) {
 	require.Equal(t, []jack.SharedPhone{{Phone: shared, Organizations: sortedIDs(orgA.ID, orgB.ID)}}, got.SharedCustomerPhones)
 	require.Equal(t, []jack.NumberRef{{OrganizationID: orgB.ID, Phone: pn.PhoneNumber}}, got.NumbersWithoutElevenLabs)
 	require.Equal(t, []jack.LeadRef{{OrganizationID: orgA.ID, LeadID: "raw", Phone: "555"}}, got.InvalidLeadPhones)
+}
+
+// mustOpenOwnerStore migrates a new schema as ownerRole (see mustOwnerSchema) and opens a
+// Store on it, running as the application role; it returns the Store and the schema's URL
+// (which connects as the owner).
+func mustOpenOwnerStore(tb testing.TB) (*postgres.Store, string) {
+	tb.Helper()
+	ctx := context.Background()
+	base := os.Getenv(postgrestest.EnvURL)
+	postgrestest.URL(tb) // skips without TEST_DATABASE_URL; prepares the database and jack_app
+	u := mustOwnerSchema(tb, base)
+	require.NoError(tb, postgres.Migrate(ctx, u, "up", nil))
+	s, err := postgres.Open(ctx, postgres.Config{URL: u})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = s.Close() })
+	user, err := postgres.CurrentUser(ctx, s)
+	require.NoError(tb, err)
+	require.Equal(tb, migrations.AppRole, user)
+	return s, u
 }
 
 // mustOwnerSchema returns the URL of a new, empty schema owned by ownerRole, connecting as it;

@@ -32,10 +32,12 @@ func TestMigrate(t *testing.T) {
 		return out.String()
 	}
 
-	require.Equal(t, 8, tableCount())
+	require.Equal(t, 9, tableCount())
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
+	require.Contains(t, run("down"), "00004_nurture.sql")
+	require.Equal(t, 8, tableCount())
 	require.Contains(t, run("down"), "00003_reports.sql")
 	require.Contains(t, run("down"), "00002_call_sid.sql")
 	require.Equal(t, 8, tableCount())
@@ -48,7 +50,8 @@ func TestMigrate(t *testing.T) {
 	require.Contains(t, up, "00001_init.sql")
 	require.Contains(t, up, "00002_call_sid.sql")
 	require.Contains(t, up, "00003_reports.sql")
-	require.Equal(t, 8, tableCount())
+	require.Contains(t, up, "00004_nurture.sql")
+	require.Equal(t, 9, tableCount())
 	require.NotContains(t, run("status"), "pending")
 
 	t.Run("ErrUnknownCommand", func(t *testing.T) {

@@ -147,12 +147,16 @@ func TestMigrate(t *testing.T) {
 	require.Contains(t, out.String(), "00001_init.sql")
 	require.Contains(t, out.String(), "00002_call_sid.sql")
 	require.Contains(t, out.String(), "00003_reports.sql")
+	require.Contains(t, out.String(), "00004_nurture.sql")
 
 	out.Reset()
 	require.NoError(t, sqlite.Migrate(ctx, path, "up", &out), "up twice is harmless")
 	require.NoError(t, sqlite.Migrate(ctx, path, "status", &out))
 	require.Contains(t, out.String(), "applied")
 
+	out.Reset()
+	require.NoError(t, sqlite.Migrate(ctx, path, "down", &out))
+	require.Contains(t, out.String(), "00004_nurture.sql")
 	out.Reset()
 	require.NoError(t, sqlite.Migrate(ctx, path, "down", &out))
 	require.Contains(t, out.String(), "00003_reports.sql")

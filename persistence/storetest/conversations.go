@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -280,6 +282,47 @@ func testConversations(t *testing.T, f Features, newStore NewStoreFunc) {
 			requireEqual(t, f, lead, got)
 		})
 
+		t.Run("ScoreAndSentiment", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			lead := updateConversation(t, b, jack.ConversationChange{LeadQualityScore: ptr(72.5), Sentiment: ptr("positive")})
+			require.Equal(t, ptr(72.5), lead.LeadQualityScore)
+			require.Equal(t, "positive", lead.Sentiment)
+			require.Equal(t, b.lead.Version+1, lead.Version)
+			got, err := b.store.FindLeadByID(t.Context(), b.org.ID, b.lead.ID)
+			require.NoError(t, err)
+			requireEqual(t, f, lead, got)
+
+			lead = updateConversation(t, b, jack.ConversationChange{Messages: 1})
+			require.Equal(t, ptr(72.5), lead.LeadQualityScore, "a zero field changes nothing")
+			require.Equal(t, "positive", lead.Sentiment)
+
+			lead = updateConversation(t, b, jack.ConversationChange{LeadQualityScore: ptr(0.0), Sentiment: ptr("negative")})
+			require.Equal(t, ptr(0.0), lead.LeadQualityScore, "zero is a score")
+			require.Equal(t, "negative", lead.Sentiment)
+		})
+
+		t.Run("ErrInvalidScoreOrSentiment", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			for name, ch := range map[string]jack.ConversationChange{
+				"ScoreAbove100":    {LeadQualityScore: ptr(100.5)},
+				"ScoreNegative":    {LeadQualityScore: ptr(-1.0)},
+				"ScoreNaN":         {LeadQualityScore: ptr(math.NaN())},
+				"ScoreInf":         {LeadQualityScore: ptr(math.Inf(1))},
+				"UnknownSentiment": {Sentiment: ptr("ecstatic"), Messages: 1},
+			} {
+				err := b.store.InConversationTx(t.Context(), b.org.ID, func(tx jack.ConversationTx) error {
+					_, err := tx.UpdateConversation(t.Context(), b.lead.ID, ch)
+					return err
+				})
+				require.Equal(t, jack.EUNPROCESSABLE, jack.ErrorCode(err), "%s: %v", name, err)
+			}
+			got, err := b.store.FindLeadByID(t.Context(), b.org.ID, b.lead.ID)
+			require.NoError(t, err)
+			requireEqual(t, f, b.lead, got, "an invalid change changes nothing")
+		})
+
 		t.Run("BumpsVersionForUpdateLead", func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
@@ -345,6 +388,50 @@ func testConversations(t *testing.T, f Features, newStore NewStoreFunc) {
 			page, err := b.store.FindMessages(t.Context(), b.org.ID, jack.MessageFilter{LeadID: b.lead.ID})
 			require.NoError(t, err)
 			requireEqual(t, f, []*jack.Message{stored}, page.Messages)
+		})
+
+		t.Run("Media", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			ctx := t.Context()
+			media := []jack.MessageMedia{
+				{URL: "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", ContentType: "image/jpeg"},
+				{URL: "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2", ContentType: "application/pdf"},
+			}
+			m := NewMessage(b.lead, "my trade-in", f.now())
+			m.TwilioMessageSid = "SMmedia"
+			m.Media = media
+			stored, created := insertMessage(t, b, m)
+			require.True(t, created)
+			require.Equal(t, media, stored.Media)
+			plain, _ := insertMessage(t, b, NewMessage(b.lead, "no photo", f.now().Add(time.Second)))
+			require.Nil(t, plain.Media, "no media reads as nil")
+			empty := NewMessage(b.lead, "empty media", f.now().Add(2*time.Second))
+			empty.Media = []jack.MessageMedia{}
+			emptyStored, _ := insertMessage(t, b, empty)
+			require.Nil(t, emptyStored.Media, "empty media reads as nil")
+
+			page, err := b.store.FindMessages(ctx, b.org.ID, jack.MessageFilter{LeadID: b.lead.ID})
+			require.NoError(t, err)
+			requireEqual(t, f, []*jack.Message{stored, plain, emptyStored}, page.Messages)
+			snap, err := b.store.LoadConversation(ctx, b.org.ID, b.lead.PhoneNumberNormalized, 10)
+			require.NoError(t, err)
+			requireEqual(t, f, []*jack.Message{stored, plain, emptyStored}, snap.Messages)
+			inTx(t, b, func(tx jack.ConversationTx) error {
+				got, err := tx.FindMessageBySid(ctx, "SMmedia")
+				require.NoError(t, err)
+				require.Equal(t, media, got.Media)
+				return nil
+			})
+			retry := NewMessage(b.lead, "my trade-in", f.now())
+			retry.TwilioMessageSid = "SMmedia"
+			dup, created := insertMessage(t, b, retry)
+			require.False(t, created)
+			require.Equal(t, media, dup.Media, "a duplicate returns the stored media")
+
+			b2, err := json.Marshal(plain)
+			require.NoError(t, err)
+			require.NotContains(t, string(b2), `"media"`, "JSON omits absent media")
 		})
 
 		// A webhook retry (same MessageSid) or a client retry (same idempotency key) is harmless.

@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"cmp"
+	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +77,42 @@ func testLeads(t *testing.T, f Features, newStore NewStoreFunc) {
 			require.Nil(t, got.AIPausedUntil)
 			require.Nil(t, got.LastTouchpoint)
 			require.Empty(t, got.Email)
+		})
+
+		t.Run("ScoreStaysUnset", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			ctx := t.Context()
+			// Only scoring (ConversationTx.UpdateConversation) writes the score.
+			lead := jack.NewLead(b.org.ID, "Scored Elsewhere", NewPhone(), f.now())
+			lead.LeadQualityScore = ptr(99.0)
+			require.NoError(t, b.store.CreateLead(ctx, b.org.ID, lead))
+			require.Nil(t, lead.LeadQualityScore)
+			got, err := b.store.FindLeadByID(ctx, b.org.ID, lead.ID)
+			require.NoError(t, err)
+			require.Nil(t, got.LeadQualityScore)
+
+			imported := jack.NewLead(b.org.ID, "Imported", NewPhone(), f.now())
+			imported.LeadQualityScore = ptr(99.0)
+			stored, outcome, err := b.store.ImportLead(ctx, b.org.ID, jack.ImportedLead{Lead: *imported, Source: "csv", ExternalID: "x1"})
+			require.NoError(t, err)
+			require.Equal(t, jack.ImportCreated, outcome)
+			require.Nil(t, stored.LeadQualityScore)
+			got, err = b.store.FindLeadByID(ctx, b.org.ID, stored.ID)
+			require.NoError(t, err)
+			require.Nil(t, got.LeadQualityScore)
+
+			inTx := func(fn func(tx jack.ConversationTx) error) {
+				require.NoError(t, b.store.InConversationTx(ctx, b.org.ID, fn))
+			}
+			inTx(func(tx jack.ConversationTx) error {
+				ensured := jack.NewLead(b.org.ID, "", NewPhone(), tx.Now())
+				ensured.LeadQualityScore = ptr(99.0)
+				l, created, err := tx.EnsureLead(ctx, ensured)
+				require.True(t, created)
+				require.Nil(t, l.LeadQualityScore)
+				return err
+			})
 		})
 
 		t.Run("ErrConflict", func(t *testing.T) {
@@ -266,20 +305,7 @@ func testLeads(t *testing.T, f Features, newStore NewStoreFunc) {
 			for _, sort := range []jack.LeadSort{jack.LeadSortCreated, jack.LeadSortActivity} {
 				t.Run(string(sort), func(t *testing.T) {
 					t.Parallel()
-					var got []*jack.Lead
-					cursor, pages := "", 0
-					for {
-						page, err := b.store.FindLeads(ctx, b.org.ID, jack.LeadFilter{Sort: sort, Limit: 4, Cursor: cursor})
-						require.NoError(t, err)
-						require.LessOrEqual(t, len(page.Leads), 4)
-						got = append(got, page.Leads...)
-						pages++
-						if page.NextCursor == "" {
-							break
-						}
-						require.Less(t, pages, 10, "pagination does not end")
-						cursor = page.NextCursor
-					}
+					got, pages := allLeadPages(t, b.store, b.org.ID, jack.LeadFilter{Sort: sort, Limit: 4})
 					require.Equal(t, 3, pages)
 					require.ElementsMatch(t, want, leadIDs(got), "every lead exactly once")
 					for i := 1; i < len(got); i++ {
@@ -291,6 +317,102 @@ func testLeads(t *testing.T, f Features, newStore NewStoreFunc) {
 					}
 				})
 			}
+		})
+
+		t.Run("FilterMinScore", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			ctx := t.Context()
+			MustCreateLead(t, b.store, b.org.ID, NewPhone()) // unscored
+			var ids []string
+			for _, score := range []float64{10, 50, 90.5, 49.999} {
+				l := MustCreateLead(t, b.store, b.org.ID, NewPhone())
+				MustUpdateConversation(t, b.store, b.org.ID, l.ID, jack.ConversationChange{LeadQualityScore: ptr(score)})
+				ids = append(ids, l.ID)
+			}
+			page, err := b.store.FindLeads(ctx, b.org.ID, jack.LeadFilter{MinScore: ptr(50.0)})
+			require.NoError(t, err)
+			require.Equal(t, []string{ids[2], ids[1]}, leadIDs(page.Leads), "score >= 50, newest first")
+
+			page, err = b.store.FindLeads(ctx, b.org.ID, jack.LeadFilter{MinScore: ptr(0.0), Sort: jack.LeadSortScore})
+			require.NoError(t, err)
+			require.Equal(t, []string{ids[2], ids[1], ids[3], ids[0]}, leadIDs(page.Leads), "unscored leads never pass a score filter")
+		})
+
+		t.Run("SortScore", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			ctx := t.Context()
+			var leads []*jack.Lead
+			for _, score := range []*float64{nil, ptr(40.0), ptr(85.0), nil, ptr(40.0), ptr(0.0)} {
+				l := MustCreateLead(t, b.store, b.org.ID, NewPhone())
+				if score != nil {
+					l = MustUpdateConversation(t, b.store, b.org.ID, l.ID, jack.ConversationChange{LeadQualityScore: score})
+				}
+				leads = append(leads, l)
+			}
+			page, err := b.store.FindLeads(ctx, b.org.ID, jack.LeadFilter{Sort: jack.LeadSortScore})
+			require.NoError(t, err)
+			want := slices.Clone(leads)
+			sortByScore(want)
+			require.Equal(t, leadIDs(want), leadIDs(page.Leads))
+			require.Equal(t, leads[2].ID, page.Leads[0].ID, "highest first")
+			require.Nil(t, page.Leads[5].LeadQualityScore, "unscored last")
+			requireEqual(t, f, leads[2], page.Leads[0])
+		})
+
+		t.Run("PaginationScore", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			// Ties among scores and among the unscored: the cursor breaks them by id and
+			// carries a NULL score across pages.
+			var all []*jack.Lead
+			for _, score := range []*float64{nil, ptr(30.0), ptr(30.0), ptr(70.0), nil, ptr(30.0), ptr(90.0), nil, ptr(70.0), ptr(30.0), nil, ptr(0.0)} {
+				l := MustCreateLead(t, b.store, b.org.ID, NewPhone())
+				if score != nil {
+					l = MustUpdateConversation(t, b.store, b.org.ID, l.ID, jack.ConversationChange{LeadQualityScore: score})
+				}
+				all = append(all, l)
+			}
+			sortByScore(all)
+			for _, tc := range []struct {
+				name     string
+				minScore *float64
+				want     []*jack.Lead
+			}{
+				{"All", nil, all},
+				{"MinScore", ptr(30.0), all[:7]},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					got, _ := allLeadPages(t, b.store, b.org.ID, jack.LeadFilter{Sort: jack.LeadSortScore, MinScore: tc.minScore, Limit: 3})
+					require.Equal(t, leadIDs(tc.want), leadIDs(got), "every lead once, in score order")
+				})
+			}
+		})
+
+		t.Run("ErrInvalidScore", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			ctx := t.Context()
+			_, err := b.store.FindLeads(ctx, b.org.ID, jack.LeadFilter{MinScore: ptr(math.NaN())})
+			requireCode(t, jack.EINVALID, err)
+			_, err = b.store.FindLeads(ctx, b.org.ID, jack.LeadFilter{Sort: "bogus"})
+			requireCode(t, jack.EINVALID, err)
+
+			// A cursor of another sort is not a score cursor, and the other way round.
+			for range 2 {
+				MustCreateLead(t, b.store, b.org.ID, NewPhone())
+			}
+			byCreated, err := b.store.FindLeads(ctx, b.org.ID, jack.LeadFilter{Limit: 1})
+			require.NoError(t, err)
+			_, err = b.store.FindLeads(ctx, b.org.ID, jack.LeadFilter{Sort: jack.LeadSortScore, Cursor: byCreated.NextCursor})
+			requireCode(t, jack.EINVALID, err)
+			byScore, err := b.store.FindLeads(ctx, b.org.ID, jack.LeadFilter{Sort: jack.LeadSortScore, Limit: 1})
+			require.NoError(t, err)
+			require.NotEmpty(t, byScore.NextCursor)
+			_, err = b.store.FindLeads(ctx, b.org.ID, jack.LeadFilter{Sort: jack.LeadSortActivity, Cursor: byScore.NextCursor})
+			requireCode(t, jack.EINVALID, err)
 		})
 
 		t.Run("DefaultLimit", func(t *testing.T) {
@@ -355,6 +477,19 @@ func testLeads(t *testing.T, f Features, newStore NewStoreFunc) {
 			found, err := b.store.FindLeadByID(ctx, b.org.ID, lead.ID)
 			require.NoError(t, err)
 			requireEqual(t, f, got, found)
+		})
+
+		t.Run("KeepsScore", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			lead := MustCreateLead(t, b.store, b.org.ID, NewPhone())
+			MustUpdateConversation(t, b.store, b.org.ID, lead.ID, jack.ConversationChange{LeadQualityScore: ptr(64.0)})
+			got, err := b.store.UpdateLead(t.Context(), b.org.ID, lead.ID, jack.LeadUpdate{CustomerName: ptr("Renamed")})
+			require.NoError(t, err)
+			require.Equal(t, ptr(64.0), got.LeadQualityScore, "the CRM never writes the score")
+			found, err := b.store.FindLeadByID(t.Context(), b.org.ID, lead.ID)
+			require.NoError(t, err)
+			require.Equal(t, ptr(64.0), found.LeadQualityScore)
 		})
 
 		t.Run("ClearAssignedTo", func(t *testing.T) {
@@ -460,6 +595,40 @@ func testLeads(t *testing.T, f Features, newStore NewStoreFunc) {
 			err := b.store.DeleteLead(t.Context(), b.org.ID, uuid.NewString())
 			requireCode(t, jack.ENOTFOUND, err)
 		})
+	})
+}
+
+// allLeadPages follows filter's cursors from the first page to the last and returns every lead
+// in listing order and the number of pages; each page holds at most filter.Limit leads.
+func allLeadPages(tb testing.TB, store jack.Store, orgID uuid.UUID, filter jack.LeadFilter) ([]*jack.Lead, int) {
+	tb.Helper()
+	var leads []*jack.Lead
+	for pages := 1; ; pages++ {
+		page, err := store.FindLeads(tb.Context(), orgID, filter)
+		require.NoError(tb, err)
+		require.LessOrEqual(tb, len(page.Leads), filter.Limit)
+		leads = append(leads, page.Leads...)
+		if page.NextCursor == "" {
+			return leads, pages
+		}
+		require.Less(tb, pages, 20, "pagination does not end")
+		filter.Cursor = page.NextCursor
+	}
+}
+
+// sortByScore orders leads as the score listing does: highest score first, unscored last,
+// ties by id, greatest first.
+func sortByScore(leads []*jack.Lead) {
+	slices.SortFunc(leads, func(a, b *jack.Lead) int {
+		switch {
+		case a.LeadQualityScore == nil && b.LeadQualityScore != nil:
+			return 1
+		case a.LeadQualityScore != nil && b.LeadQualityScore == nil:
+			return -1
+		case a.LeadQualityScore != nil && *a.LeadQualityScore != *b.LeadQualityScore:
+			return cmp.Compare(*b.LeadQualityScore, *a.LeadQualityScore)
+		}
+		return strings.Compare(b.ID, a.ID)
 	})
 }
 

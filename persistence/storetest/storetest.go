@@ -53,6 +53,7 @@ func RunStore(t *testing.T, f Features, newStore func(t *testing.T) jack.Store) 
 		{"Calls", testCalls},
 		{"Intake", testIntake},
 		{"Reports", testReports},
+		{"Reminders", testReminders},
 		{"Tenancy", testTenancy},
 	} {
 		t.Run(area.name, func(t *testing.T) {
@@ -114,6 +115,18 @@ func MustCreateLead(tb testing.TB, store jack.Store, orgID uuid.UUID, phone stri
 	tb.Helper()
 	lead := jack.NewLead(orgID, "Customer "+phone[len(phone)-4:], phone, time.Now().UTC().Truncate(time.Microsecond))
 	require.NoError(tb, store.CreateLead(tb.Context(), orgID, lead))
+	return lead
+}
+
+// MustUpdateConversation applies ch to the lead's conversation fields in a conversation
+// transaction of orgID (the only way a lead quality score is written) and returns the lead.
+func MustUpdateConversation(tb testing.TB, store jack.Store, orgID uuid.UUID, leadID string, ch jack.ConversationChange) *jack.Lead {
+	tb.Helper()
+	var lead *jack.Lead
+	require.NoError(tb, store.InConversationTx(tb.Context(), orgID, func(tx jack.ConversationTx) (err error) {
+		lead, err = tx.UpdateConversation(tb.Context(), leadID, ch)
+		return err
+	}))
 	return lead
 }
 
