@@ -357,8 +357,11 @@ func TestAIReply(t *testing.T) {
 
 		lead, err := b.store.FindLeadByPhone(t.Context(), b.org.ID, customer)
 		require.NoError(t, err)
-		msgs := messagesOf(t, b.store, b.org.ID, lead.ID)
-		require.Len(t, msgs, 3)
+		var msgs []*jack.Message
+		waitFor(t, 5*time.Second, "the send's outcome", func() bool { // committed right after the sender answers
+			msgs = messagesOf(t, b.store, b.org.ID, lead.ID)
+			return len(msgs) == 3 && msgs[2].Status != jack.StatusPending
+		})
 		require.Equal(t, jack.SentByAgent, msgs[2].SentBy)
 		require.Equal(t, jack.StatusQueued, msgs[2].Status)
 		require.NotEmpty(t, msgs[2].TwilioMessageSid)
