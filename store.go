@@ -123,6 +123,9 @@ type ConversationStore interface {
 	InConversationTx(ctx context.Context, orgID uuid.UUID, fn func(tx ConversationTx) error) error
 	// FindMessages returns one page of a lead's timeline; ENOTFOUND if the lead is not orgID's.
 	FindMessages(ctx context.Context, orgID uuid.UUID, filter MessageFilter) (*MessagePage, error)
+	// FindMessage returns one message of orgID by id (the media proxy's lookup); ENOTFOUND if
+	// id is not a message of orgID.
+	FindMessage(ctx context.Context, orgID uuid.UUID, id uuid.UUID) (*Message, error)
 }
 
 // EventStore keeps published events for replay to reconnecting dashboards. Event ids are

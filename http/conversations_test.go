@@ -228,7 +228,16 @@ func FuzzTwilioWebhook(f *testing.F) {
 	f.Add([]byte("ToCountry=GB&ToState=&SmsMessageSid=SM1&NumMedia=0&Body=Ack&To=%2B447700900000&MessageSid=SM1&From=%2B447700900513"), "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
 	f.Add([]byte("%zz&&=&From="), "x")
 	f.Add([]byte("Body=STOP&From=%2B16045550123&MessageSid=SM2&OptOutType=STOP"), "")
-	const url = "https://jack.example.com" + incomingPath
+	mms := twilio.InboundSMSParams("AC123", "+12015550101", "+12015551000", "", "MM00000000000000000000000000000001")
+	mms.Set("NumMedia", "2")
+	mms.Set("MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages/MM1/Media/ME1")
+	mms.Set("MediaContentType0", "image/jpeg")
+	mms.Set("MediaUrl1", "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages/MM1/Media/ME2")
+	mms.Set("MediaContentType1", "text/vcard; charset=utf-8")
+	f.Add([]byte(mms.Encode()), "")
+	f.Add([]byte("From=%2B16045550123&MessageSid=MM3&NumMedia=99&MediaUrl0=javascript:alert(1)&MediaUrl1=%2F%2Fx&MediaContentType1=%3C%3E&MediaUrl2=http://127.0.0.1:9/m"), "")
+	f.Add([]byte("From=%2B16045550123&MessageSid=MM4&NumMedia=-1&MediaUrl0=https://x.test/a"), "")
+	const webhookURL = "https://jack.example.com" + incomingPath
 	f.Fuzz(func(t *testing.T, body []byte, signature string) {
 		in, params, err := jackhttp.ParseInboundSMS(body)
 		if err != nil {
@@ -240,8 +249,16 @@ func FuzzTwilioWebhook(f *testing.F) {
 		if in.To != "" {
 			require.True(t, jack.IsE164(in.To), "To %q", in.To)
 		}
-		if twilio.ValidateRequest(twilioToken, url, params, signature) {
-			require.Equal(t, twilio.Sign(twilioToken, url, params), signature, "only the real signature validates")
+		require.LessOrEqual(t, len(in.Media), 10)
+		for _, m := range in.Media {
+			u, err := url.Parse(m.URL)
+			require.NoError(t, err)
+			require.Contains(t, []string{"http", "https"}, u.Scheme, "media URL %q", m.URL)
+			require.NotEmpty(t, u.Host)
+			require.Contains(t, m.ContentType, "/")
+		}
+		if twilio.ValidateRequest(twilioToken, webhookURL, params, signature) {
+			require.Equal(t, twilio.Sign(twilioToken, webhookURL, params), signature, "only the real signature validates")
 		}
 	})
 }

@@ -2,6 +2,7 @@ package http
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,12 +15,19 @@ import (
 // maxSearchLength bounds the lead search text.
 const maxSearchLength = 200
 
-// listLeads answers {"leads":[...],"nextCursor":"..."}, filtered by status, q and assignedTo,
-// sorted by created (default) or activity, newest first.
+// listLeads answers {"leads":[...],"nextCursor":"..."}, filtered by status, q, assignedTo and
+// minScore, sorted by created (default) or activity, newest first, or by score, best first.
 func (s *Server) listLeads(c *fiber.Ctx) error {
 	filter := jack.LeadFilter{Cursor: c.Query("cursor"), Sort: jack.LeadSort(c.Query("sort", string(jack.LeadSortCreated)))}
-	if filter.Sort != jack.LeadSortCreated && filter.Sort != jack.LeadSortActivity {
-		return invalidQuery("sort", "must be created or activity")
+	if !slices.Contains([]jack.LeadSort{jack.LeadSortCreated, jack.LeadSortActivity, jack.LeadSortScore}, filter.Sort) {
+		return invalidQuery("sort", "must be created, activity or score")
+	}
+	if v := c.Query("minScore"); v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(n) || n < 0 || n > 100 {
+			return invalidQuery("minScore", "must be a number from 0 to 100")
+		}
+		filter.MinScore = &n
 	}
 	if v := c.Query("status"); v != "" {
 		if !slices.Contains(jack.ChaseStatuses, v) {

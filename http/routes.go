@@ -31,6 +31,7 @@ func (s *Server) routes() {
 	app.Delete("/api/leads/:id", s.authenticate, s.deleteLead)
 	app.Get("/api/leads/:id/messages", s.authenticate, s.listMessages)
 	app.Get("/api/leads/:id/reminders", s.authenticate, s.listReminders)
+	app.Get("/api/messages/:id/media/:n", s.authenticate, s.messageMedia)
 	app.Post("/api/leads/:id/ai", s.authenticate, s.needsEngine, s.setAI)
 	app.Post("/api/leads/import", s.authenticate, requireAdmin, s.importLeads)
 

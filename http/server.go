@@ -64,6 +64,12 @@ type Config struct {
 	// VoiceNumbers imports bought or imported numbers into ElevenLabs and assigns the agent.
 	// Defaults to none: numbers are stored without an ElevenLabs phone id, to be activated later.
 	VoiceNumbers VoiceNumberProvider
+	// Media fetches MMS attachments from the provider for GET /api/messages/:id/media/:n.
+	// Defaults to none: that route answers 503 media_not_configured.
+	Media MediaFetcher
+	// MediaMaxBytes is the largest attachment the media route passes on; a larger one is 502
+	// media_too_large. Defaults to DefaultMediaMaxBytes (10 MiB).
+	MediaMaxBytes int64
 	// TwilioVoiceURL is where Twilio sends the calls of a bought number. Defaults to
 	// DefaultTwilioVoiceURL (ElevenLabs answers them).
 	TwilioVoiceURL string
@@ -115,6 +121,7 @@ func (c Config) WithDefaults() Config {
 	c.StreamPoll = cmp.Or(c.StreamPoll, DefaultStreamPoll)
 	c.ElevenLabsWebhookHeaderName = cmp.Or(c.ElevenLabsWebhookHeaderName, "X-Jack-Webhook-Secret")
 	c.TwilioVoiceURL = cmp.Or(c.TwilioVoiceURL, DefaultTwilioVoiceURL)
+	c.MediaMaxBytes = cmp.Or(c.MediaMaxBytes, DefaultMediaMaxBytes)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -146,6 +153,8 @@ func (c Config) validate() error {
 		return errors.New("StreamHeartbeat must be at least 1ms")
 	case c.StreamBuffer < 1:
 		return errors.New("StreamBuffer must be at least 1")
+	case c.MediaMaxBytes < 1:
+		return errors.New("MediaMaxBytes must be at least 1")
 	}
 	if c.ServerURL != "" {
 		if u, err := url.Parse(c.ServerURL); err != nil || u.Scheme == "" || u.Host == "" {

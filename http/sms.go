@@ -1,6 +1,8 @@
 package http
 
 import (
+	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -14,11 +16,17 @@ type sendSMSRequest struct {
 	LeadID         *string `json:"leadId"`
 	Message        string  `json:"message"`
 	IdempotencyKey string  `json:"idempotencyKey"`
+	// MediaURLs makes the text an MMS: public https URLs Twilio fetches the attachments from.
+	MediaURLs []string `json:"mediaUrls"`
 }
 
-// sendSMS sends a staff member's text from the organization's active number and pauses the AI
-// for that conversation (human takeover). 201 with {lead, message, duplicate}; a repeat with the
-// same idempotency key (body or Idempotency-Key header) answers the first result with 200.
+// maxOutboundMedia is Twilio's limit of attachments on one message.
+const maxOutboundMedia = 10
+
+// sendSMS sends a staff member's text (an MMS with mediaUrls) from the organization's active
+// number and pauses the AI for that conversation (human takeover). 201 with {lead, message,
+// duplicate}; a repeat with the same idempotency key (body or Idempotency-Key header) answers
+// the first result with 200.
 func (s *Server) sendSMS(c *fiber.Ctx) error {
 	var req sendSMSRequest
 	if err := decodeJSON(c, &req); err != nil {
@@ -27,8 +35,9 @@ func (s *Server) sendSMS(c *fiber.Ctx) error {
 	p := principal(c)
 	fields := map[string]string{}
 	body := strings.TrimSpace(req.Message)
+	media := outboundMedia(req.MediaURLs, fields)
 	switch {
-	case body == "":
+	case body == "" && len(req.MediaURLs) == 0: // an MMS may be media alone
 		fields["message"] = "is required"
 	case utf8.RuneCountInString(body) > jack.MaxSMSLength:
 		fields["message"] = "must be at most 1600 characters"
@@ -70,7 +79,7 @@ func (s *Server) sendSMS(c *fiber.Ctx) error {
 		return err
 	}
 	d, err := s.conv.SendSMS(c.UserContext(), p.OrganizationID, jack.OutboundSMS{
-		To: to, Body: body, IdempotencyKey: key, AuthorUserID: &p.UserID,
+		To: to, Body: body, IdempotencyKey: key, AuthorUserID: &p.UserID, MediaURLs: media,
 	})
 	if err != nil {
 		return err
@@ -81,6 +90,26 @@ func (s *Server) sendSMS(c *fiber.Ctx) error {
 	}
 	presentLead(d.Lead)
 	return c.Status(status).JSON(d)
+}
+
+// outboundMedia checks a send's attachment URLs: at most 10, each an absolute https URL
+// (Twilio fetches them from the internet; http would be refused or leak in transit). Problems
+// go to fields.
+func outboundMedia(urls []string, fields map[string]string) []string {
+	if len(urls) > maxOutboundMedia {
+		fields["mediaUrls"] = "must hold at most " + strconv.Itoa(maxOutboundMedia) + " URLs"
+		return nil
+	}
+	var out []string
+	for i, raw := range urls {
+		raw = strings.TrimSpace(raw)
+		if u, err := url.Parse(raw); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(raw) > maxMediaURLLength {
+			fields["mediaUrls["+strconv.Itoa(i)+"]"] = "must be an absolute https URL"
+			continue
+		}
+		out = append(out, raw)
+	}
+	return out
 }
 
 type setAIRequest struct {

@@ -2,7 +2,10 @@ package http
 
 import (
 	"context"
+	"mime"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,7 +69,39 @@ func inboundSMSFromForm(params url.Values) (jack.InboundSMS, error) {
 	if len(fields) > 0 {
 		return in, &jack.Error{Code: jack.EINVALID, Message: "The webhook is missing required parameters.", Fields: fields}
 	}
+	in.Media = mediaFromForm(params)
 	return in, nil
+}
+
+// maxInboundMedia bounds the attachments kept from one MMS (Twilio delivers at most 10).
+const maxInboundMedia = 10
+
+// maxMediaURLLength bounds a stored media URL.
+const maxMediaURLLength = 2048
+
+// mediaFromForm reads an MMS's attachments: MediaUrl{N} and MediaContentType{N} for N below
+// NumMedia (at most 10). A URL that is not absolute http(s) is skipped rather than failing the
+// message, whose text still counts; a missing or odd content type reads as
+// application/octet-stream, which the media proxy serves only as a download.
+func mediaFromForm(params url.Values) []jack.MessageMedia {
+	n, err := strconv.Atoi(strings.TrimSpace(params.Get("NumMedia")))
+	if err != nil || n <= 0 {
+		return nil
+	}
+	var media []jack.MessageMedia
+	for i := range min(n, maxInboundMedia) {
+		raw := strings.TrimSpace(params.Get("MediaUrl" + strconv.Itoa(i)))
+		if u, err := url.Parse(raw); err != nil || len(raw) > maxMediaURLLength ||
+			(u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			continue
+		}
+		contentType := "application/octet-stream"
+		if mt, _, err := mime.ParseMediaType(params.Get("MediaContentType" + strconv.Itoa(i))); err == nil && len(mt) <= 255 && strings.Contains(mt, "/") {
+			contentType = mt // lowercased, parameters dropped
+		}
+		media = append(media, jack.MessageMedia{URL: raw, ContentType: contentType})
+	}
+	return media
 }
 
 // twilioIncomingSMS is Twilio's incoming-message webhook. It answers empty TwiML only after

@@ -225,6 +225,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 		Numbers:      numbers,
 		VoiceNumbers: voiceNumbers,
+		Media:        mediaFetcher(sms),
 	}, m.Store, m.Engine, m.Broker, m.Log.With("component", "http"))
 	if err != nil {
 		return err
@@ -293,6 +294,15 @@ func numberProviders(sms jack.SMSSender, dialer jack.VoiceDialer) (jackhttp.Numb
 		voice = c
 	}
 	return numbers, voice
+}
+
+// mediaFetcher returns what fetches MMS attachments: the Twilio client, when an account is
+// configured (attachments live at Twilio behind its credentials); nil for none.
+func mediaFetcher(sms jack.SMSSender) jackhttp.MediaFetcher {
+	if c, ok := sms.(*twilio.Client); ok {
+		return c
+	}
+	return nil
 }
 
 // openBroker returns the Redis broker when REDIS_URL is set, else the in-process one.

@@ -141,6 +141,20 @@ func (s *Store) FindMessages(ctx context.Context, orgID uuid.UUID, filter jack.M
 	return page, nil
 }
 
+// FindMessage returns one message of orgID by id; ENOTFOUND if id is not a message of orgID.
+func (s *Store) FindMessage(ctx context.Context, orgID uuid.UUID, id uuid.UUID) (*jack.Message, error) {
+	var m *jack.Message
+	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
+		m, err = scanMessage(tx.tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM conversations
+			WHERE organization_id = $1 AND id = $2`, tx.orgID, id))
+		return orNotFound(err, "Message")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // EnsureLead inserts lead unless its phone already has one, and returns the stored lead and
 // whether this call created it. A concurrent insert of the same phone waits on the unique index
 // and then reads the winner's row.

@@ -144,6 +144,21 @@ func (s *Store) FindMessages(ctx context.Context, orgID uuid.UUID, filter jack.M
 	return page, err
 }
 
+// FindMessage returns one message of orgID by id; ENOTFOUND if id is not a message of orgID.
+func (s *Store) FindMessage(ctx context.Context, orgID uuid.UUID, id uuid.UUID) (*jack.Message, error) {
+	var found []*jack.Message
+	err := s.inReadTx(ctx, orgID, func(tx *Tx) (err error) {
+		found, err = findMessages(ctx, tx, `organization_id = ? AND id = ?`, tx.orgID.String(), id.String())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	} else if len(found) == 0 {
+		return nil, jack.Errorf(jack.ENOTFOUND, "Message not found.")
+	}
+	return found[0], nil
+}
+
 func findMessagePage(ctx context.Context, tx *Tx, filter jack.MessageFilter) (*jack.MessagePage, error) {
 	if _, err := findLeadByID(ctx, tx, filter.LeadID); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package storetest
 import (
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jack-auto/jack"
 	"github.com/stretchr/testify/require"
 )
@@ -69,6 +70,10 @@ func testTenancy(t *testing.T, f Features, newStore NewStoreFunc) {
 		}},
 		{"FindMessages", func(t *testing.T, b *testBundle) error {
 			_, err := b.store.FindMessages(t.Context(), b.orgB.ID, jack.MessageFilter{LeadID: b.leadA.ID})
+			return err
+		}},
+		{"FindMessage", func(t *testing.T, b *testBundle) error {
+			_, err := b.store.FindMessage(t.Context(), b.orgB.ID, b.msgA.ID)
 			return err
 		}},
 		{"FindUserByID", func(t *testing.T, b *testBundle) error {
@@ -138,6 +143,25 @@ func testTenancy(t *testing.T, f Features, newStore NewStoreFunc) {
 			return nil
 		}))
 		requireLeadAUntouched(t, b)
+	})
+
+	t.Run("FindMessage/OwnOrganization", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		got, err := b.store.FindMessage(t.Context(), b.orgA.ID, b.msgA.ID)
+		require.NoError(t, err)
+		requireEqual(t, f, b.msgA, got)
+
+		m := NewMessage(b.leadA, "", f.now())
+		m.Media = []jack.MessageMedia{{URL: "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", ContentType: "image/jpeg"},
+			{URL: "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2", ContentType: "application/pdf"}}
+		mms := MustInsertMessage(t, b.store, b.orgA.ID, m)
+		got, err = b.store.FindMessage(t.Context(), b.orgA.ID, mms.ID)
+		require.NoError(t, err)
+		require.Equal(t, m.Media, got.Media, "the media proxy reads the attachments in order")
+
+		_, err = b.store.FindMessage(t.Context(), b.orgA.ID, uuid.New())
+		requireCode(t, jack.ENOTFOUND, err)
 	})
 
 	t.Run("FindEvents/OtherOrganization", func(t *testing.T) {

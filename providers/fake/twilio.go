@@ -27,7 +27,8 @@ import (
 // Twilio is a fake of Twilio's REST API for messages, served on 127.0.0.1. It answers
 // POST /2010-04-01/Accounts/{AccountSid}/Messages.json and GET …/Messages/{Sid}.json with
 // Twilio's status codes, error JSON and ApiV2010Message shape, and sends status callbacks
-// signed like Twilio's. It also sells numbers (twilio_numbers.go). It is safe for concurrent use.
+// signed like Twilio's. It also sells numbers (twilio_numbers.go) and serves MMS media
+// (twilio_media.go). It is safe for concurrent use.
 type Twilio struct {
 	tb         testing.TB
 	srv        *httptest.Server
@@ -47,6 +48,7 @@ type Twilio struct {
 	autoStatuses []string
 	callbacks    []TwilioCallback
 	nums         twilioNumbers // number search, purchase and release (twilio_numbers.go)
+	media        twilioMedia   // MMS attachments and their CDN (twilio_media.go)
 	changed      chan struct{} // closed and replaced on every change, to wake waiters
 }
 
@@ -100,6 +102,7 @@ func NewTwilio(tb testing.TB, accountSID, authToken string) *Twilio {
 	mux.HandleFunc("POST /2010-04-01/Accounts/{AccountSid}/Messages.json", f.createMessage)
 	mux.HandleFunc("GET /2010-04-01/Accounts/{AccountSid}/Messages/{file}", f.fetchMessage)
 	f.registerNumberRoutes(mux)
+	f.registerMediaRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { twilioNotFound(w, r) })
 	f.srv = httptest.NewServer(mux)
 	tb.Cleanup(func() {

@@ -100,8 +100,9 @@ func NewClient(cfg Config) (*Client, error) {
 // AccountSID returns the account the client sends from.
 func (c *Client) AccountSID() string { return c.cfg.AccountSID }
 
-// SendSMS sends msg and returns its sid and the status of the create response (queued, or
-// accepted through a Messaging Service); Twilio sends no callback for that first status.
+// SendSMS sends msg (an MMS when it has MediaURLs) and returns its sid and the status of the
+// create response (queued, or accepted through a Messaging Service); Twilio sends no callback
+// for that first status.
 // Returns ECONFLICT with reason opted_out for Twilio 21610 and EPROVIDER when Twilio refuses
 // the message or cannot be reached. Errors also wrap the cause (the Twilio error or ctx.Err()).
 func (c *Client) SendSMS(ctx context.Context, msg jack.SMSRequest) (*jack.SMSResult, error) {
@@ -109,7 +110,13 @@ func (c *Client) SendSMS(ctx context.Context, msg jack.SMSRequest) (*jack.SMSRes
 	defer cancel()
 
 	params := &openapi.CreateMessageParams{}
-	params.SetFrom(msg.From).SetTo(msg.To).SetBody(msg.Body)
+	params.SetFrom(msg.From).SetTo(msg.To)
+	if msg.Body != "" || len(msg.MediaURLs) == 0 { // an MMS may be media alone
+		params.SetBody(msg.Body)
+	}
+	if len(msg.MediaURLs) > 0 {
+		params.SetMediaUrl(msg.MediaURLs) // one MediaUrl parameter per attachment
+	}
 	if msg.StatusCallback != "" {
 		params.SetStatusCallback(msg.StatusCallback)
 	}

@@ -73,6 +73,30 @@ export async function request(method, path, { body, query, headers } = {}) {
   return { data, headers: resp.headers };
 }
 
+// blob fetches a binary resource with the bearer token (an <img> or a link cannot send it) and
+// answers the Blob; failures are ApiErrors like request's.
+export async function blob(path) {
+  const t = token();
+  let resp;
+  try {
+    resp = await fetch(path, { headers: t ? { Authorization: "Bearer " + t } : {}, credentials: "same-origin" });
+  } catch {
+    throw new ApiError(0, "network", "Cannot reach the server. Check your connection.");
+  }
+  if (!resp.ok) {
+    let e = {};
+    try {
+      e = (await resp.json()).error || {};
+    } catch {
+      // not a JSON error body
+    }
+    const err = new ApiError(resp.status, e.code, e.message || resp.statusText, e.fields);
+    if (resp.status === 401 && t) onUnauthorized(err);
+    throw err;
+  }
+  return resp.blob();
+}
+
 export const get = (path, query) => request("GET", path, { query }).then((r) => r.data);
 export const post = (path, body) => request("POST", path, { body: body || {} }).then((r) => r.data);
 
@@ -89,7 +113,11 @@ export const api = {
   patchLead: (id, version, b) =>
     request("PATCH", "/api/leads/" + encodeURIComponent(id), { body: b, headers: { "If-Match": `"${version}"` } }).then((r) => r.data),
   messages: (id, cursor) => get("/api/leads/" + encodeURIComponent(id) + "/messages", { cursor }),
-  sendSMS: (leadId, message, idempotencyKey) => post("/api/twilio/send-sms", { leadId, message, idempotencyKey }),
+  sendSMS: (leadId, message, idempotencyKey, mediaUrls) =>
+    post("/api/twilio/send-sms", { leadId, message, idempotencyKey, mediaUrls: mediaUrls && mediaUrls.length ? mediaUrls : undefined }),
+  // media is attachment n of a message, fetched through the server (the provider's URL needs
+  // the account's credentials).
+  media: (messageId, n) => blob("/api/messages/" + encodeURIComponent(messageId) + "/media/" + n),
   setAI: (id, paused) => post("/api/leads/" + encodeURIComponent(id) + "/ai", { paused }),
   startCall: (leadId) => post("/api/elevenlabs/outbound-call", { leadId }),
   phoneNumbers: (orgId) => get("/api/organizations/" + encodeURIComponent(orgId) + "/phone-numbers"),

@@ -127,7 +127,7 @@ function matches(lead) {
 }
 
 // upsertLead puts a newer copy of a lead into the list; toTop moves it first when the list is
-// sorted by activity (a new lead always goes first).
+// sorted by activity (a new lead always goes first), and a list sorted by score stays so.
 function upsertLead(lead, toTop) {
   const known = model.leads.get(lead.id);
   if (known && known.version > lead.version) return;
@@ -141,6 +141,14 @@ function upsertLead(lead, toTop) {
   model.leads.set(lead.id, lead);
   if (!known) model.order.unshift(lead.id);
   else if (toTop && model.filters.sort === "activity") model.order = [lead.id, ...model.order.filter((id) => id !== lead.id)];
+  if (model.filters.sort === "score") sortByScore();
+}
+
+// sortByScore keeps a "Best first" list in order as scores change: best first, unscored last,
+// ties as they were.
+function sortByScore() {
+  const score = (id) => model.leads.get(id)?.leadQualityScore ?? -1;
+  model.order.sort((a, b) => score(b) - score(a));
 }
 
 function renderList() {

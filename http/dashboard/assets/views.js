@@ -22,6 +22,14 @@ function statusChip(status) {
   return h("span", { class: "chip chip-" + status }, titleCase(status));
 }
 
+// scoreChip shows the lead quality score (0–100), tinted hot, warm or cold; none until scored.
+export function scoreChip(lead) {
+  const score = lead.leadQualityScore;
+  if (score === null || score === undefined) return null;
+  const tier = score >= 70 ? "hot" : score >= 40 ? "warm" : "cold";
+  return h("span", { class: "chip chip-score chip-score-" + tier, title: "Lead quality score (0–100): engagement, recency, qualification and calls" }, "Score " + Math.round(score));
+}
+
 function flagChips(lead) {
   return [
     lead.optedOutAt ? h("span", { class: "chip chip-danger" }, "Opted out") : null,
@@ -37,6 +45,8 @@ const ICONS = {
   phone: "M5 2h2l1 3-1.5 1a8 8 0 0 0 3.5 3.5L11 8l3 1v2a2 2 0 0 1-2 2A10 10 0 0 1 3 4a2 2 0 0 1 2-2Z",
   sms: "M2.5 3h11v8h-6l-3 2.5V11h-2Z",
   back: "M10 3L5 8l5 5",
+  clip: "M10.5 4.5l-5 5a1.8 1.8 0 0 0 2.5 2.5l5.5-5.5a3 3 0 0 0-4.2-4.2L3.6 7.9a4.2 4.2 0 0 0 6 6l4-4",
+  link: "M6.5 9.5l3-3M7 4.5l1.2-1.2a2.8 2.8 0 0 1 4 4L11 8.5M9 11.5l-1.2 1.2a2.8 2.8 0 0 1-4-4L5 7.5",
 };
 
 export function icon(name, label) {
@@ -60,7 +70,8 @@ export function createLeadList({ onSearch, onStatus, onSort, onMore }) {
   });
   const sort = h("select", { id: "lead-sort", onchange: (e) => onSort(e.target.value) },
     h("option", { value: "activity" }, "Recent activity"),
-    h("option", { value: "created" }, "Newest leads"));
+    h("option", { value: "created" }, "Newest leads"),
+    h("option", { value: "score" }, "Best first"));
   const chips = h("div", { class: "filter-chips", role: "group", "aria-label": "Filter by status" });
   const count = h("span", { class: "muted count" });
   const items = h("ul", { class: "lead-items", id: "lead-items" });
@@ -104,7 +115,7 @@ function leadItem(lead, active, unread) {
         h("span", { class: "lead-name" }, leadName(lead)),
         h("time", { class: "lead-time", datetime: lead.lastActivity, title: formatFull(lead.lastActivity) }, ago(lead.lastActivity))),
       h("div", { class: "lead-sub" }, sub),
-      h("div", { class: "lead-chips" }, statusChip(lead.chaseStatus), flagChips(lead),
+      h("div", { class: "lead-chips" }, statusChip(lead.chaseStatus), scoreChip(lead), flagChips(lead),
         unread ? h("span", { class: "unread", "aria-label": unread + " unread" }, String(unread)) : null)));
 }
 
@@ -120,6 +131,109 @@ function deliveryMark(status) {
   if (status === "read") return h("span", { class: "ticks ticks-read" }, icon("ticks", "Read"));
   if (OUT_FAILED.has(status)) return h("span", { class: "ticks ticks-failed" }, icon("alert", "Not delivered"));
   return null;
+}
+
+// ---------- MMS attachments ----------
+
+// An attachment of a customer's MMS lives at the provider behind the account's credentials, so
+// the page fetches it through the server with the bearer token (an <img> cannot send one). The
+// page's policy shows images only from itself or data: URLs, so a thumbnail is the fetched
+// blob as a data: URL; downloads use a blob: URL. Fetches are cached (the timeline redraws
+// often) and a failed one is retried on the next draw.
+const mediaCache = new Map(); // "messageId/n" → Promise<{blob, src}>
+const MEDIA_CACHE_MAX = 60;
+
+function loadMedia(messageId, n, isImage) {
+  const key = messageId + "/" + n;
+  let p = mediaCache.get(key);
+  if (!p) {
+    p = api.media(messageId, n).then(async (blob) => ({ blob, src: isImage ? await dataURL(blob) : "" }));
+    p.catch(() => mediaCache.delete(key));
+    mediaCache.set(key, p);
+    if (mediaCache.size > MEDIA_CACHE_MAX) mediaCache.delete(mediaCache.keys().next().value);
+  }
+  return p;
+}
+
+function dataURL(blob) {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+    r.readAsDataURL(blob);
+  });
+}
+
+function mediaKind(contentType) {
+  const t = (contentType || "").toLowerCase();
+  if (t.startsWith("image/")) return "Photo";
+  if (t.startsWith("video/")) return "Video";
+  if (t.startsWith("audio/")) return "Audio";
+  if (t === "application/pdf") return "PDF";
+  if (t === "text/vcard" || t === "text/x-vcard") return "Contact card";
+  return "File";
+}
+
+function mediaBlock(m) {
+  const media = m.media || [];
+  if (!media.length) return null;
+  return h("div", { class: "msg-media" }, media.map((a, n) => attachment(m, a, n, media.length)));
+}
+
+function attachment(m, a, n, count) {
+  const kind = mediaKind(a.contentType);
+  const label = count > 1 ? `${kind} ${n + 1} of ${count}` : kind;
+  if (m.sentBy !== "user") {
+    // What the dealership sent: public URLs Twilio fetched, opened as they are.
+    if (!/^https:\/\//i.test(a.url || "")) return h("span", { class: "media-chip" }, icon("clip"), label);
+    return h("a", { class: "media-chip", href: a.url, target: "_blank", rel: "noopener noreferrer" }, icon("link"), label);
+  }
+  if (kind !== "Photo") {
+    return h("button", { type: "button", class: "media-chip", title: "Download " + kind.toLowerCase(), onclick: () => downloadMedia(m.id, n, kind) }, icon("clip"), label);
+  }
+  const img = h("img", { class: "media-img", alt: label, decoding: "async" });
+  const thumb = h("button", { type: "button", class: "media-thumb loading", title: "Open " + label.toLowerCase(), "aria-label": "Open " + label.toLowerCase() }, img);
+  loadMedia(m.id, n, true).then(({ blob, src }) => {
+    img.src = src;
+    thumb.classList.remove("loading");
+    thumb.addEventListener("click", () => openLightbox(blob, src, label));
+  }).catch((err) => {
+    thumb.replaceWith(h("span", { class: "media-chip media-missing", title: err.message }, icon("alert"), label + " unavailable"));
+  });
+  return thumb;
+}
+
+async function downloadMedia(messageId, n, kind) {
+  try {
+    const { blob } = await loadMedia(messageId, n, false);
+    const url = URL.createObjectURL(blob);
+    const a = h("a", { href: url, download: fileName(kind.toLowerCase().replace(/\s+/g, "-") + "-" + (n + 1), blob) });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  } catch (err) {
+    if (err.status !== 401) toast(err.unavailable ? "Attachments are not available on this server." : err.message, "error");
+  }
+}
+
+// fileName names a download after its type ("photo.jpeg", "pdf-2.pdf").
+function fileName(base, blob) {
+  const sub = ((blob.type || "").split(";")[0].split("/")[1] || "").replace(/^x-/, "");
+  return /^[a-z0-9.+-]{1,10}$/i.test(sub) ? base + "." + sub : base;
+}
+
+function openLightbox(blob, src, label) {
+  const url = URL.createObjectURL(blob);
+  const dialog = h("dialog", { class: "lightbox", "aria-label": label },
+    h("img", { src, alt: label }),
+    h("div", { class: "lightbox-actions" },
+      h("a", { class: "btn", href: url, download: fileName("photo", blob) }, "Download"),
+      h("button", { type: "button", class: "btn btn-primary", onclick: () => dialog.close() }, "Close")));
+  dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
+  dialog.addEventListener("close", () => { dialog.remove(); URL.revokeObjectURL(url); });
+  document.body.append(dialog);
+  dialog.showModal();
 }
 
 // createConversation returns the view of one lead. ctx: {users: Map id→user, onBack(),
@@ -224,7 +338,7 @@ export function createConversation(leadId, ctx) {
     replace(title, leadName(l));
     replace(subline,
       h("a", { href: "tel:" + l.phoneNumber, class: "phone" }, formatPhone(l.phoneNumber)),
-      statusChip(l.chaseStatus), flagChips(l));
+      statusChip(l.chaseStatus), scoreChip(l), flagChips(l));
     const paused = aiPaused(l);
     aiBtn.textContent = paused ? "Resume AI" : "Pause AI";
     aiBtn.setAttribute("aria-pressed", String(paused));
@@ -284,7 +398,8 @@ export function createConversation(leadId, ctx) {
       h("div", { class: "msg-meta" },
         h("span", { class: "channel channel-" + m.type }, icon(m.type === "voice" ? "phone" : "sms"), m.type === "voice" ? "Voice" : "SMS"),
         h("span", { class: "author" }, authorOf(m))),
-      h("div", { class: "msg-body" }, m.content),
+      m.content ? h("div", { class: "msg-body" }, m.content) : null,
+      mediaBlock(m),
       h("div", { class: "msg-foot" },
         h("time", { datetime: m.timestamp, title: formatFull(m.timestamp) }, formatTime(m.timestamp)),
         out && m.type === "sms" ? deliveryMark(m.status) : null),
