@@ -10,7 +10,7 @@ export TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 FUZZ_TARGETS := $(shell grep -rl --include='*_test.go' '^func Fuzz' . 2>/dev/null | xargs -r dirname | sort -u)
 FUZZTIME ?= 4s
 
-.PHONY: run test test-unit fuzz bench lint generate build clean
+.PHONY: run test test-unit fuzz bench lint generate build clean deploy-check
 
 run: ## the server on the embedded default, dashboard and API on http://localhost:3001
 	$(GO) run ./cmd/jack serve
@@ -34,6 +34,15 @@ fuzz: ## each fuzz target for a bounded few seconds (FUZZTIME)
 	    $(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$dir; \
 	  done; \
 	done
+
+# The deployment kit (deploy/) checked offline: every YAML file parses, the Kubernetes objects
+# decode strictly into their API types and agree (probes, ports, RBAC, selectors), and every jack
+# process the kit starts passes LoadConfig. `make test` runs the same tests.
+deploy-check: ## validate deploy/ without Docker or a cluster
+	@out=$$($(GO) test -count=1 -v ./deploy/... 2>&1); status=$$?; echo "$$out" | grep -v '^=== '; exit $$status
+	$(GO) test -count=1 -run '^TestDeployKit$$' ./cmd/jack/
+	@echo "deploy-check: not validated here (no Docker engine or compose plugin, no Kubernetes API server, no Render account):"
+	@echo "  docker build, docker compose config, kubectl apply --dry-run=server, render blueprints validate"
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
