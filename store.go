@@ -146,7 +146,8 @@ type ConversationSnapshot struct {
 	Lead          *Lead
 	Messages      []*Message // the most recent, oldest first
 	Summary       *Summary
-	TotalMessages int // every message of the conversation, both channels
+	LastCall      *CallSession // the latest finished call (its analysis feeds scoring); nil when none
+	TotalMessages int          // every message of the conversation, both channels
 	SMSMessages   int
 	VoiceMessages int
 }

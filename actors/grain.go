@@ -135,6 +135,10 @@ func (g *grain) load() error {
 	}
 	g.org, g.lead, g.messages, g.summary = org, snap.Lead, snap.Messages, snap.Summary
 	g.total, g.sms, g.voice = snap.TotalMessages, snap.SMSMessages, snap.VoiceMessages
+	g.lastCall = nil
+	if snap.LastCall != nil {
+		g.lastCall = jack.ParseCallAnalysis(snap.LastCall.ElevenLabsData)
+	}
 	g.assignedName = g.findAssignedName(ctx)
 	g.loaded = true
 	return nil

@@ -80,6 +80,15 @@ func (s *Store) LoadConversation(ctx context.Context, orgID uuid.UUID, phone str
 		if errors.Is(err, pgx.ErrNoRows) {
 			snap.Summary, err = nil, nil
 		}
+		if err != nil {
+			return err
+		}
+		snap.LastCall, err = scanCallSession(tx.tx.QueryRow(ctx, `SELECT `+callSessionColumns+` FROM call_sessions
+			WHERE organization_id = $1 AND phone_number_normalized = $2 AND ended_at IS NOT NULL
+			ORDER BY ended_at DESC, id DESC LIMIT 1`, tx.orgID, phone))
+		if errors.Is(err, pgx.ErrNoRows) || jack.ErrorCode(err) == jack.ENOTFOUND {
+			snap.LastCall, err = nil, nil
+		}
 		return err
 	})
 	if err != nil {

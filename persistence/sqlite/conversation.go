@@ -86,6 +86,12 @@ func loadConversation(ctx context.Context, tx *Tx, phone string, limit int) (*ja
 	if err != nil && jack.ErrorCode(err) != jack.ENOTFOUND {
 		return nil, err
 	}
+	snap.LastCall, err = scanCallSession(tx.queryRow(ctx, `SELECT `+callSessionColumns+` FROM call_sessions
+		WHERE organization_id = ? AND phone_number_normalized = ? AND ended_at IS NOT NULL
+		ORDER BY ended_at DESC, id DESC LIMIT 1`, tx.orgID.String(), phone))
+	if err != nil && jack.ErrorCode(err) != jack.ENOTFOUND {
+		return nil, fmt.Errorf("last call: %w", err)
+	}
 	return snap, nil
 }
 

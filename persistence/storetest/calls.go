@@ -273,6 +273,33 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 		})
 	})
 
+	// LoadConversation carries the latest finished call, whose analysis feeds scoring.
+	t.Run("LoadConversationLastCall", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		snap, err := b.store.LoadConversation(t.Context(), b.org.ID, b.lead.PhoneNumberNormalized, 10)
+		require.NoError(t, err)
+		require.Nil(t, snap.LastCall, "no call yet")
+
+		now := f.now()
+		for i, conv := range []string{"conv_old", "conv_new", "conv_open"} {
+			cs, _ := create(t, b, &jack.CallSession{ID: uuid.Must(uuid.NewV7()), OrganizationID: b.org.ID, LeadID: b.lead.ID,
+				ElevenLabsConversationID: conv, PhoneNumberNormalized: b.lead.PhoneNumberNormalized, Direction: jack.CallInbound,
+				StartedAt: now.Add(time.Duration(i) * time.Minute)})
+			if conv == "conv_open" {
+				continue // not finished
+			}
+			ended := now.Add(time.Duration(i)*time.Minute + 30*time.Second)
+			cs.EndedAt, cs.CallOutcome, cs.ElevenLabsData = &ended, jack.OutcomeSuccess, []byte(`{"call_successful":"success"}`)
+			inTx(t, b.store, b.org.ID, func(tx jack.ConversationTx) error { return tx.UpdateCallSession(t.Context(), cs) })
+		}
+		snap, err = b.store.LoadConversation(t.Context(), b.org.ID, b.lead.PhoneNumberNormalized, 10)
+		require.NoError(t, err)
+		require.NotNil(t, snap.LastCall)
+		require.Equal(t, "conv_new", snap.LastCall.ElevenLabsConversationID)
+		require.JSONEq(t, `{"call_successful":"success"}`, string(snap.LastCall.ElevenLabsData))
+	})
+
 	t.Run("FindCallSession", func(t *testing.T) {
 		t.Parallel()
 
