@@ -273,7 +273,8 @@ func TestOutboundCall(t *testing.T) {
 // place in the grain's memory by when they were said, as the Store orders them.
 func TestCallTurnsKeepTimelineOrder(t *testing.T) {
 	t.Parallel()
-	b := setup(t, sqlitetest.MustOpenStore(t), func(c *Config) { c.AIDebounce = time.Hour; c.ConversationIdle = 300 * time.Millisecond })
+	b := setup(t, sqlitetest.MustOpenStore(t), func(c *Config) { c.AIDebounce = time.Millisecond; c.ConversationIdle = 300 * time.Millisecond })
+	b.agent.ReplyFunc = silent
 	customer := storetest.NewPhone()
 	b.inbound(t, customer, "texting after the call")
 	_, err := b.engine.CompleteCall(t.Context(), b.org.ID, customer, transcript("conv_9", time.Now().UTC().Add(-time.Hour)))
@@ -341,3 +342,33 @@ func TestQuietHours(t *testing.T) {
 	_, err = b.engine.SendSMS(t.Context(), b.org.ID, jack.OutboundSMS{To: vancouver, Body: "Good morning", AuthorUserID: &b.owner.ID})
 	require.Equal(t, "quiet_hours", jack.ErrorReason(err))
 }
+
+// TestScoring: every inbound text and call re-scores the lead, with the latest call counted
+// even after the conversation passivated and came back.
+func TestScoring(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlitetest.MustOpenStore(t), func(c *Config) { c.AIDebounce = time.Millisecond; c.ConversationIdle = 300 * time.Millisecond })
+	b.agent.ReplyFunc = silent
+	customer := storetest.NewPhone()
+	d := b.inbound(t, customer, "Thanks, this looks great!")
+	require.NotNil(t, d.Lead.LeadQualityScore)
+	require.Equal(t, 19.0, *d.Lead.LeadQualityScore, "one message (4) sent just now (15)")
+	require.Equal(t, "positive", d.Lead.Sentiment)
+
+	tr := transcript("conv_score", time.Now().UTC().Add(-2*time.Minute))
+	cs, err := b.engine.CompleteCall(t.Context(), b.org.ID, customer, tr)
+	require.NoError(t, err)
+	require.NotNil(t, cs.LeadQualityScore)
+	require.NotNil(t, cs.SentimentScore)
+	lead, err := b.store.FindLeadByPhone(t.Context(), b.org.ID, customer)
+	require.NoError(t, err)
+	withCall := *lead.LeadQualityScore
+	require.Greater(t, withCall, 19.0, "a successful call with collected data adds to the score")
+
+	waitFor(t, 10*time.Second, "passivation", func() bool { return b.engine.ActiveConversations() == 0 })
+	d = b.inbound(t, customer, "One more question")
+	require.GreaterOrEqual(t, *d.Lead.LeadQualityScore, withCall, "the call still counts after re-activation")
+}
+
+// silent is an agent that has nothing to say: the AI runs, nothing is sent, the grain may idle.
+func silent(jack.AgentTurn) (*jack.AgentReply, error) { return &jack.AgentReply{}, nil }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -110,6 +111,10 @@ type Engine struct {
 
 	active atomic.Int64 // live grains on this node
 
+	// memberLeft is closed, and replaced, each time a member leaves the topology (see attempt).
+	leftMu     sync.Mutex
+	memberLeft chan struct{}
+
 	// ctx ends when the engine closes; grains' background work derives from it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -137,7 +142,8 @@ func NewEngine(cfg Config, store jack.Store, broker jack.Broker, sms jack.SMSSen
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg.WithDefaults(), store: store, broker: broker, sms: sms, agent: agent, dialer: dialer, log: log}
+	e := &Engine{cfg: cfg.WithDefaults(), store: store, broker: broker, sms: sms, agent: agent, dialer: dialer, log: log,
+		memberLeft: make(chan struct{})}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	return e, nil
 }
@@ -180,6 +186,16 @@ func (e *Engine) Start() error {
 		}()
 		e.cluster.StartMember()
 	}()
+	// Subscribed after StartMember, so the identity lookup has seen the new topology (and the
+	// library has dropped the cached PIDs of members that left) before waiting requests retry.
+	e.system.EventStream.Subscribe(func(evt any) {
+		if t, ok := evt.(*cluster.ClusterTopology); ok && len(t.Left) > 0 {
+			e.leftMu.Lock()
+			close(e.memberLeft)
+			e.memberLeft = make(chan struct{})
+			e.leftMu.Unlock()
+		}
+	})
 	if startErr == nil && cfg.ReminderPoll > 0 {
 		go e.pollReminders(cfg.ReminderPoll)
 	}
@@ -245,7 +261,7 @@ func (e *Engine) send(ctx context.Context, orgID uuid.UUID, phone string, req *R
 		if c == nil {
 			return nil, jack.Errorf(jack.EUNAVAILABLE, "The conversation engine is not running.")
 		}
-		res, err := c.Request(identity, Kind, req, cluster.WithTimeout(timeout))
+		res, err := e.attempt(c, identity, req, timeout, attempt < attempts)
 		if err == nil {
 			reply, ok := res.(*Reply)
 			if !ok {
@@ -257,6 +273,38 @@ func (e *Engine) send(ctx context.Context, orgID uuid.UUID, phone string, req *R
 		e.log.Warn("conversation request failed", "org_id", orgID, "phone", jack.MaskPhone(phone), "attempt", attempt, "err", err)
 	}
 	return nil, errors.Join(jack.Errorf(jack.EUNAVAILABLE, "The conversation is busy; please retry."), lastErr)
+}
+
+// errMemberLeft ends an attempt that was waiting when a member left the cluster.
+var errMemberLeft = errors.New("a cluster member left while the request waited")
+
+// attempt is one cluster request. When a member leaves while it waits and another attempt may
+// follow, it stops waiting at once: the grain may have lived on that member, and the library
+// never fails a request to a dead member (it only times out, DESIGN §5a), while the next
+// attempt goes to the identity's new owner. Had the grain been alive after all, the next
+// attempt is answered as a duplicate, as after a timeout.
+func (e *Engine) attempt(c *cluster.Cluster, identity string, req *Request, timeout time.Duration, canRetry bool) (any, error) {
+	if !canRetry {
+		return c.Request(identity, Kind, req, cluster.WithTimeout(timeout))
+	}
+	e.leftMu.Lock()
+	left := e.memberLeft
+	e.leftMu.Unlock()
+	type result struct {
+		res any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := c.Request(identity, Kind, req, cluster.WithTimeout(timeout))
+		done <- result{res, err}
+	}()
+	select {
+	case r := <-done:
+		return r.res, r.err
+	case <-left:
+		return nil, errMemberLeft
+	}
 }
 
 // replyError turns an error reply into a jack error; nil for any other reply.

@@ -606,3 +606,22 @@ func assertNoError(t *testing.T, err error) bool {
 	}
 	return true
 }
+
+// TestUnansweredTextSurvivesNodeLoss: a node that dies while an AI reply waits out its debounce
+// loses the timer; the conversation answers once it is active again elsewhere.
+func TestUnansweredTextSurvivesNodeLoss(t *testing.T) {
+	t.Parallel()
+	store := sqlitetest.MustOpenStore(t)
+	b := setup(t, store, func(c *Config) { c.AIDebounce = time.Hour })
+	customer := storetest.NewPhone()
+	b.inbound(t, customer, "Hello, anyone there?")
+	require.NoError(t, b.engine.Close()) // the node dies with the timer
+
+	other, err := NewEngine(Config{AIDebounce: 50 * time.Millisecond, ServerURL: "http://jack.test"}, store, newBroker(), b.sms, b.agent, b.dialer, testLogger(t))
+	require.NoError(t, err)
+	require.NoError(t, other.Start())
+	t.Cleanup(func() { other.Close() })
+	_, err = other.Context(t.Context(), b.org.ID, customer) // any request activates it again
+	require.NoError(t, err)
+	waitFor(t, 5*time.Second, "the reply", func() bool { return len(b.sms.Sent()) == 1 })
+}

@@ -89,6 +89,10 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *recordCallStart:
 		g.onRecordCallStart(msg)
 	case *actor.ReceiveTimeout:
+		if g.debounce != nil || g.aiInFlight { // an AI reply is on its way: not idle yet
+			ctx.SetReceiveTimeout(g.e.cfg.ConversationIdle)
+			return
+		}
 		ctx.Poison(ctx.Self()) // Poison, not Stop: requests already queued still get answers
 	case *actor.Stopping:
 		g.stopTimers()
@@ -118,7 +122,28 @@ func (g *grain) activate(ctx actor.Context, identity string) {
 	ctx.SetReceiveTimeout(g.e.cfg.ConversationIdle)
 	if err := g.load(); err != nil {
 		g.log.Warn("conversation load failed; will retry on the next message", "err", err)
+		return
 	}
+	g.resumeUnanswered()
+}
+
+// unansweredWindow is how recent a customer's unanswered text must be for a re-activated grain
+// to answer it: the debounce timer lives in memory, so a node that died (or a grain stopped)
+// while it ran would otherwise leave the customer without a reply.
+const unansweredWindow = 10 * time.Minute
+
+// resumeUnanswered schedules the AI reply to a recent customer text nobody answered.
+func (g *grain) resumeUnanswered() {
+	n := len(g.messages)
+	if n == 0 {
+		return
+	}
+	last := g.messages[n-1]
+	if last.SentBy != jack.SentByCustomer || jack.ClassifyKeyword(last.Content, "") != jack.KeywordNone ||
+		g.e.cfg.Now().Sub(last.Timestamp) > unansweredWindow {
+		return
+	}
+	g.scheduleAI()
 }
 
 // load reads the conversation from the Store.
