@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/persistence/memory"
+	"github.com/jack-auto/jack/persistence/sqlite/sqlitetest"
 	"github.com/jack-auto/jack/persistence/storetest"
 )
 
@@ -176,4 +179,67 @@ func TestDuplicateActivation(t *testing.T) {
 			require.Equal(t, len(wantSids), received, "one sms_received event per stored text")
 		})
 	}
+}
+
+// TestDuplicateActivation_MemberLeft: a request waiting on a grain whose member leaves the
+// cluster does not wait out its timeout: it goes at once to the identity's new owner, which
+// activates the conversation again. The old activation, stuck meanwhile, commits late and finds
+// the text already stored, so it is stored once.
+func TestDuplicateActivation_MemberLeft(t *testing.T) {
+	t.Parallel()
+	agent := test.NewInMemAgent()
+	var stuck atomic.Bool
+	entered, release := make(chan struct{}), make(chan struct{})
+	a := setup(t, sqlitetest.MustOpenStore(t), func(c *Config) {
+		c.AIDebounce, c.RequestTimeout = time.Hour, time.Minute
+		c.Provider = test.NewTestProvider(agent)
+	})
+	cfg := a.engine.cfg
+	cfg.Provider = test.NewTestProvider(agent)
+	b, err := NewEngine(cfg, a.store, memory.NewBroker(), a.sms, a.agent, a.dialer, testLogger(t))
+	require.NoError(t, err)
+	b.beforeRequest = func(req *Request) {
+		if req.GetInboundSms().GetBody() == "stuck" && stuck.CompareAndSwap(false, true) {
+			close(entered)
+			<-release
+		}
+	}
+	require.NoError(t, b.Start())
+	t.Cleanup(func() { b.Close() })
+	waitFor(t, 10*time.Second, "two members", func() bool { return a.engine.cluster.MemberList.Length() == 2 })
+
+	// A conversation that member B owns.
+	var customer string
+	for customer == "" {
+		phone := storetest.NewPhone()
+		if d := a.inbound(t, phone, "hello"); d.Node == b.system.Address() {
+			customer = phone
+		}
+	}
+	in := jack.InboundSMS{MessageSid: newSid(), From: customer, To: a.orgPhone, Body: "stuck"}
+	answered := make(chan *jack.Delivery, 1)
+	go func() {
+		d, err := a.engine.ReceiveSMS(context.Background(), a.org.ID, in)
+		assertNoError(t, err)
+		answered <- d
+	}()
+	<-entered
+	agent.DeregisterService(b.system.ID) // B leaves, its grain still busy with the text
+	var d *jack.Delivery
+	select {
+	case d = <-answered:
+	case <-time.After(20 * time.Second): // far below the request timeout of a minute
+		t.Fatal("the request waited on the member that left")
+	}
+	close(release)
+	require.NotNil(t, d)
+	require.Equal(t, a.engine.system.Address(), d.Node, "the new owner answered")
+	require.False(t, d.Duplicate)
+
+	waitFor(t, 10*time.Second, "the old activation to finish", func() bool { return b.ActiveConversations() == 0 })
+	lead, err := a.store.FindLeadByPhone(t.Context(), a.org.ID, customer)
+	require.NoError(t, err)
+	msgs := messagesOf(t, a.store, a.org.ID, lead.ID)
+	require.Len(t, msgs, 2, "hello and the stuck text, once")
+	require.Equal(t, 2, lead.TotalConversations)
 }

@@ -83,10 +83,16 @@ func (nb *nodesBundle) text(ctx context.Context, from, body string) error {
 // storedEvents returns every event the Store keeps for the organization, oldest first.
 func (nb *nodesBundle) storedEvents(t *testing.T) []jack.Event {
 	t.Helper()
+	return findAllEvents(t, nb.a.Store, nb.org.ID)
+}
+
+// findAllEvents returns every event store keeps for orgID, oldest first.
+func findAllEvents(t *testing.T, store jack.EventStore, orgID uuid.UUID) []jack.Event {
+	t.Helper()
 	var all []jack.Event
 	after := uuid.Nil
 	for {
-		page, err := nb.a.Store.FindEvents(t.Context(), nb.org.ID, jack.EventFilter{After: after, Limit: 1000})
+		page, err := store.FindEvents(t.Context(), orgID, jack.EventFilter{After: after, Limit: 1000})
 		require.NoError(t, err)
 		for _, e := range page {
 			all = append(all, *e)
@@ -158,15 +164,25 @@ func TestStream_RedisReconnect(t *testing.T) {
 	// changing, then until the dashboard has caught up.
 	stored := waitForQuiescence(t, nb)
 	require.GreaterOrEqual(t, len(stored), customers*textsEach, "every text is at least one event")
+	got := dash.requireExactly(t, stored)
+	require.GreaterOrEqual(t, dash.connects(), 3, "the dashboard reconnected after each kill")
+	t.Logf("%d events, %d connections", len(got), dash.connects())
+}
+
+// requireExactly waits until the stream has caught up with stored (the organization's events
+// in the Store, oldest first) and checks it received each of them once and nothing else. It
+// returns what the stream received.
+func (es *eventSource) requireExactly(t *testing.T, stored []jack.Event) []jack.Event {
+	t.Helper()
 	want := make([]uuid.UUID, len(stored))
 	for i, e := range stored {
 		want[i] = e.ID
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for len(dash.events()) < len(want) && time.Now().Before(deadline) {
+	for len(es.events()) < len(want) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	got := dash.events()
+	got := es.events()
 	gotIDs := make([]uuid.UUID, len(got))
 	seen := map[uuid.UUID]int{}
 	for i, e := range got {
@@ -188,8 +204,7 @@ func TestStream_RedisReconnect(t *testing.T) {
 	require.Empty(t, missed, "stored events the dashboard never saw")
 	slices.SortFunc(gotIDs, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
 	require.Equal(t, want, gotIDs, "the dashboard saw exactly the stored events")
-	require.GreaterOrEqual(t, dash.connects(), 3, "the dashboard reconnected after each kill")
-	t.Logf("%d events, %d connections", len(got), dash.connects())
+	return got
 }
 
 // waitForQuiescence returns the organization's stored events once their number and the texts
@@ -213,10 +228,12 @@ func waitForQuiescence(t *testing.T, nb *nodesBundle) []jack.Event {
 
 // eventSource reads GET /api/stream as a browser's EventSource does: when the stream ends or
 // a connect fails, it waits and reconnects with Last-Event-ID set to the last id it saw. It
-// keeps every event it receives, duplicates included.
+// keeps every event it receives, duplicates included. Given several nodes, a connect that
+// fails moves on to the next one, as a load balancer would.
 type eventSource struct {
-	base, token string
-	retry       time.Duration // the server asks for 2s; tests do not wait that long
+	bases []string
+	token string
+	retry time.Duration // the server asks for 2s; tests do not wait that long
 
 	mu         sync.Mutex
 	lastID     string
@@ -231,7 +248,14 @@ type eventSource struct {
 // stops in t.Cleanup.
 func startEventSource(t *testing.T, base, token, lastID string) *eventSource {
 	t.Helper()
-	es := &eventSource{base: base, token: token, retry: 50 * time.Millisecond, lastID: lastID,
+	return startFailoverEventSource(t, []string{base}, token, lastID)
+}
+
+// startFailoverEventSource is startEventSource over several nodes: it streams from the first
+// and moves to the next whenever a connect fails.
+func startFailoverEventSource(t *testing.T, bases []string, token, lastID string) *eventSource {
+	t.Helper()
+	es := &eventSource{bases: bases, token: token, retry: 50 * time.Millisecond, lastID: lastID,
 		changed: make(chan struct{}), done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	go es.run(ctx)
@@ -246,8 +270,10 @@ func (es *eventSource) run(ctx context.Context) {
 	defer close(es.done)
 	hc := &http.Client{Transport: &http.Transport{}}
 	defer hc.CloseIdleConnections()
-	for {
-		es.connect(ctx, hc)
+	for at := 0; ; {
+		if !es.connect(ctx, hc, es.bases[at]) {
+			at = (at + 1) % len(es.bases)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -265,16 +291,16 @@ func (es *eventSource) drop() {
 	}
 }
 
-// connect reads one stream until it ends.
-func (es *eventSource) connect(ctx context.Context, hc *http.Client) {
+// connect reads one stream of base until it ends; false when it could not open one.
+func (es *eventSource) connect(ctx context.Context, hc *http.Client, base string) bool {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	es.mu.Lock()
 	es.cancelConn = cancel
 	es.mu.Unlock()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, es.base+"/api/stream", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/stream", nil)
 	if err != nil {
-		return
+		return false
 	}
 	req.Header.Set("Authorization", "Bearer "+es.token)
 	req.Header.Set("Accept", "text/event-stream")
@@ -285,11 +311,11 @@ func (es *eventSource) connect(ctx context.Context, hc *http.Client) {
 	es.mu.Unlock()
 	resp, err := hc.Do(req)
 	if err != nil {
-		return
+		return false
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return // 503 while the node's Redis subscription comes back: try again
+		return false // 503 while the node's Redis subscription comes back: try again
 	}
 	r := bufio.NewReader(resp.Body)
 	var id, data string
@@ -297,7 +323,7 @@ func (es *eventSource) connect(ctx context.Context, hc *http.Client) {
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
-			return
+			return true
 		}
 		line = strings.TrimSuffix(line, "\n")
 		if line != "" {
