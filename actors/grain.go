@@ -107,6 +107,7 @@ func (g *grain) Receive(ctx actor.Context) {
 func (g *grain) activate(ctx actor.Context, identity string) {
 	g.self = ctx.Self()
 	g.timer = scheduler.NewTimerScheduler(ctx)
+	g.e.active.Add(1) // Stopped takes it back
 	org, phone, err := jack.ParseConversationIdentity(identity)
 	if err != nil {
 		g.log.Error("bad conversation identity", "err", err)
@@ -114,7 +115,6 @@ func (g *grain) activate(ctx actor.Context, identity string) {
 		return
 	}
 	g.orgID, g.phone = org, phone
-	g.e.active.Add(1)
 	if g.e.onActivate != nil {
 		g.e.onActivate()
 	}
