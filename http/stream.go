@@ -38,9 +38,9 @@ const stuckStreamGrace = time.Second
 
 // Why a stream ended, for the log.
 var (
-	errSlowClient        = errors.New("the client could not keep up")
-	errClientGone        = errors.New("the client went away")
-	errStreamsClosed     = jack.Errorf(jack.EUNAVAILABLE, "The server is shutting down.")
+	errSlowClient    = errors.New("the client could not keep up")
+	errClientGone    = errors.New("the client went away")
+	errStreamsClosed = jack.Errorf(jack.EUNAVAILABLE, "The server is shutting down.")
 )
 
 // streamTokenAnswer answers POST /api/stream/token.

@@ -41,7 +41,9 @@ func TestFollowUps_TwoProcesses(t *testing.T) {
 		"contactHoursStart": "00:00", "contactHoursEnd": "24:00",
 		"cadence": []map[string]string{{"after": "2h", "action": "sms", "message": "Hi {{customer_name}}, any questions?"}},
 	}}, http.StatusOK, nil)
-	var bad struct{ Error struct{ Fields map[string]string } }
+	var bad struct {
+		Error struct{ Fields map[string]string }
+	}
 	require.Equal(t, http.StatusUnprocessableEntity, owner.do("PATCH", "/api/organization", map[string]any{"settings": map[string]any{
 		"cadence": []map[string]string{{"after": "30s", "action": "fax"}}}}, &bad))
 	require.Contains(t, bad.Error.Fields, "settings.cadence[0].after")
