@@ -252,24 +252,9 @@ func (s *Server) outboundCall(c *fiber.Ctx) error {
 	}
 	p := principal(c)
 	fields := map[string]string{}
-	var phone string
-	switch {
-	case req.LeadID != nil:
-		lead, err := s.store.FindLeadByID(c.UserContext(), p.OrganizationID, *req.LeadID)
-		if jack.ErrorCode(err) == jack.ENOTFOUND {
-			fields["leadId"] = "is not a lead of this organization"
-		} else if err != nil {
-			return err
-		} else {
-			phone = lead.PhoneNumberNormalized
-		}
-	case req.PhoneNumber != nil:
-		var err error
-		if phone, err = s.orgPhone(c, p.OrganizationID, "phoneNumber", *req.PhoneNumber, fields); err != nil {
-			return err
-		}
-	default:
-		fields["phoneNumber"] = "or leadId is required"
+	phone, err := s.customerPhone(c, p.OrganizationID, req.LeadID, req.PhoneNumber, "phoneNumber", fields)
+	if err != nil {
+		return err
 	}
 	if err := jack.ValidationError(fields); err != nil {
 		return err

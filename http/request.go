@@ -170,3 +170,37 @@ func (s *Server) orgPhone(c *fiber.Ctx, orgID uuid.UUID, field, raw string, fiel
 	}
 	return phone, nil
 }
+
+// customerPhone resolves the customer a request names: a lead of orgID (leadId), or a phone
+// number read in the organization's region (phoneField). With both, they must agree. Problems
+// are added to fields; only a Store failure is returned.
+func (s *Server) customerPhone(c *fiber.Ctx, orgID uuid.UUID, leadID, phone *string, phoneField string, fields map[string]string) (string, error) {
+	var fromLead, fromPhone string
+	if leadID != nil {
+		lead, err := s.store.FindLeadByID(c.UserContext(), orgID, *leadID)
+		switch {
+		case jack.ErrorCode(err) == jack.ENOTFOUND:
+			fields["leadId"] = "is not a lead of this organization"
+		case err != nil:
+			return "", err
+		default:
+			fromLead = lead.PhoneNumberNormalized
+		}
+	}
+	if phone != nil {
+		var err error
+		if fromPhone, err = s.orgPhone(c, orgID, phoneField, *phone, fields); err != nil {
+			return "", err
+		}
+	}
+	switch {
+	case leadID == nil && phone == nil:
+		fields[phoneField] = "or leadId is required"
+	case fromLead != "" && fromPhone != "" && fromLead != fromPhone:
+		fields[phoneField] = "is not the lead's phone number"
+	}
+	if fromLead != "" {
+		return fromLead, nil
+	}
+	return fromPhone, nil
+}

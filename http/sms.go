@@ -49,31 +49,9 @@ func (s *Server) sendSMS(c *fiber.Ctx) error {
 	if len(key) > 255 {
 		fields["idempotencyKey"] = "must be at most 255 characters"
 	}
-	var to string
-	switch {
-	case req.LeadID != nil:
-		lead, err := s.store.FindLeadByID(c.UserContext(), p.OrganizationID, *req.LeadID)
-		if jack.ErrorCode(err) == jack.ENOTFOUND {
-			fields["leadId"] = "is not a lead of this organization"
-		} else if err != nil {
-			return err
-		} else {
-			to = lead.PhoneNumberNormalized
-		}
-		if req.To != nil && to != "" {
-			if n, err := s.orgPhone(c, p.OrganizationID, "to", *req.To, fields); err != nil {
-				return err
-			} else if n != "" && n != to {
-				fields["to"] = "is not the lead's phone number"
-			}
-		}
-	case req.To != nil:
-		var err error
-		if to, err = s.orgPhone(c, p.OrganizationID, "to", *req.To, fields); err != nil {
-			return err
-		}
-	default:
-		fields["to"] = "or leadId is required"
+	to, err := s.customerPhone(c, p.OrganizationID, req.LeadID, req.To, "to", fields)
+	if err != nil {
+		return err
 	}
 	if err := jack.ValidationError(fields); err != nil {
 		return err
