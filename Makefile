@@ -35,6 +35,17 @@ fuzz: ## each fuzz target for a bounded few seconds (FUZZTIME)
 	  done; \
 	done
 
+# Benchmarks (bench/README.md): the Go micro-benchmarks, then jack-bench drives the built binary,
+# embedded and on the local Postgres + Redis. BENCH_FLAGS=-quick is a three-minute run.
+BENCH_FLAGS ?=
+bench: ## measure a node as its users load it; prints the table, JSON in bench/results/
+	CGO_ENABLED=0 $(GO) build -o bin/jack ./cmd/jack
+	$(GO) build -o bin/jack-bench ./cmd/jack-bench
+	@mkdir -p bench/results
+	@$(GO) test -run='^$$' -bench=. -benchmem ./actors/ ./providers/twilio/ ./providers/elevenlabs/ > bench/results/gobench.txt; \
+	  status=$$?; cat bench/results/gobench.txt; exit $$status
+	./bin/jack-bench -gobench bench/results/gobench.txt $(BENCH_FLAGS)
+
 # The deployment kit (deploy/) checked offline: every YAML file parses, the Kubernetes objects
 # decode strictly into their API types and agree (probes, ports, RBAC, selectors), and every jack
 # process the kit starts passes LoadConfig. `make test` runs the same tests.
