@@ -180,6 +180,10 @@ func (fd *feed) catchUp(ctx context.Context) {
 			return
 		}
 		for _, e := range page {
+			f, err := encodeEvent(e)
+			if err != nil { // cannot happen for a stored event; skip it rather than stall the feed
+				fd.fs.log.Warn("event feed: skipped an event that does not encode", "event_id", e.ID, "err", err)
+			}
 			fd.mu.Lock()
 			fd.last = e.ID
 			streams := make([]*stream, 0, len(fd.streams))
@@ -187,8 +191,10 @@ func (fd *feed) catchUp(ctx context.Context) {
 				streams = append(streams, st)
 			}
 			fd.mu.Unlock()
-			for _, st := range streams {
-				st.offer(e)
+			if f != nil {
+				for _, st := range streams {
+					st.offer(f)
+				}
 			}
 		}
 		if len(page) < feedPageSize {

@@ -144,7 +144,7 @@ func (s *Server) openStream(orgID uuid.UUID, leadID string, after uuid.UUID, res
 		after:     after,
 		resume:    resume,
 		heartbeat: s.cfg.StreamHeartbeat,
-		events:    make(chan *jack.Event, s.cfg.StreamBuffer),
+		events:    make(chan *eventFrame, s.cfg.StreamBuffer),
 		conn:      conn,
 		done:      make(chan struct{}),
 	}
@@ -178,7 +178,7 @@ type stream struct {
 	heartbeat time.Duration
 	// events is the stream's bounded buffer between the feed and the client: the feed fills it,
 	// the writer drains it, and the stream ends when it overflows.
-	events    chan *jack.Event
+	events    chan *eventFrame
 	conn      net.Conn // the client's connection, closed under a stuck writer
 	done      chan struct{}
 	stopWatch func() bool
@@ -189,8 +189,8 @@ type stream struct {
 
 // offer hands the stream one of its organization's events without ever blocking, so the feed
 // never waits on this client. It ends the stream when the buffer overflows.
-func (st *stream) offer(e *jack.Event) {
-	if st.leadID != "" && e.LeadID != st.leadID {
+func (st *stream) offer(e *eventFrame) {
+	if st.leadID != "" && e.leadID != st.leadID {
 		return
 	}
 	select {
@@ -235,13 +235,13 @@ func (st *stream) serve(w *bufio.Writer) error {
 				return err
 			}
 		case e := <-st.events:
-			if !idAfter(e.ID, sent) { // the client has it already (it resumed past it)
+			if !idAfter(e.id, sent) { // the client has it already (it resumed past it)
 				continue
 			}
-			if err := st.send(w, e); err != nil {
+			if err := writeEvent(w, e); err != nil {
 				return err
 			}
-			sent = e.ID
+			sent = e.id
 		}
 	}
 }
@@ -263,7 +263,10 @@ func (st *stream) replay(w *bufio.Writer) (uuid.UUID, error) {
 			if idAfter(e.ID, st.joinAt) {
 				return at, nil // the feed offers this one and what follows
 			}
-			if err := st.send(w, e); err != nil {
+			f, err := encodeEvent(e)
+			if err != nil {
+				st.log.Warn("event stream: skipped an event that does not encode", "event_id", e.ID, "err", err)
+			} else if err := writeEvent(w, f); err != nil {
 				return at, err
 			}
 			at = e.ID
@@ -275,21 +278,33 @@ func (st *stream) replay(w *bufio.Writer) (uuid.UUID, error) {
 	return at, nil
 }
 
-// send writes e as one frame: its id, its type as the event name, and the whole event as one
-// line of JSON (encoding/json escapes every newline).
-func (st *stream) send(w *bufio.Writer, e *jack.Event) error {
+// eventFrame is an event as it goes on the wire — its id, its type as the event name, and the
+// whole event as one line of JSON (encoding/json escapes every newline) — encoded once by the
+// feed for every stream of its organization.
+type eventFrame struct {
+	id     uuid.UUID
+	leadID string
+	bytes  []byte
+}
+
+func encodeEvent(e *jack.Event) (*eventFrame, error) {
 	data, err := json.Marshal(e)
 	if err != nil {
-		st.log.Warn("event stream: skipped an event that does not encode", "event_id", e.ID, "err", err)
-		return nil
+		return nil, err
 	}
-	_, _ = w.WriteString("id: ")
-	_, _ = w.WriteString(e.ID.String())
-	_, _ = w.WriteString("\nevent: ")
-	_, _ = w.WriteString(e.Type)
-	_, _ = w.WriteString("\ndata: ")
-	_, _ = w.Write(data)
-	_, _ = w.WriteString("\n\n")
+	b := make([]byte, 0, len(data)+len(e.Type)+64)
+	b = append(b, "id: "...)
+	b = append(b, e.ID.String()...)
+	b = append(b, "\nevent: "...)
+	b = append(b, e.Type...)
+	b = append(b, "\ndata: "...)
+	b = append(b, data...)
+	b = append(b, "\n\n"...)
+	return &eventFrame{id: e.ID, leadID: e.LeadID, bytes: b}, nil
+}
+
+func writeEvent(w *bufio.Writer, f *eventFrame) error {
+	_, _ = w.Write(f.bytes)
 	return flush(w)
 }
 

@@ -36,6 +36,8 @@ func TestMigrate(t *testing.T) {
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
+	require.Contains(t, run("down"), "00005_indexes.sql")
+	require.Equal(t, 9, tableCount())
 	require.Contains(t, run("down"), "00004_nurture.sql")
 	require.Equal(t, 8, tableCount())
 	require.Contains(t, run("down"), "00003_reports.sql")
@@ -51,6 +53,7 @@ func TestMigrate(t *testing.T) {
 	require.Contains(t, up, "00002_call_sid.sql")
 	require.Contains(t, up, "00003_reports.sql")
 	require.Contains(t, up, "00004_nurture.sql")
+	require.Contains(t, up, "00005_indexes.sql")
 	require.Equal(t, 9, tableCount())
 	require.NotContains(t, run("status"), "pending")
 

@@ -20,6 +20,13 @@ const leadColumns = `id, organization_id, customer_name, phone_number, phone_num
 
 const leadPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
+// An update writes every lead column but the key: assigning the primary key, even its own
+// value, makes SQLite check every row of every table that references leads.
+var (
+	leadUpdateColumns      = strings.TrimPrefix(leadColumns, "id, organization_id, ")
+	leadUpdatePlaceholders = strings.TrimPrefix(leadPlaceholders, "?, ?, ")
+)
+
 func scanLead(row scanner) (*jack.Lead, error) {
 	var l jack.Lead
 	if err := row.Scan(&l.ID, &l.OrganizationID, &l.CustomerName, &l.PhoneNumber, &l.PhoneNumberNormalized,
@@ -309,8 +316,8 @@ func writeLead(ctx context.Context, tx *Tx, l *jack.Lead, prev int64) error {
 	if err != nil {
 		return err
 	}
-	res, err := tx.exec(ctx, `UPDATE leads SET (`+leadColumns+`) = (`+leadPlaceholders+`)
-		WHERE organization_id = ? AND id = ? AND version = ?`, append(args, tx.orgID.String(), l.ID, prev)...)
+	res, err := tx.exec(ctx, `UPDATE leads SET (`+leadUpdateColumns+`) = (`+leadUpdatePlaceholders+`)
+		WHERE organization_id = ? AND id = ? AND version = ?`, append(args[2:], tx.orgID.String(), l.ID, prev)...)
 	if err != nil {
 		return fmt.Errorf("update lead: %w", err)
 	}

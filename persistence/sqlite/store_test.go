@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/migrations"
 	"github.com/jack-auto/jack/persistence"
 	"github.com/jack-auto/jack/persistence/sqlite"
 	"github.com/jack-auto/jack/persistence/sqlite/sqlitetest"
@@ -142,35 +144,30 @@ func TestMigrate(t *testing.T) {
 	require.NoError(t, sqlite.Migrate(ctx, path, "status", &out))
 	require.Contains(t, out.String(), "pending")
 
+	files, err := fs.Glob(migrations.SQLite, "sqlite/*.sql")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
 	out.Reset()
 	require.NoError(t, sqlite.Migrate(ctx, path, "up", &out))
-	require.Contains(t, out.String(), "00001_init.sql")
-	require.Contains(t, out.String(), "00002_call_sid.sql")
-	require.Contains(t, out.String(), "00003_reports.sql")
-	require.Contains(t, out.String(), "00004_nurture.sql")
+	for _, f := range files {
+		require.Contains(t, out.String(), filepath.Base(f))
+	}
 
 	out.Reset()
 	require.NoError(t, sqlite.Migrate(ctx, path, "up", &out), "up twice is harmless")
 	require.NoError(t, sqlite.Migrate(ctx, path, "status", &out))
 	require.Contains(t, out.String(), "applied")
 
-	out.Reset()
-	require.NoError(t, sqlite.Migrate(ctx, path, "down", &out))
-	require.Contains(t, out.String(), "00004_nurture.sql")
-	out.Reset()
-	require.NoError(t, sqlite.Migrate(ctx, path, "down", &out))
-	require.Contains(t, out.String(), "00003_reports.sql")
-	out.Reset()
-	require.NoError(t, sqlite.Migrate(ctx, path, "down", &out))
-	require.Contains(t, out.String(), "00002_call_sid.sql")
-	out.Reset()
-	require.NoError(t, sqlite.Migrate(ctx, path, "down", &out))
-	require.Contains(t, out.String(), "00001_init.sql")
+	for i := len(files) - 1; i >= 0; i-- { // down rolls back one migration at a time, newest first
+		out.Reset()
+		require.NoError(t, sqlite.Migrate(ctx, path, "down", &out))
+		require.Contains(t, out.String(), filepath.Base(files[i]))
+	}
 	out.Reset()
 	require.NoError(t, sqlite.Migrate(ctx, path, "down", &out))
 	require.Contains(t, out.String(), "no migration to roll back")
 
-	err := sqlite.Migrate(ctx, path, "sideways", &out)
+	err = sqlite.Migrate(ctx, path, "sideways", &out)
 	require.ErrorContains(t, err, "unknown migrate command")
 }
 
