@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -204,7 +203,7 @@ func (g *grain) completeCall(c *CallCompleted) *Reply {
 		analysis := jack.ParseCallAnalysis(t.Analysis)
 		ch := jack.ConversationChange{Messages: len(stored), Activity: &end}
 		{ // score with the call: its turns join the conversation in memory only after commit
-			msgs := append(slices.Clone(g.messages), stored...)
+			msgs := append(g.recent(g.history.len()), stored...)
 			score, sentiment := jack.ScoreLead(jack.ScoreInput{Lead: l, Messages: msgs, Now: now, Call: analysis})
 			ch.LeadQualityScore, ch.Sentiment = &score, &sentiment
 		}

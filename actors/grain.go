@@ -35,7 +35,7 @@ type grain struct {
 	org          *jack.Organization
 	lead         *jack.Lead // nil until the customer has a lead
 	assignedName string
-	messages     []*jack.Message // recent, oldest first
+	history      history // recent messages, oldest first
 	summary      *jack.Summary
 	lastCall     *jack.CallAnalysis // the latest finished call's analysis, for scoring
 	total        int                // every message of the conversation
@@ -134,13 +134,13 @@ const unansweredWindow = 10 * time.Minute
 
 // resumeUnanswered schedules the AI reply to a recent customer text nobody answered.
 func (g *grain) resumeUnanswered() {
-	n := len(g.messages)
+	n := g.history.len()
 	if n == 0 {
 		return
 	}
-	last := g.messages[n-1]
-	if last.SentBy != jack.SentByCustomer || jack.ClassifyKeyword(last.Content, "") != jack.KeywordNone ||
-		g.e.cfg.Now().Sub(last.Timestamp) > unansweredWindow {
+	last := g.history.memos[n-1]
+	if !last.customer() || jack.ClassifyKeyword(last.content, "") != jack.KeywordNone ||
+		g.e.cfg.Now().Sub(last.time()) > unansweredWindow {
 		return
 	}
 	g.scheduleAI()
@@ -158,7 +158,8 @@ func (g *grain) load() error {
 	if err != nil {
 		return err
 	}
-	g.org, g.lead, g.messages, g.summary = org, snap.Lead, snap.Messages, snap.Summary
+	g.org, g.lead, g.summary = org, snap.Lead, snap.Summary
+	g.history = newHistory(g.e.cfg.HistorySize, snap.Messages)
 	g.total, g.sms, g.voice = snap.TotalMessages, snap.SMSMessages, snap.VoiceMessages
 	g.lastCall = nil
 	if snap.LastCall != nil {
@@ -245,18 +246,7 @@ func (g *grain) remember(lead *jack.Lead, msg *jack.Message, events []*jack.Even
 		}
 	}
 	if msg != nil {
-		// Keep the Store's timeline order (timestamp, id): a call's turns arrive after the call,
-		// stamped with when they were said.
-		i, _ := slices.BinarySearchFunc(g.messages, msg, func(a, b *jack.Message) int {
-			if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
-				return c
-			}
-			return strings.Compare(a.ID.String(), b.ID.String())
-		})
-		g.messages = slices.Insert(g.messages, i, msg)
-		if n := len(g.messages) - g.e.cfg.HistorySize; n > 0 {
-			g.messages = slices.Delete(g.messages, 0, n)
-		}
+		g.history.add(msg)
 		g.total++
 		if msg.Type == jack.ChannelVoice {
 			g.voice++
@@ -522,11 +512,7 @@ func (g *grain) send(o outbound) (*jack.Lead, *jack.Message, bool, error) {
 }
 
 func (g *grain) replaceMessage(m *jack.Message) {
-	for i, old := range g.messages {
-		if old.ID == m.ID {
-			g.messages[i] = m
-		}
-	}
+	g.history.replace(m)
 }
 
 // --- delivery status -------------------------------------------------------------------------
@@ -610,7 +596,8 @@ func (g *grain) leadChanged(deleted bool) *Reply {
 		g.cancelAI()
 		g.closeSession()
 		g.gen++
-		g.lead, g.messages, g.summary, g.assignedName = nil, nil, nil, ""
+		g.lead, g.summary, g.assignedName = nil, nil, ""
+		g.history = newHistory(g.e.cfg.HistorySize, nil)
 		g.total, g.sms, g.voice = 0, 0, 0
 		return &Reply{Body: &Reply_Ack{Ack: &Ack{}}}
 	}
@@ -660,7 +647,7 @@ func (g *grain) onAITick(t *aiTick) {
 		return
 	}
 	turn := jack.AgentTurn{
-		Text: g.unansweredText(), Lead: cloneLead(g.lead), History: slices.Clone(g.messages),
+		Text: g.unansweredText(), Lead: cloneLead(g.lead), History: g.recent(g.history.len()),
 		Variables: g.variables(), Now: g.e.cfg.Now().UTC(),
 	}
 	if strings.TrimSpace(turn.Text) == "" {
@@ -753,8 +740,8 @@ func (g *grain) recordAgentFailure(agentErr error) {
 // unansweredText joins the customer's texts since the dealership last wrote.
 func (g *grain) unansweredText() string {
 	var texts []string
-	for i := len(g.messages) - 1; i >= 0 && g.messages[i].SentBy == jack.SentByCustomer; i-- {
-		texts = append(texts, g.messages[i].Content)
+	for i := g.history.len() - 1; i >= 0 && g.history.memos[i].customer(); i-- {
+		texts = append(texts, g.history.memos[i].content)
 	}
 	slices.Reverse(texts)
 	return strings.Join(texts, "\n")
@@ -781,9 +768,9 @@ func (g *grain) stopTimers() { g.cancelAI() }
 // the customer sent within jack.ReplyWindow is always allowed.
 func (g *grain) checkContactHours() error {
 	now := g.e.cfg.Now()
-	for i := len(g.messages) - 1; i >= 0; i-- {
-		if m := g.messages[i]; m.SentBy == jack.SentByCustomer {
-			if now.Sub(m.Timestamp) < jack.ReplyWindow {
+	for i := g.history.len() - 1; i >= 0; i-- {
+		if m := g.history.memos[i]; m.customer() {
+			if now.Sub(m.time()) < jack.ReplyWindow {
 				return nil
 			}
 			break
@@ -806,9 +793,9 @@ func (g *grain) checkContactHours() error {
 // score ranks the lead (as it will be once the change commits) on the conversation in memory
 // plus extra, the message being stored.
 func (g *grain) score(lead *jack.Lead, extra *jack.Message, now time.Time) (*float64, *string) {
-	msgs := g.messages
+	msgs := g.recent(g.history.len())
 	if extra != nil {
-		msgs = append(slices.Clone(g.messages), extra)
+		msgs = append(msgs, extra)
 	}
 	score, sentiment := jack.ScoreLead(jack.ScoreInput{Lead: lead, Messages: msgs, Now: now, Call: g.lastCall})
 	return &score, &sentiment
@@ -837,6 +824,15 @@ func withQualification(l *jack.Lead, ch jack.ConversationChange) *jack.Lead {
 	return c
 }
 
+// recent returns the conversation's n most recent messages, oldest first.
+func (g *grain) recent(n int) []*jack.Message {
+	leadID := ""
+	if g.lead != nil {
+		leadID = g.lead.ID
+	}
+	return g.history.last(n, g.orgID, leadID, g.phone)
+}
+
 // channelCounts returns the conversation's message counts by channel.
 func (g *grain) channelCounts() (sms, voice int) { return g.sms, g.voice }
 
@@ -844,7 +840,7 @@ func (g *grain) channelCounts() (sms, voice int) { return g.sms, g.voice }
 func (g *grain) variables() map[string]any {
 	v := conversationView{
 		OrgID: g.orgID.String(), Phone: g.phone, Lead: g.lead, AssignedName: g.assignedName,
-		Messages: g.messages, Summary: g.summary, Total: g.total,
+		Messages: g.recent(contextMessages), Summary: g.summary, Total: g.total, // the variables read no further back
 	}
 	if g.org != nil {
 		v.OrgName = g.org.Name
