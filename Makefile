@@ -39,7 +39,7 @@ fuzz: ## each fuzz target for a bounded few seconds (FUZZTIME)
 # embedded and on the local Postgres + Redis. BENCH_FLAGS=-quick is a three-minute run.
 BENCH_FLAGS ?=
 bench: ## measure a node as its users load it; prints the table, JSON in bench/results/
-	CGO_ENABLED=0 $(GO) build -o bin/jack ./cmd/jack
+	$(GO) build -o bin/jack ./cmd/jack
 	$(GO) build -o bin/jack-bench ./cmd/jack-bench
 	@mkdir -p bench/results
 	@$(GO) test -run='^$$' -bench=. -benchmem ./actors/ ./providers/twilio/ ./providers/elevenlabs/ > bench/results/gobench.txt; \
@@ -60,7 +60,7 @@ lint:
 	$(GO) vet ./...
 
 build:
-	CGO_ENABLED=0 $(GO) build -o bin/jack ./cmd/jack
+	$(GO) build -o bin/jack ./cmd/jack
 
 generate: ## regenerate protobuf code (needs protoc from Debian's protobuf-compiler and protoc-gen-go)
 	$(GO) generate ./...
