@@ -61,8 +61,10 @@ func (fs *feeds) join(ctx context.Context, orgID uuid.UUID, st *stream) (uuid.UU
 		fs.byOrg[orgID] = fd
 		go fd.start(fctx)
 	}
-	fd.streams[st] = struct{}{} // under fs.mu, so an empty feed is never stopped while joined
-	fs.mu.Unlock()
+	fd.mu.Lock() // the feed's goroutine reads the set under fd.mu
+	fd.streams[st] = struct{}{}
+	fd.mu.Unlock()
+	fs.mu.Unlock() // held until now, so an empty feed is never stopped while a stream joins
 
 	select {
 	case <-fd.ready:
