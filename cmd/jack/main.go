@@ -1,6 +1,7 @@
 // Command jack is the conversation engine's one binary: `jack serve` runs a node (alone on the
-// embedded default, or one of many on Postgres + Redis), `jack migrate` manages the schema and
-// `jack simulate` plays a customer against a running server.
+// embedded default, or one of many on Postgres + Redis), `jack migrate` manages the schema,
+// `jack simulate` plays a customer against a running server, `jack import leads` loads lead
+// feeds and `jack audit` checks every organization's data.
 package main
 
 import (
