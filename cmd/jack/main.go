@@ -25,6 +25,7 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/k8s"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/actors"
@@ -142,8 +143,9 @@ type Main struct {
 	Engine *actors.Engine
 	HTTP   *jackhttp.Server
 
-	ln  net.Listener
-	url string
+	ln          net.Listener
+	url         string
+	stopJanitor context.CancelFunc
 }
 
 // NewMain returns a node for cfg; Run starts it.
@@ -231,9 +233,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	m.HTTP.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "jack_active_conversations",
+		Help: "Conversation grains active on this node.",
+	}, func() float64 { return float64(m.Engine.ActiveConversations()) }))
 	if err := m.HTTP.Serve(m.ln); err != nil {
 		return err
 	}
+	var janitorCtx context.Context
+	janitorCtx, m.stopJanitor = context.WithCancel(context.Background())
+	go m.janitor(janitorCtx, time.Hour)
 	m.HTTP.SetReady(true)
 	m.Log.Info("jack is serving", "url", m.url, "store", storeName(*cfg))
 	return nil
@@ -256,6 +265,10 @@ func (m *Main) Close() error {
 	} else if m.ln != nil { // bound but never served
 		errs = append(errs, m.ln.Close())
 		m.ln = nil
+	}
+	if m.stopJanitor != nil {
+		m.stopJanitor()
+		m.stopJanitor = nil
 	}
 	if m.Engine != nil {
 		errs = append(errs, m.Engine.Close())
@@ -331,6 +344,28 @@ func (m *Main) voice() (jack.Agent, jack.VoiceDialer, error) {
 		return nil, nil, err
 	}
 	return c, c, nil
+}
+
+// EventRetention is how long published events are kept for dashboards to replay (DESIGN §3).
+const EventRetention = 30 * 24 * time.Hour
+
+// janitor drops events older than EventRetention now and every interval. Every node runs it;
+// the deletes are idempotent.
+func (m *Main) janitor(ctx context.Context, interval time.Duration) {
+	for {
+		n, err := m.Store.DeleteEventsBefore(ctx, time.Now().Add(-EventRetention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			m.Log.Warn("drop old events", "err", err)
+		case n > 0:
+			m.Log.Info("dropped old events", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
 }
 
 // readyCheck is the node's readiness beyond the Store: the broker answers, and — except on

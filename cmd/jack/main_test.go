@@ -17,6 +17,7 @@ import (
 
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/persistence/postgres/postgrestest"
+	"github.com/jack-auto/jack/persistence/storetest"
 	"github.com/jack-auto/jack/providers/fake"
 	"github.com/jack-auto/jack/providers/twilio"
 )
@@ -327,4 +328,27 @@ func TestSimulate(t *testing.T) {
 		owner.must("GET", "/api/leads/"+page.Leads[0].ID+"/messages", nil, http.StatusOK, &msgs)
 		return len(msgs.Messages) == 2 && msgs.Messages[1].Status == jack.StatusSent
 	})
+}
+
+// TestJanitor: events older than the retention are dropped; newer ones stay for replay.
+func TestJanitor(t *testing.T) {
+	t.Parallel()
+	m := MustRunMain(t, nil)
+	org, _ := storetest.MustCreateOrganization(t, m.Store)
+	lead := storetest.MustCreateLead(t, m.Store, org.ID, "+16045550190")
+	old := jack.NewEvent(jack.EventLeadUpdated, org.ID, lead.ID, lead.PhoneNumberNormalized, time.Now().Add(-EventRetention-time.Hour), nil)
+	recent := jack.NewEvent(jack.EventLeadUpdated, org.ID, lead.ID, lead.PhoneNumberNormalized, time.Now(), nil)
+	require.NoError(t, m.Store.InConversationTx(t.Context(), org.ID, func(tx jack.ConversationTx) error {
+		return tx.InsertEvents(t.Context(), old, recent)
+	}))
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { m.janitor(ctx, time.Hour); close(done) }()
+	waitFor(t, "the old event to be dropped", func() bool {
+		events, err := m.Store.FindEvents(t.Context(), org.ID, jack.EventFilter{})
+		return err == nil && len(events) == 1 && events[0].ID == recent.ID
+	})
+	cancel()
+	<-done
 }
