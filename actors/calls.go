@@ -94,9 +94,8 @@ type recordCallStart struct{ call *CallStart }
 
 // startCall answers from memory, then records the call session after the reply.
 func (g *grain) startCall(c *CallStart) *Reply {
-	vars, _ := json.Marshal(g.variables())
 	g.e.system.Root.Send(g.self, &recordCallStart{call: c})
-	return &Reply{Body: &Reply_Context{Context: &ContextReply{VariablesJson: vars}}}
+	return g.contextReply()
 }
 
 func (g *grain) onRecordCallStart(r *recordCallStart) {
@@ -212,7 +211,7 @@ func (g *grain) completeCall(c *CallCompleted) *Reply {
 		}
 		lead = l
 		if t.Summary != "" {
-			sms, voice := g.channelCounts()
+			sms, voice := g.sms, g.voice
 			summary, err = tx.UpsertSummary(ctx, &jack.Summary{
 				ID: newID(), OrganizationID: g.orgID, PhoneNumberNormalized: g.phone, Summary: t.Summary,
 				SummaryType: "elevenlabs", TotalMessages: g.total + len(stored), VoiceMessages: voice + len(stored),

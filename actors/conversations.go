@@ -104,12 +104,5 @@ func (e *Engine) Context(ctx context.Context, orgID uuid.UUID, phone string) (ma
 	if err != nil {
 		return nil, err
 	}
-	if err := replyError(reply); err != nil {
-		return nil, err
-	}
-	var vars map[string]any
-	if err := json.Unmarshal(reply.GetContext().GetVariablesJson(), &vars); err != nil {
-		return nil, fmt.Errorf("decode context reply: %w", err)
-	}
-	return vars, nil
+	return contextFrom(reply)
 }

@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -122,16 +121,15 @@ func (g *grain) followUp(f *FollowUp) *Reply {
 		return ack()
 	}
 	// A follow-up is the dealership starting contact: inside the customer's hours only.
-	if err := g.checkContactHours(); jack.ErrorReason(err) == "quiet_hours" {
-		next, _ := time.Parse(time.RFC3339, fmt3339(err))
+	if now, next, err := g.nextContact(); err != nil {
+		return errorReply(err)
+	} else if next.After(now) {
 		later := *r
 		later.ID, later.DueAt = newID(), next
 		if err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error { return tx.ScheduleReminder(ctx, &later) }); err != nil {
 			return errorReply(err)
 		}
 		return ack()
-	} else if err != nil {
-		return errorReply(err)
 	}
 
 	step := steps[r.Step]
@@ -198,14 +196,3 @@ func nurtureStatus(l *jack.Lead) *string {
 }
 
 func ack() *Reply { return &Reply{Body: &Reply_Ack{Ack: &Ack{}}} }
-
-// fmt3339 reads nextAllowedAt from a quiet-hours error.
-func fmt3339(err error) string {
-	var e *jack.Error
-	if errors.As(err, &e) {
-		if v, ok := e.Details["nextAllowedAt"].(string); ok {
-			return v
-		}
-	}
-	return ""
-}

@@ -95,7 +95,7 @@ func (g *grain) Receive(ctx actor.Context) {
 		}
 		ctx.Poison(ctx.Self()) // Poison, not Stop: requests already queued still get answers
 	case *actor.Stopping:
-		g.stopTimers()
+		g.cancelAI()
 		g.closeSession()
 	case *actor.Stopped:
 		if g.self != nil {
@@ -216,8 +216,7 @@ func (g *grain) handle(req *Request) *Reply {
 	case *Request_LeadChanged:
 		return g.leadChanged(body.LeadChanged.Deleted)
 	case *Request_GetContext:
-		vars, _ := json.Marshal(g.variables())
-		return &Reply{Body: &Reply_Context{Context: &ContextReply{VariablesJson: vars}}}
+		return g.contextReply()
 	case *Request_CallStart:
 		return g.startCall(body.CallStart)
 	case *Request_CallCompleted:
@@ -761,17 +760,25 @@ func (g *grain) closeSession() {
 	}
 }
 
-func (g *grain) stopTimers() { g.cancelAI() }
-
 // checkContactHours refuses contact the dealership starts outside the customer's contact hours
 // (the organization's settings, read fresh so a change applies at once). A reply to a message
 // the customer sent within jack.ReplyWindow is always allowed.
 func (g *grain) checkContactHours() error {
-	now := g.e.cfg.Now()
+	now, next, err := g.nextContact()
+	if err == nil && next.After(now) {
+		return jack.QuietHoursError(next)
+	}
+	return err
+}
+
+// nextContact returns the clock reading and the earliest time, now or later, the dealership may
+// start contact with the customer (see checkContactHours).
+func (g *grain) nextContact() (now, next time.Time, err error) {
+	now = g.e.cfg.Now()
 	for i := g.history.len() - 1; i >= 0; i-- {
 		if m := g.history.memos[i]; m.customer() {
 			if now.Sub(m.time()) < jack.ReplyWindow {
-				return nil
+				return now, now, nil
 			}
 			break
 		}
@@ -780,14 +787,10 @@ func (g *grain) checkContactHours() error {
 	org, err := g.e.store.FindOrganizationByID(ctx, g.orgID)
 	cancel()
 	if err != nil {
-		return err
+		return now, now, err
 	}
 	g.org = org
-	next := org.ContactWindow().NextContactTime(now, jack.CustomerZones(g.phone, org.Settings.TimeZone))
-	if next.After(now) {
-		return jack.QuietHoursError(next)
-	}
-	return nil
+	return now, org.ContactWindow().NextContactTime(now, jack.CustomerZones(g.phone, org.Settings.TimeZone)), nil
 }
 
 // score ranks the lead (as it will be once the change commits) on the conversation in memory
@@ -833,8 +836,11 @@ func (g *grain) recent(n int) []*jack.Message {
 	return g.history.last(n, g.orgID, leadID, g.phone)
 }
 
-// channelCounts returns the conversation's message counts by channel.
-func (g *grain) channelCounts() (sms, voice int) { return g.sms, g.voice }
+// contextReply answers with the agent's dynamic variables, from memory.
+func (g *grain) contextReply() *Reply {
+	vars, _ := json.Marshal(g.variables())
+	return &Reply{Body: &Reply_Context{Context: &ContextReply{VariablesJson: vars}}}
+}
 
 // variables are the agent's dynamic variables from memory: no database read.
 func (g *grain) variables() map[string]any {
