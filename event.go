@@ -19,10 +19,12 @@ const (
 )
 
 // Event is something that happened in a conversation, persisted with the change that caused it
-// and then published on the organization's channel. IDs are time-ordered (UUIDv7), so a
-// reconnecting dashboard resumes after the last id it saw.
+// and then published on the organization's channel. ID names the event (a UUIDv7, the SSE id a
+// dashboard resumes after); Seq is its place in the organization's event log: 1, 2, 3, … in
+// commit order with no gaps, assigned when the write commits (see EventStore).
 type Event struct {
 	ID             uuid.UUID       `json:"id"`
+	Seq            int64           `json:"seq,omitempty"`
 	Type           string          `json:"type"`
 	OrganizationID uuid.UUID       `json:"organizationId"`
 	LeadID         string          `json:"leadId,omitempty"`
@@ -45,11 +47,15 @@ func NewEvent(typ string, orgID uuid.UUID, leadID, phone string, now time.Time, 
 	return e
 }
 
-// EventFilter selects persisted events for replay, oldest first.
+// EventFilter selects persisted events for replay, in Seq order.
 type EventFilter struct {
-	After  uuid.UUID // only events with a greater id; uuid.Nil for all kept events
-	LeadID string    // only this lead's events when set
-	Limit  int       // defaults to 500, at most 5000
+	// AfterSeq: only events with a greater Seq.
+	AfterSeq int64
+	// After, when set, starts after that event instead (or, when it was trimmed, after the
+	// latest kept event whose id is not greater: ids are time-ordered).
+	After  uuid.UUID
+	LeadID string // only this lead's events when set
+	Limit  int    // defaults to 500, at most 5000
 }
 
 // Broker carries events between nodes: every node publishes what its grains commit, and

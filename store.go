@@ -119,7 +119,12 @@ type ConversationStore interface {
 	// LoadConversation returns the conversation of orgID with the customer phone: its lead (nil
 	// when none), its last limit messages oldest first, its summary (nil when none) and counts.
 	LoadConversation(ctx context.Context, orgID uuid.UUID, phone string, limit int) (*ConversationSnapshot, error)
-	// InConversationTx runs fn in one transaction of orgID and commits when fn returns nil.
+	// InConversationTx runs fn in a transaction of orgID and commits when fn returns nil; it
+	// returns only once that commit is known. Adapters may commit several callers' fns in one
+	// database transaction (group commit): fn may then run more than once (its writes are rolled
+	// back and it is run again when another caller's fn failed in the same batch), so it must
+	// not keep effects outside tx from a failed run; each caller gets only its own fn's error.
+	// EUNAVAILABLE when the writer's queue is full (the caller should retry later).
 	InConversationTx(ctx context.Context, orgID uuid.UUID, fn func(tx ConversationTx) error) error
 	// FindMessages returns one page of a lead's timeline; ENOTFOUND if the lead is not orgID's.
 	FindMessages(ctx context.Context, orgID uuid.UUID, filter MessageFilter) (*MessagePage, error)
@@ -128,17 +133,25 @@ type ConversationStore interface {
 	FindMessage(ctx context.Context, orgID uuid.UUID, id uuid.UUID) (*Message, error)
 }
 
-// EventStore keeps published events for replay to reconnecting dashboards. Event ids are
-// assigned by ConversationTx.InsertEvents and increase in commit order per organization, so a
-// dashboard that resumes with "events after Last-Event-ID" misses none.
+// EventStore keeps published events for replay to reconnecting dashboards. Each organization's
+// events form a log numbered by Seq (1, 2, 3, …): the Store assigns the numbers when the write
+// that carries the events commits, under a per-organization counter row updated in that same
+// commit, so a number is visible only after every smaller one is, and an aborted write gives
+// its numbers back. A reader that tails "Seq after the last one I saw" therefore never skips
+// and never repeats an event, and a gap in what the Broker delivered is a lost message.
 type EventStore interface {
-	// FindEvents returns orgID's events with an id greater than filter.After, oldest first.
+	// FindEvents returns orgID's events after filter.AfterSeq (or filter.After), in Seq order.
 	FindEvents(ctx context.Context, orgID uuid.UUID, filter EventFilter) ([]*Event, error)
 	// DeleteEventsBefore is tenant-free maintenance: it drops events older than t and says how many.
 	DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error)
-	// LastEventID returns orgID's greatest event id, uuid.Nil when it has none: where a node's
-	// live feed of the organization starts.
+	// LastEventID returns the id of orgID's latest event, uuid.Nil when it has none.
 	LastEventID(ctx context.Context, orgID uuid.UUID) (uuid.UUID, error)
+	// LastEventSeq returns orgID's greatest Seq (0 when it has no events): where a node's live
+	// feed of the organization starts.
+	LastEventSeq(ctx context.Context, orgID uuid.UUID) (int64, error)
+	// EventSeq returns the Seq of orgID's event id, or when it is not kept (trimmed, or never
+	// stored) of the latest kept event whose id is not greater; 0 when there is none.
+	EventSeq(ctx context.Context, orgID uuid.UUID, id uuid.UUID) (int64, error)
 }
 
 // ConversationSnapshot is a conversation as a grain loads it on activation.
@@ -173,12 +186,10 @@ type ConversationTx interface {
 	FindMessageBySid(ctx context.Context, sid string) (*Message, error)
 	// UpdateMessageDelivery stores m's Twilio sid, status and error fields.
 	UpdateMessageDelivery(ctx context.Context, m *Message) error
-	// InsertEvents stores events for replay and assigns their ids, overwriting each e.ID (the
-	// caller publishes the same events after commit): within an organization, an event
-	// committed later always has a greater id than one committed earlier, whatever the clocks
-	// say (a UUIDv7 of Now, or just after the organization's greatest id when that is later).
-	// Adapters hold a per-organization lock from this call until the transaction ends, so call
-	// it last. Timestamp stays the event's own time (Now when zero); retention reads it.
+	// InsertEvents stores events for replay with the transaction's writes. Each e gets the
+	// organization, its Timestamp (Now when zero; retention reads it) and, when Nil, an ID; its
+	// Seq is assigned at commit and set on e before InConversationTx returns, so the caller
+	// publishes exactly what was stored.
 	InsertEvents(ctx context.Context, events ...*Event) error
 
 	// CreateCallSession stores cs unless the organization already has a call session with the

@@ -104,6 +104,8 @@ func (g *grain) onRecordCallStart(r *recordCallStart) {
 		events []*jack.Event
 	)
 	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		// A group commit may run this again (jack.ConversationStore): start from nothing.
+		lead, events = nil, nil
 		now := tx.Now()
 		l, created, err := g.ensureLead(ctx, tx)
 		if err != nil {
@@ -146,6 +148,8 @@ func (g *grain) completeCall(c *CallCompleted) *Reply {
 		lastCall *jack.CallAnalysis
 	)
 	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		// A group commit may run this again (jack.ConversationStore): start from nothing.
+		lead, session, stored, summary, events, lastCall = nil, nil, nil, nil, nil, nil
 		now := tx.Now()
 		l, created, err := g.ensureLead(ctx, tx)
 		if err != nil {

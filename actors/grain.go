@@ -285,6 +285,8 @@ func (g *grain) receiveSMS(in *InboundSMS) *Reply {
 		events []*jack.Event
 	)
 	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		// A group commit may run this again (jack.ConversationStore): start from nothing.
+		lead, msg, dup, events = nil, nil, false, nil
 		now := tx.Now()
 		l, created, err := g.ensureLead(ctx, tx)
 		if err != nil {
@@ -406,6 +408,8 @@ func (g *grain) send(o outbound) (*jack.Lead, *jack.Message, bool, error) {
 		pending []*jack.Event
 	)
 	err = g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		// A group commit may run this again (jack.ConversationStore): start from nothing.
+		lead, msg, dup, pending = nil, nil, false, nil
 		now := tx.Now()
 		l, created, err := g.ensureLead(ctx, tx)
 		if err != nil {
@@ -483,6 +487,8 @@ func (g *grain) send(o outbound) (*jack.Lead, *jack.Message, bool, error) {
 	}
 	var events []*jack.Event
 	err = g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		// A group commit may run this again (jack.ConversationStore): start from nothing.
+		events = nil
 		now := tx.Now()
 		if err := tx.UpdateMessageDelivery(ctx, &sent); err != nil {
 			return err

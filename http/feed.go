@@ -1,7 +1,6 @@
 package http
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"sync"
@@ -15,12 +14,22 @@ import (
 // feedPageSize is how many events one catch-up query of a feed reads.
 const feedPageSize = 500
 
+// gapWait is how long a feed waits for a missing event to arrive from the broker (it may have
+// been published by a slower node) before it reads it from the Store.
+const gapWait = 50 * time.Millisecond
+
+// maxPending bounds the events a feed holds while it waits for a gap to close.
+const maxPending = 10000
+
 // feeds are this node's live views of organizations' events, one per organization with open
-// streams. A feed tails the organization's events in the Store in id order. The Store assigns
-// ids in commit order per organization, so tailing "after the last id" misses nothing and
-// repeats nothing: not an event whose node died between its commit and its publish, nor one
-// published out of order by another node. The broker's messages only wake a feed up; a feed
-// also looks every poll interval, in case a message was lost.
+// streams. An organization's events are numbered 1, 2, 3, … in commit order without gaps
+// (jack.EventStore), so a feed delivers what the broker brings as long as each event's Seq is
+// the one after the last it delivered, and knows a gap when it sees one: an event published
+// out of order by another node waits in pending for the events before it, and a gap that does
+// not close within gapWait (a publish lost with its node, a dropped Redis message) is filled
+// from the Store. The Store is otherwise read only to start, to resume after the broker dropped
+// the subscription, and once per poll interval to learn the last Seq (in case the last message
+// of a burst was lost). So a stream misses nothing, repeats nothing and never reorders.
 type feeds struct {
 	store  jack.Store
 	broker jack.Broker
@@ -45,19 +54,22 @@ type feed struct {
 	err    error
 
 	mu      sync.Mutex
-	last    uuid.UUID // the greatest id delivered to the streams
+	last    int64 // the Seq of the last event delivered to the streams
 	streams map[*stream]struct{}
+
+	pending map[int64]*jack.Event // arrived ahead of a gap; only the feed's goroutine uses it
 }
 
 // join adds st to orgID's feed, starting the feed when st is its first stream, and returns the
-// id the stream goes live after: events up to it must come from a replay, every later one is
-// offered to the stream in id order.
-func (fs *feeds) join(ctx context.Context, orgID uuid.UUID, st *stream) (uuid.UUID, error) {
+// Seq the stream goes live after: events up to it must come from a replay, every later one is
+// offered to the stream in Seq order.
+func (fs *feeds) join(ctx context.Context, orgID uuid.UUID, st *stream) (int64, error) {
 	fs.mu.Lock()
 	fd := fs.byOrg[orgID]
 	if fd == nil {
 		fctx, cancel := context.WithCancel(fs.ctx)
-		fd = &feed{fs: fs, orgID: orgID, cancel: cancel, ready: make(chan struct{}), streams: map[*stream]struct{}{}}
+		fd = &feed{fs: fs, orgID: orgID, cancel: cancel, ready: make(chan struct{}), streams: map[*stream]struct{}{},
+			pending: map[int64]*jack.Event{}}
 		fs.byOrg[orgID] = fd
 		go fd.start(fctx)
 	}
@@ -70,11 +82,11 @@ func (fs *feeds) join(ctx context.Context, orgID uuid.UUID, st *stream) (uuid.UU
 	case <-fd.ready:
 	case <-ctx.Done():
 		fs.leave(orgID, st)
-		return uuid.Nil, ctx.Err()
+		return 0, ctx.Err()
 	}
 	if fd.err != nil {
 		fs.leave(orgID, st)
-		return uuid.Nil, fd.err
+		return 0, fd.err
 	}
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
@@ -101,7 +113,7 @@ func (fs *feeds) leave(orgID uuid.UUID, st *stream) {
 
 // start learns where the organization's events end, then follows them.
 func (fd *feed) start(ctx context.Context) {
-	last, err := fd.fs.store.LastEventID(ctx, fd.orgID)
+	last, err := fd.fs.store.LastEventSeq(ctx, fd.orgID)
 	fd.mu.Lock()
 	fd.last, fd.err = last, err
 	fd.mu.Unlock()
@@ -118,7 +130,8 @@ func (fd *feed) start(ctx context.Context) {
 	fd.run(ctx)
 }
 
-// run catches up whenever the broker says something happened, and every poll interval.
+// run delivers what the broker brings, fills gaps from the Store, and looks at the Store's
+// last Seq every poll interval.
 func (fd *feed) run(ctx context.Context) {
 	var wake <-chan *jack.Event
 	subscribe := func() {
@@ -132,49 +145,138 @@ func (fd *feed) run(ctx context.Context) {
 		wake = sub
 	}
 	subscribe()
-	fd.catchUp(ctx) // events committed between LastEventID and the subscription
+	fd.catchUp(ctx) // events committed between LastEventSeq and the subscription
 	tick := time.NewTicker(fd.fs.poll)
 	defer tick.Stop()
+	gap := time.NewTimer(gapWait)
+	gap.Stop()
+	gapArmed := false
 	for {
+		behind := false
 		select {
 		case <-ctx.Done():
 			return
-		case _, ok := <-wake:
-			if !ok { // the broker ended the subscription (a Redis reconnect): subscribe again
+		case e, ok := <-wake:
+			if !ok { // the broker ended the subscription (a Redis reconnect): events may be lost
 				wake = nil
 				subscribe()
+				fd.catchUp(ctx)
+				break
 			}
-			drain(wake)
+			behind = fd.accept(ctx, e)
+			for more := true; more; { // take what else is queued before looking at gaps
+				select {
+				case e, ok := <-wake:
+					if !ok {
+						more = false
+						break
+					}
+					behind = fd.accept(ctx, e)
+				default:
+					more = false
+				}
+			}
+		case <-gap.C:
+			gapArmed = false
+			fd.catchUp(ctx)
 		case <-tick.C:
 			if wake == nil {
 				subscribe()
 			}
+			if last, err := fd.fs.store.LastEventSeq(ctx, fd.orgID); err == nil && last > fd.lastSeq() {
+				fd.catchUp(ctx)
+			}
 		}
-		fd.catchUp(ctx)
+		switch {
+		case len(fd.pending) == 0 && !behind:
+			if gapArmed {
+				gap.Stop()
+				gapArmed = false
+			}
+		case !gapArmed:
+			gap.Reset(gapWait)
+			gapArmed = true
+		}
 	}
 }
 
-// drain empties ch without blocking: one catch-up covers every wake-up already queued.
-func drain(ch <-chan *jack.Event) {
+func (fd *feed) lastSeq() int64 {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	return fd.last
+}
+
+// accept takes one event from the broker: the next one is delivered (with whatever was
+// pending behind it), an old one is dropped, a later one waits for the gap before it. It
+// reports whether the feed is behind the Store: an event without a Seq (from a node that does
+// not number events yet) only says that something happened.
+func (fd *feed) accept(ctx context.Context, e *jack.Event) bool {
+	if e == nil || e.Seq == 0 {
+		return true
+	}
+	last := fd.lastSeq()
+	switch {
+	case e.Seq <= last:
+		return false
+	case e.Seq > last+1:
+		if len(fd.pending) >= maxPending { // far behind: the Store has it all
+			clear(fd.pending)
+			fd.catchUp(ctx)
+			return false
+		}
+		fd.pending[e.Seq] = e
+		return true
+	}
+	fd.deliver(e)
+	fd.deliverPending()
+	return false
+}
+
+// deliverPending delivers the pending events that follow the last delivered one, and drops
+// those that are behind it.
+func (fd *feed) deliverPending() {
+	last := fd.lastSeq()
+	for seq := range fd.pending {
+		if seq <= last {
+			delete(fd.pending, seq)
+		}
+	}
 	for {
-		select {
-		case _, ok := <-ch:
-			if !ok {
-				return
-			}
-		default:
+		e, ok := fd.pending[last+1]
+		if !ok {
 			return
 		}
+		delete(fd.pending, last+1)
+		fd.deliver(e)
+		last = e.Seq
 	}
 }
 
-// catchUp reads the events after the last delivered one and offers them to the streams.
+// deliver encodes e once and offers it to every stream of the feed.
+func (fd *feed) deliver(e *jack.Event) {
+	f, err := encodeEvent(e)
+	if err != nil { // cannot happen for a stored event; skip it rather than stall the feed
+		fd.fs.log.Warn("event feed: skipped an event that does not encode", "event_id", e.ID, "err", err)
+	}
+	fd.mu.Lock()
+	fd.last = e.Seq
+	streams := make([]*stream, 0, len(fd.streams))
+	for st := range fd.streams {
+		streams = append(streams, st)
+	}
+	fd.mu.Unlock()
+	if f != nil {
+		for _, st := range streams {
+			st.offer(f)
+		}
+	}
+}
+
+// catchUp reads the events after the last delivered one from the Store and delivers them, then
+// what was pending behind them.
 func (fd *feed) catchUp(ctx context.Context) {
 	for ctx.Err() == nil {
-		fd.mu.Lock()
-		after := fd.last
-		fd.mu.Unlock()
-		page, err := fd.fs.store.FindEvents(ctx, fd.orgID, jack.EventFilter{After: after, Limit: feedPageSize})
+		page, err := fd.fs.store.FindEvents(ctx, fd.orgID, jack.EventFilter{AfterSeq: fd.lastSeq(), Limit: feedPageSize})
 		if err != nil {
 			if ctx.Err() == nil {
 				fd.fs.log.Warn("event feed: read failed; retrying at the next poll", "org_id", fd.orgID, "err", err)
@@ -182,28 +284,11 @@ func (fd *feed) catchUp(ctx context.Context) {
 			return
 		}
 		for _, e := range page {
-			f, err := encodeEvent(e)
-			if err != nil { // cannot happen for a stored event; skip it rather than stall the feed
-				fd.fs.log.Warn("event feed: skipped an event that does not encode", "event_id", e.ID, "err", err)
-			}
-			fd.mu.Lock()
-			fd.last = e.ID
-			streams := make([]*stream, 0, len(fd.streams))
-			for st := range fd.streams {
-				streams = append(streams, st)
-			}
-			fd.mu.Unlock()
-			if f != nil {
-				for _, st := range streams {
-					st.offer(f)
-				}
-			}
+			fd.deliver(e)
 		}
 		if len(page) < feedPageSize {
-			return
+			break
 		}
 	}
+	fd.deliverPending()
 }
-
-// idAfter reports whether event id a sorts after b (ids are ordered as their 16 bytes).
-func idAfter(a, b uuid.UUID) bool { return bytes.Compare(a[:], b[:]) > 0 }

@@ -67,7 +67,7 @@ func (s *Server) createStreamToken(c *fiber.Ctx) error {
 }
 
 // stream serves the caller's organization's events as Server-Sent Events, narrowed to one lead
-// by ?leadId=, strictly in id order (which is commit order): it joins the organization's feed,
+// by ?leadId=, strictly in Seq order (which is commit order): it joins the organization's feed,
 // replays from the Store what the client missed (Last-Event-ID header, or ?lastEventId= for
 // EventSource's first connect) up to where it joined, then sends what the feed offers. The
 // stream ends when the client goes, cannot keep up or the server closes; the client reconnects
@@ -172,9 +172,9 @@ type stream struct {
 	log       *slog.Logger
 	orgID     uuid.UUID
 	leadID    string    // "" for every lead
-	after     uuid.UUID // the replay starts after this id
+	after     uuid.UUID // the replay starts after this event (the client's Last-Event-ID)
 	resume    bool      // the client named a last event id: replay before going live
-	joinAt    uuid.UUID // the feed offers the events after this id; earlier ones are replayed
+	joinAt    int64     // the feed offers the events after this Seq; earlier ones are replayed
 	heartbeat time.Duration
 	// events is the stream's bounded buffer between the feed and the client: the feed fills it,
 	// the writer drains it, and the stream ends when it overflows.
@@ -235,33 +235,37 @@ func (st *stream) serve(w *bufio.Writer) error {
 				return err
 			}
 		case e := <-st.events:
-			if !idAfter(e.id, sent) { // the client has it already (it resumed past it)
+			if e.seq <= sent { // the client has it already (it resumed past it)
 				continue
 			}
 			if err := writeEvent(w, e); err != nil {
 				return err
 			}
-			sent = e.id
+			sent = e.seq
 		}
 	}
 }
 
-// replay sends the stored events after the client's last id up to where the stream joined
-// its feed, and returns the id the client is at. Without a last id there is nothing to replay:
-// the stream starts live.
-func (st *stream) replay(w *bufio.Writer) (uuid.UUID, error) {
+// replay sends the stored events after the client's last event up to where the stream joined
+// its feed, and returns the Seq the client is at. Without a last id there is nothing to replay:
+// the stream starts live. A client that resumes ahead of this node's feed (it was connected to
+// a node that had delivered more) gets nothing twice: the live events it has are skipped.
+func (st *stream) replay(w *bufio.Writer) (int64, error) {
 	if !st.resume {
 		return st.joinAt, nil
 	}
-	at := st.after
-	for idAfter(st.joinAt, at) {
-		page, err := st.store.FindEvents(st.ctx, st.orgID, jack.EventFilter{After: at, LeadID: st.leadID, Limit: replayPageSize})
+	at, err := st.store.EventSeq(st.ctx, st.orgID, st.after)
+	if err != nil {
+		return 0, fmt.Errorf("replay events: %w", err)
+	}
+	for at < st.joinAt {
+		page, err := st.store.FindEvents(st.ctx, st.orgID, jack.EventFilter{AfterSeq: at, LeadID: st.leadID, Limit: replayPageSize})
 		if err != nil {
 			return at, fmt.Errorf("replay events: %w", err)
 		}
 		for _, e := range page {
-			if idAfter(e.ID, st.joinAt) {
-				return at, nil // the feed offers this one and what follows
+			if e.Seq > st.joinAt {
+				return st.joinAt, nil // the feed offers this one and what follows
 			}
 			f, err := encodeEvent(e)
 			if err != nil {
@@ -269,20 +273,20 @@ func (st *stream) replay(w *bufio.Writer) (uuid.UUID, error) {
 			} else if err := writeEvent(w, f); err != nil {
 				return at, err
 			}
-			at = e.ID
+			at = e.Seq
 		}
 		if len(page) < replayPageSize {
 			break
 		}
 	}
-	return at, nil
+	return max(at, st.joinAt), nil
 }
 
 // eventFrame is an event as it goes on the wire — its id, its type as the event name, and the
 // whole event as one line of JSON (encoding/json escapes every newline) — encoded once by the
 // feed for every stream of its organization.
 type eventFrame struct {
-	id     uuid.UUID
+	seq    int64
 	leadID string
 	bytes  []byte
 }
@@ -300,7 +304,7 @@ func encodeEvent(e *jack.Event) (*eventFrame, error) {
 	b = append(b, "\ndata: "...)
 	b = append(b, data...)
 	b = append(b, "\n\n"...)
-	return &eventFrame{id: e.ID, leadID: e.LeadID, bytes: b}, nil
+	return &eventFrame{seq: e.Seq, leadID: e.LeadID, bytes: b}, nil
 }
 
 func writeEvent(w *bufio.Writer, f *eventFrame) error {

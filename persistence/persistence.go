@@ -8,9 +8,7 @@ package persistence
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -360,60 +358,6 @@ func PrepareSummary(s *jack.Summary, orgID uuid.UUID) {
 	if s.SummaryType == "" {
 		s.SummaryType = "elevenlabs"
 	}
-}
-
-// NextEventID returns the id of the next event of an organization whose greatest stored event
-// id is last (uuid.Nil when it has none), stored at now (the transaction's clock): a UUIDv7 of
-// now, or the successor of last when that is not greater. Adapters call it while holding the
-// organization's event lock until commit, so ids increase in commit order even when clocks of
-// different nodes disagree or step back, and a dashboard that replays "id > Last-Event-ID"
-// misses nothing.
-func NextEventID(now time.Time, last uuid.UUID) uuid.UUID {
-	id := newV7(now)
-	if last == uuid.Nil {
-		return id
-	}
-	if next := successor(last); bytes.Compare(id[:], next[:]) <= 0 {
-		return next
-	}
-	return id
-}
-
-// UUIDv7 layout (RFC 9562): 48 bits of Unix milliseconds, version 7 (4 bits), 12 bits rand_a,
-// variant 0b10 (2 bits), 62 bits rand_b. newV7 fills rand_a with the fraction of the
-// millisecond (method 3 of RFC 9562 §6.2), so ids of one clock order by microsecond too.
-
-func newV7(t time.Time) uuid.UUID {
-	ms := max(t.UnixMilli(), 0)
-	frac := uint64(t.Sub(time.UnixMilli(ms)).Nanoseconds()) * 4096 / uint64(time.Millisecond)
-	var tail [8]byte
-	_, _ = rand.Read(tail[:]) // crypto/rand never fails on supported platforms
-	return packV7(uint64(ms)<<12|min(frac, 4095), binary.BigEndian.Uint64(tail[:])&(1<<62-1))
-}
-
-// successor returns a UUIDv7 greater than u: u's 122 payload bits plus one, which for a UUIDv7
-// is the smallest greater one. Should that not be greater (u is not a UUIDv7 of the RFC variant,
-// say a hand-written id), the first id of u's next millisecond is.
-func successor(u uuid.UUID) uuid.UUID {
-	hi := binary.BigEndian.Uint64(u[0:8])
-	lo := binary.BigEndian.Uint64(u[8:16])
-	ts, randA, randB := hi>>16, hi&0x0fff, lo&(1<<62-1)
-	head := ts<<12 | randA // 60 bits
-	if randB++; randB == 1<<62 {
-		randB, head = 0, head+1
-	}
-	if next := packV7(head, randB); bytes.Compare(next[:], u[:]) > 0 {
-		return next
-	}
-	return packV7((ts+1)<<12, 0)
-}
-
-// packV7 builds a UUIDv7 from its 60-bit head (milliseconds, rand_a) and 62-bit rand_b.
-func packV7(head, randB uint64) uuid.UUID {
-	var u uuid.UUID
-	binary.BigEndian.PutUint64(u[0:8], (head>>12)<<16|0x7000|head&0x0fff)
-	binary.BigEndian.PutUint64(u[8:16], 0x8000000000000000|randB&(1<<62-1))
-	return u
 }
 
 // ApplyOrganizationUpdate copies the set fields of upd onto o.

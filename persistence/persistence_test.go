@@ -1,13 +1,10 @@
 package persistence_test
 
 import (
-	"bytes"
-	"encoding/binary"
 	"math"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/persistence"
 	"github.com/stretchr/testify/require"
@@ -159,73 +156,6 @@ func TestCheckConversationChange(t *testing.T) {
 			require.ErrorAs(t, err, &je)
 			require.Equal(t, jack.EUNPROCESSABLE, je.Code)
 			require.Contains(t, je.Fields, tc.field)
-		})
-	}
-}
-
-func TestNextEventID(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 5, 6, 7, 8, 9, 123456000, time.UTC)
-	requireV7 := func(t *testing.T, id uuid.UUID) {
-		t.Helper()
-		require.Equal(t, uuid.Version(7), id.Version(), id.String())
-		require.Equal(t, uuid.RFC4122, id.Variant(), id.String())
-	}
-	less := func(a, b uuid.UUID) bool { return bytes.Compare(a[:], b[:]) < 0 }
-	millis := func(id uuid.UUID) int64 { return int64(binary.BigEndian.Uint64(id[:8]) >> 16) }
-
-	t.Run("FirstEvent", func(t *testing.T) {
-		t.Parallel()
-		id := persistence.NextEventID(now, uuid.Nil)
-		requireV7(t, id)
-		require.Equal(t, now.UnixMilli(), millis(id))
-	})
-
-	t.Run("ClockAhead", func(t *testing.T) {
-		t.Parallel()
-		last := persistence.NextEventID(now, uuid.Nil)
-		id := persistence.NextEventID(now.Add(time.Second), last)
-		requireV7(t, id)
-		require.True(t, less(last, id))
-		require.Equal(t, now.Add(time.Second).UnixMilli(), millis(id), "a clock ahead of the last id gives its own time")
-	})
-
-	t.Run("ClockBehind", func(t *testing.T) {
-		t.Parallel()
-		last := persistence.NextEventID(now, uuid.Nil)
-		id := persistence.NextEventID(now.Add(-time.Hour), last)
-		requireV7(t, id)
-		require.True(t, less(last, id))
-		require.Equal(t, now.UnixMilli(), millis(id), "a clock behind continues after the last id")
-	})
-
-	t.Run("SameClock", func(t *testing.T) {
-		t.Parallel()
-		last := uuid.Nil
-		for range 1000 {
-			id := persistence.NextEventID(now, last)
-			requireV7(t, id)
-			require.True(t, less(last, id))
-			last = id
-		}
-	})
-
-	for _, tc := range []struct{ name, last, want string }{
-		{"Increment", "019e0000-0000-7000-8000-000000000000", "019e0000-0000-7000-8000-000000000001"},
-		{"CarryIntoRandA", "019e0000-0000-7000-bfff-ffffffffffff", "019e0000-0000-7001-8000-000000000000"},
-		{"CarryIntoMillis", "019e0000-0000-7fff-bfff-ffffffffffff", "019e0000-0001-7000-8000-000000000000"},
-		{"OtherVariant", "019e0000-0000-7000-ffff-ffffffffffff", "019e0000-0000-7001-8000-000000000000"},
-		{"OtherVariantNextMilli", "019e0000-0000-7000-c000-000000000000", "019e0000-0001-7000-8000-000000000000"},
-		{"LaterVersion", "019e0000-0000-8000-8000-000000000000", "019e0000-0001-7000-8000-000000000000"},
-		{"OlderVersion", "019e0000-0000-4000-8000-000000000000", "019e0000-0000-7000-8000-000000000001"},
-	} {
-		t.Run("Successor/"+tc.name, func(t *testing.T) {
-			t.Parallel()
-			last := uuid.MustParse(tc.last)
-			id := persistence.NextEventID(time.UnixMilli(0), last)
-			require.Equal(t, tc.want, id.String())
-			requireV7(t, id)
-			require.True(t, less(last, id))
 		})
 	}
 }

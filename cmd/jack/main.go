@@ -30,6 +30,7 @@ import (
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/actors"
 	jackhttp "github.com/jack-auto/jack/http"
+	"github.com/jack-auto/jack/persistence"
 	"github.com/jack-auto/jack/persistence/memory"
 	"github.com/jack-auto/jack/persistence/postgres"
 	"github.com/jack-auto/jack/persistence/redis"
@@ -237,6 +238,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Name: "jack_active_conversations",
 		Help: "Conversation grains active on this node.",
 	}, func() float64 { return float64(m.Engine.ActiveConversations()) }))
+	if w, ok := m.Store.(writerStatser); ok {
+		registerWriterMetrics(m.HTTP.Registry(), w)
+	}
 	if err := m.HTTP.Serve(m.ln); err != nil {
 		return err
 	}
@@ -483,4 +487,32 @@ func loadOrCreateSecret(dir, name string) (secret string, created bool, err erro
 		return "", false, fmt.Errorf("write %s: %w", path, err)
 	}
 	return secret, true, nil
+}
+
+// writerStatser is a Store with a group-commit writer (both adapters).
+type writerStatser interface {
+	WriterStats() persistence.WriterStats
+}
+
+// registerWriterMetrics exports the group-commit writer's counters: the average batch size is
+// rate(jack_writer_writes_total) / rate(jack_writer_batches_total), the average commit latency
+// rate(jack_writer_commit_seconds_total) / rate(jack_writer_batches_total).
+func registerWriterMetrics(reg *prometheus.Registry, w writerStatser) {
+	counter := func(name, help string, v func(persistence.WriterStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(w.WriterStats()) })
+	}
+	reg.MustRegister(
+		counter("jack_writer_batches_total", "Group-commit batches committed.",
+			func(s persistence.WriterStats) float64 { return float64(s.Batches) }),
+		counter("jack_writer_writes_total", "Conversation writes answered by the group-commit writer.",
+			func(s persistence.WriterStats) float64 { return float64(s.Writes) }),
+		counter("jack_writer_rejected_total", "Writes refused (503) because the writer's queue was full.",
+			func(s persistence.WriterStats) float64 { return float64(s.Rejected) }),
+		counter("jack_writer_retried_total", "Writes run again because another write of their batch failed.",
+			func(s persistence.WriterStats) float64 { return float64(s.Retried) }),
+		counter("jack_writer_commit_seconds_total", "Time committed batches took, first statement to COMMIT's answer.",
+			func(s persistence.WriterStats) float64 { return s.CommitTime.Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "jack_writer_queue_depth", Help: "Writes waiting for the group-commit writer."},
+			func() float64 { return float64(w.WriterStats().QueueDepth) }),
+	)
 }

@@ -97,9 +97,11 @@ func (s *Store) LoadConversation(ctx context.Context, orgID uuid.UUID, phone str
 	return snap, nil
 }
 
-// InConversationTx runs fn in one transaction of orgID and commits when fn returns nil.
+// InConversationTx runs fn through the group-commit writer (persistence.Writer, commitWrites): in a transaction
+// shared with other conversations' writes, under orgID's row-level security, and returns once
+// the commit is known.
 func (s *Store) InConversationTx(ctx context.Context, orgID uuid.UUID, fn func(tx jack.ConversationTx) error) error {
-	return s.inTx(ctx, orgID, func(tx *Tx) error { return fn(tx) })
+	return s.writer.Submit(ctx, orgID, fn)
 }
 
 // FindMessages returns one page of a lead's timeline, oldest first; the first page holds the

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,73 +15,43 @@ import (
 	"github.com/jack-auto/jack/persistence"
 )
 
-// InsertEvents stores events for replay, the whole event as JSON in payload, and assigns each
-// its id (overwriting e.ID, so the caller publishes what was stored): ids increase in commit
-// order per organization. The transaction takes the organization's event lock (a transaction
-// advisory lock, held until commit), then reads the greatest stored id and gives each event
-// persistence.NextEventID of the transaction's clock. created_at is the event's timestamp
-// (what DeleteEventsBefore reads), the transaction's time when zero.
-//
-// The lock is an advisory lock rather than the organizations row FOR UPDATE: every insert
-// into a tenant table takes FOR KEY SHARE on that row for its foreign key, which FOR UPDATE
-// conflicts with, so a row lock would queue every write of the organization behind event
-// writers and deadlock two conversation transactions that each inserted a message first.
-// Call InsertEvents last in a transaction: the lock serializes the organization's event writers
-// until commit.
+// InsertEvents queues events to be stored with the transaction's writes: the group-commit
+// writer inserts them at the end of the batch and numbers them (Seq) from the organization's
+// counter row in the same statement, so numbers follow commit order without a lock held for
+// the whole transaction (writer.go, migration 00006). Each e gets the organization, its
+// Timestamp (the transaction's time when zero; retention reads it) and an ID when it has none.
 func (tx *Tx) InsertEvents(ctx context.Context, events ...*jack.Event) error {
-	if len(events) == 0 {
-		return nil
+	if tx.write == nil {
+		return errors.New("postgres: InsertEvents outside a conversation transaction")
 	}
-	// Its own statement: under READ COMMITTED the max(id) below then reads a snapshot taken
-	// after the previous holder of the lock committed.
-	if _, err := tx.tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, eventLockKey(tx.orgID)); err != nil {
-		return fmt.Errorf("lock events: %w", err)
-	}
-	// Postgres has no max(uuid); the (organization_id, id) index answers this backwards.
-	last := uuid.Nil
-	err := tx.tx.QueryRow(ctx, `SELECT id FROM events WHERE organization_id = $1 ORDER BY id DESC LIMIT 1`, tx.orgID).Scan(&last)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("last event id: %w", err)
-	}
-	batch := &pgx.Batch{}
 	for _, e := range events {
-		e.ID = persistence.NextEventID(tx.now, last)
-		last = e.ID
+		if e.ID == uuid.Nil {
+			e.ID = newID()
+		}
 		e.OrganizationID = tx.orgID
 		e.Timestamp = orNow(e.Timestamp, tx.now)
-		payload, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("marshal event: %w", err)
-		}
-		batch.Queue(`INSERT INTO events (id, organization_id, lead_id, type, payload, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`,
-			e.ID, tx.orgID, nullText(e.LeadID), e.Type, payload, e.Timestamp)
+		e.Seq = 0
 	}
-	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("insert events: %w", err)
-	}
+	tx.write.Events = append(tx.write.Events, events...)
 	return nil
 }
 
-// eventLockKey is the 64-bit advisory-lock key of an organization's events: FNV-1a of a
-// namespace and the organization id, so it does not meet other users of advisory locks (a
-// collision between two organizations would only serialize them).
-func eventLockKey(orgID uuid.UUID) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("jack events "))
-	h.Write(orgID[:])
-	return int64(h.Sum64())
-}
-
-// FindEvents returns orgID's events with an id after filter.After (ids increase in commit
-// order), oldest first, optionally only one lead's.
+// FindEvents returns orgID's events after filter.AfterSeq (or after the event filter.After),
+// in Seq order, optionally only one lead's.
 func (s *Store) FindEvents(ctx context.Context, orgID uuid.UUID, filter jack.EventFilter) ([]*jack.Event, error) {
 	limit := jack.PageLimit(filter.Limit, persistence.DefaultEventLimit, persistence.MaxEventLimit)
 	events := []*jack.Event{}
 	err := s.inTx(ctx, orgID, func(tx *Tx) error {
-		rows, err := tx.tx.Query(ctx, `SELECT payload FROM events
-			WHERE organization_id = $1 AND id > $2 AND ($3::varchar IS NULL OR lead_id = $3)
-			ORDER BY id LIMIT $4`, tx.orgID, filter.After, nullText(filter.LeadID), limit)
+		after := filter.AfterSeq
+		if filter.After != uuid.Nil {
+			var err error
+			if after, err = eventSeq(ctx, tx, filter.After); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.tx.Query(ctx, `SELECT payload, seq FROM events
+			WHERE organization_id = $1 AND seq > $2 AND ($3::varchar IS NULL OR lead_id = $3)
+			ORDER BY seq LIMIT $4`, tx.orgID, after, nullText(filter.LeadID), limit)
 		found, err := collect(rows, err, scanEvent)
 		events = append(events, found...)
 		return err
@@ -93,9 +62,23 @@ func (s *Store) FindEvents(ctx context.Context, orgID uuid.UUID, filter jack.Eve
 	return events, nil
 }
 
+// eventSeq is EventSeq inside a transaction.
+func eventSeq(ctx context.Context, tx *Tx, id uuid.UUID) (int64, error) {
+	var seq int64
+	err := tx.tx.QueryRow(ctx, `SELECT COALESCE(
+			(SELECT seq FROM events WHERE organization_id = $1 AND id = $2),
+			(SELECT seq FROM events WHERE organization_id = $1 AND id < $2 ORDER BY id DESC LIMIT 1),
+			0)`, tx.orgID, id).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("event seq: %w", err)
+	}
+	return seq, nil
+}
+
 func scanEvent(row pgx.Row) (*jack.Event, error) {
 	var payload []byte
-	if err := row.Scan(&payload); err != nil {
+	var seq int64
+	if err := row.Scan(&payload, &seq); err != nil {
 		return nil, err
 	}
 	var e jack.Event
@@ -110,6 +93,7 @@ func scanEvent(row pgx.Row) (*jack.Event, error) {
 		}
 	}
 	e.Timestamp = e.Timestamp.UTC()
+	e.Seq = seq
 	return &e, nil
 }
 
@@ -126,11 +110,11 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, err
 	return n, nil
 }
 
-// LastEventID returns orgID's greatest event id, uuid.Nil when it has none.
+// LastEventID returns the id of orgID's latest event, uuid.Nil when it has none.
 func (s *Store) LastEventID(ctx context.Context, orgID uuid.UUID) (uuid.UUID, error) {
 	var id uuid.UUID
 	err := s.inTx(ctx, orgID, func(tx *Tx) error {
-		err := tx.tx.QueryRow(ctx, `SELECT id FROM events WHERE organization_id = $1 ORDER BY id DESC LIMIT 1`, tx.orgID).Scan(&id)
+		err := tx.tx.QueryRow(ctx, `SELECT id FROM events WHERE organization_id = $1 ORDER BY seq DESC LIMIT 1`, tx.orgID).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -140,4 +124,32 @@ func (s *Store) LastEventID(ctx context.Context, orgID uuid.UUID) (uuid.UUID, er
 		return uuid.Nil, fmt.Errorf("last event id: %w", err)
 	}
 	return id, nil
+}
+
+// LastEventSeq returns orgID's greatest Seq, 0 when it has no events: the counter row, which
+// never goes back even when old events are trimmed.
+func (s *Store) LastEventSeq(ctx context.Context, orgID uuid.UUID) (int64, error) {
+	var seq int64
+	err := s.inTx(ctx, orgID, func(tx *Tx) error {
+		err := tx.tx.QueryRow(ctx, `SELECT last_seq FROM event_seqs WHERE organization_id = $1`, tx.orgID).Scan(&seq)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("last event seq: %w", err)
+	}
+	return seq, nil
+}
+
+// EventSeq returns the Seq of orgID's event id, or of the latest kept event with a smaller id
+// (event ids are time-ordered), 0 when none.
+func (s *Store) EventSeq(ctx context.Context, orgID uuid.UUID, id uuid.UUID) (int64, error) {
+	var seq int64
+	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
+		seq, err = eventSeq(ctx, tx, id)
+		return err
+	})
+	return seq, err
 }

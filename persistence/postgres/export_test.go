@@ -4,6 +4,9 @@ import (
 	"context"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jack-auto/jack"
 )
 
 // CurrentUser returns the role the Store's connections run as.
@@ -20,4 +23,17 @@ func ExecInTx(ctx context.Context, s *Store, orgID uuid.UUID, query string, args
 		_, err := tx.tx.Exec(ctx, query, args...)
 		return err
 	})
+}
+
+// SetBeforeCommit makes every group-commit batch call f after its statements and before its
+// COMMIT; an error from f rolls the batch back. Set it before the first write.
+func SetBeforeCommit(s *Store, f func(ctx context.Context, tx pgx.Tx, writes int) error) {
+	s.beforeCommit = f
+}
+
+// RawExec runs a statement in a conversation transaction as it is, under that transaction's
+// organization: tests write what no ConversationTx method would.
+func RawExec(ctx context.Context, tx jack.ConversationTx, query string, args ...any) error {
+	_, err := tx.(*Tx).tx.Exec(ctx, query, args...)
+	return err
 }

@@ -32,12 +32,13 @@ func TestMigrate(t *testing.T) {
 		return out.String()
 	}
 
-	require.Equal(t, 9, tableCount())
+	require.Equal(t, 10, tableCount())
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
-	require.Contains(t, run("down"), "00005_indexes.sql")
+	require.Contains(t, run("down"), "00006_event_seq.sql")
 	require.Equal(t, 9, tableCount())
+	require.Contains(t, run("down"), "00005_indexes.sql")
 	require.Contains(t, run("down"), "00004_nurture.sql")
 	require.Equal(t, 8, tableCount())
 	require.Contains(t, run("down"), "00003_reports.sql")
@@ -54,7 +55,8 @@ func TestMigrate(t *testing.T) {
 	require.Contains(t, up, "00003_reports.sql")
 	require.Contains(t, up, "00004_nurture.sql")
 	require.Contains(t, up, "00005_indexes.sql")
-	require.Equal(t, 9, tableCount())
+	require.Contains(t, up, "00006_event_seq.sql")
+	require.Equal(t, 10, tableCount())
 	require.NotContains(t, run("status"), "pending")
 
 	t.Run("ErrUnknownCommand", func(t *testing.T) {

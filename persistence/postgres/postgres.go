@@ -40,18 +40,28 @@ type Config struct {
 	Role string
 	// MaxConns bounds the pool. Defaults to 20.
 	MaxConns int32
+	// Writer tunes the group-commit writer behind InConversationTx.
+	Writer persistence.WriterConfig
+	// IdleInTransactionTimeout ends a session that holds a transaction open without using it
+	// (a frozen or partitioned node), so whatever it locked is freed. Defaults to 10 s.
+	IdleInTransactionTimeout time.Duration
 }
 
 // WithDefaults returns cfg with blank fields filled.
 func (cfg Config) WithDefaults() Config {
 	cfg.Role = cmp.Or(cfg.Role, migrations.AppRole)
 	cfg.MaxConns = cmp.Or(cfg.MaxConns, 20)
+	cfg.IdleInTransactionTimeout = cmp.Or(cfg.IdleInTransactionTimeout, 10*time.Second)
 	return cfg
 }
 
 // Store is the Postgres jack.Store. Safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	writer *persistence.Writer
+
+	// beforeCommit, when set (tests), runs after a batch's statements and before its COMMIT.
+	beforeCommit func(ctx context.Context, tx pgx.Tx, writes int) error
 
 	// Now is the clock; each transaction reads it once. Defaults to time.Now.
 	Now func() time.Time
@@ -69,6 +79,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
 	}
 	pcfg.MaxConns = cfg.MaxConns
+	pcfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] =
+		fmt.Sprint(cfg.IdleInTransactionTimeout.Milliseconds())
 	setRole := ""
 	if cfg.Role != RoleNone {
 		setRole = "SET ROLE " + pgx.Identifier{cfg.Role}.Sanitize()
@@ -96,14 +108,19 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	s.writer = persistence.NewWriter(cfg.Writer, s.commitWrites)
 	return s, nil
 }
 
-// Close releases the connections. Safe to call twice.
+// Close answers the writes still queued, then releases the connections. Safe to call twice.
 func (s *Store) Close() error {
+	s.writer.Close()
 	s.pool.Close()
 	return nil
 }
+
+// WriterStats returns the group-commit writer's counters.
+func (s *Store) WriterStats() persistence.WriterStats { return s.writer.Stats() }
 
 // Ping returns EUNAVAILABLE when the database does not answer.
 func (s *Store) Ping(ctx context.Context) error {
@@ -123,6 +140,7 @@ type Tx struct {
 	tx    pgx.Tx
 	orgID uuid.UUID
 	now   time.Time
+	write *persistence.Write // the group-commit write this Tx runs; nil outside the writer
 }
 
 // Now returns the transaction's clock reading (UTC, microseconds).

@@ -132,11 +132,13 @@ func (tx *Tx) UpsertSummary(ctx context.Context, s *jack.Summary) (*jack.Summary
 	return stored, nil
 }
 
-// InConversationTx runs fn in one write transaction of orgID and commits when fn returns nil.
-// SQLite has a single writer: other writes wait until fn returns, so fn must stay short and must
-// not call the Store's own write methods (they would wait for the connection fn holds).
+// InConversationTx runs fn through the group-commit writer (persistence.Writer, commitWrites),
+// in a write transaction shared with other conversations' writes, and returns once the commit
+// is known. SQLite has a single writer: other writes wait until the batch commits, so fn must
+// stay short and must not call the Store's own write methods (they would wait for the
+// connection fn holds).
 func (s *Store) InConversationTx(ctx context.Context, orgID uuid.UUID, fn func(tx jack.ConversationTx) error) error {
-	return s.inTx(ctx, orgID, func(tx *Tx) error { return fn(tx) })
+	return s.writer.Submit(ctx, orgID, fn)
 }
 
 // FindMessages returns one page of a lead's timeline, oldest first; the next page holds older

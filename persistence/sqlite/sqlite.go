@@ -49,6 +49,7 @@ type Store struct {
 
 	writeDB *sql.DB // one connection, BEGIN IMMEDIATE: the only writer
 	readDB  *sql.DB // several read-only connections; WAL lets them read while a write runs
+	writer  *persistence.Writer
 }
 
 // Open opens (creating if needed) the database file at path and its parent directory. It does
@@ -63,7 +64,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writeDB.Close()
 		return nil, err
 	}
-	return &Store{Now: time.Now, writeDB: writeDB, readDB: readDB}, nil
+	s := &Store{Now: time.Now, writeDB: writeDB, readDB: readDB}
+	// One flusher: SQLite has one writer anyway, and a batch saves an fsync per write.
+	s.writer = persistence.NewWriter(persistence.WriterConfig{Flushers: 1}, s.commitWrites)
+	return s, nil
 }
 
 // openDB opens a pool on path: the writer (one connection, WAL, BEGIN IMMEDIATE) or readers.
@@ -104,9 +108,39 @@ func openDB(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
 	return db, nil
 }
 
-// Close closes both pools. Safe to call twice.
+// Close answers the writes still queued, then closes both pools. Safe to call twice.
 func (s *Store) Close() error {
+	s.writer.Close()
 	return errors.Join(s.readDB.Close(), s.writeDB.Close())
+}
+
+// WriterStats returns the group-commit writer's counters.
+func (s *Store) WriterStats() persistence.WriterStats { return s.writer.Stats() }
+
+// commitWrites is the group-commit writer's CommitFunc (see persistence.Writer): one write
+// transaction for the whole batch, each write's fn confined to its organization by the
+// organization_id every query carries, the batch's events numbered last.
+func (s *Store) commitWrites(writes []*persistence.Write) (int, bool, error) {
+	ctx := context.Background()
+	sqlTx, err := s.writeDB.BeginTx(ctx, nil)
+	if err != nil {
+		return -1, true, fmt.Errorf("begin: %w", formatError(err))
+	}
+	defer sqlTx.Rollback()
+	now := persistence.TxTime(s.Now)
+	for i, w := range writes {
+		w.Events = w.Events[:0]
+		if err := w.Fn(&Tx{tx: sqlTx, orgID: w.OrgID, now: now, write: w}); err != nil {
+			return i, false, err
+		}
+	}
+	if err := insertBatchEvents(ctx, sqlTx, now, writes); err != nil {
+		return -1, true, err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return -1, false, fmt.Errorf("commit: %w", formatError(err))
+	}
+	return -1, false, nil
 }
 
 // Ping returns EUNAVAILABLE when the database file cannot be read.
@@ -124,6 +158,7 @@ type Tx struct {
 	tx    *sql.Tx
 	orgID uuid.UUID
 	now   time.Time
+	write *persistence.Write // the group-commit write this Tx runs; nil outside the writer
 }
 
 // inReadTx runs fn in a read-only transaction on the readers.

@@ -1,7 +1,7 @@
 package storetest
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -79,22 +79,60 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 			requireEqual(t, f, e, got)
 		})
 
-		t.Run("AssignsIDs", func(t *testing.T) {
+		t.Run("NumbersEvents", func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			// A caller's id, however late, is replaced by the store's.
+			// A caller's id is kept, whatever it sorts like; a missing one is made.
 			late := uuid.MustParse("ffffffff-ffff-7fff-bfff-ffffffffffff")
 			e := jack.NewEvent(jack.EventSMSSent, b.org.ID, b.lead.ID, b.lead.PhoneNumberNormalized, f.now(), nil)
 			e.ID = late
-			insertEvents(t, b.store, b.org.ID, e)
-			require.NotEqual(t, late, e.ID, "InsertEvents overwrites the id in place")
-			require.Equal(t, uuid.Version(7), e.ID.Version())
+			unnamed := jack.NewEvent(jack.EventSMSSent, b.org.ID, b.lead.ID, b.lead.PhoneNumberNormalized, f.now(), nil)
+			unnamed.ID = uuid.Nil
+			insertEvents(t, b.store, b.org.ID, e, unnamed)
+			require.Equal(t, late, e.ID)
+			require.Equal(t, uuid.Version(7), unnamed.ID.Version())
+			require.Equal(t, []int64{1, 2}, []int64{e.Seq, unnamed.Seq}, "Seq is set in place once committed")
 
 			next := jack.NewEvent(jack.EventSMSSent, b.org.ID, b.lead.ID, b.lead.PhoneNumberNormalized, f.now(), nil)
 			insertEvents(t, b.store, b.org.ID, next)
+			require.Equal(t, int64(3), next.Seq)
 			events, err := b.store.FindEvents(t.Context(), b.org.ID, jack.EventFilter{})
 			require.NoError(t, err)
-			require.Equal(t, []uuid.UUID{e.ID, next.ID}, eventIDs(events))
+			require.Equal(t, []uuid.UUID{e.ID, unnamed.ID, next.ID}, eventIDs(events), "in Seq order, not id order")
+			require.Equal(t, []int64{1, 2, 3}, eventSeqs(events))
+
+			last, err := b.store.LastEventSeq(t.Context(), b.org.ID)
+			require.NoError(t, err)
+			require.Equal(t, int64(3), last)
+			seq, err := b.store.EventSeq(t.Context(), b.org.ID, unnamed.ID)
+			require.NoError(t, err)
+			require.Equal(t, int64(2), seq)
+			got, err := b.store.FindEvents(t.Context(), b.org.ID, jack.EventFilter{AfterSeq: 1})
+			require.NoError(t, err)
+			require.Equal(t, []int64{2, 3}, eventSeqs(got))
+
+			other, _ := MustCreateOrganization(t, b.store)
+			theirs := jack.NewEvent(jack.EventLeadUpdated, other.ID, "", "", f.now(), nil)
+			insertEvents(t, b.store, other.ID, theirs)
+			require.Equal(t, int64(1), theirs.Seq, "each organization has a log of its own")
+			seq, err = b.store.EventSeq(t.Context(), other.ID, next.ID)
+			require.NoError(t, err)
+			require.Zero(t, seq, "another organization's event is not found")
+		})
+
+		t.Run("EventSeqOfATrimmedEvent", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			events := newEvents(b, 3, f.now())
+			insertEvents(t, b.store, b.org.ID, events...)
+			// An id that is not stored resolves to the latest event with a smaller id (ids are
+			// time-ordered: jack.NewEvent's UUIDv7s increase within a process).
+			seq, err := b.store.EventSeq(t.Context(), b.org.ID, uuid.MustParse("ffffffff-ffff-7fff-bfff-ffffffffffff"))
+			require.NoError(t, err)
+			require.Equal(t, events[2].Seq, seq)
+			seq, err = b.store.EventSeq(t.Context(), b.org.ID, uuid.Nil)
+			require.NoError(t, err)
+			require.Zero(t, seq)
 		})
 
 		t.Run("CommitOrderUnderConcurrency", func(t *testing.T) {
@@ -232,65 +270,36 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 	})
 }
 
-// testEventCommitOrder checks the promise replay rests on: an event committed later has a
-// greater id, even when transactions of one organization run at once and some read a clock
-// that stepped back. A reader polls FindEvents after the last id it saw, as a reconnecting
-// dashboard does, while writers commit; it must see every event exactly once.
+// testEventCommitOrder checks the promise replay rests on: each organization's events are
+// numbered 1, 2, 3, … in commit order, even when many transactions of one organization commit
+// at once (and some read a clock that stepped back). A reader polls FindEvents after the last
+// Seq it saw, as a reconnecting dashboard does, while writers commit; it must see every event
+// exactly once, in order.
 func testEventCommitOrder(t *testing.T, f Features, store jack.Store) {
 	const writers, txsPerWriter, eventsPerTx = 20, 10, 2
 	ctx := t.Context()
 	org, _ := MustCreateOrganization(t, store)
 	lead := MustCreateLead(t, store, org.ID, NewPhone())
-	setClock := func(now func() time.Time) {
-		if f.SetClock == nil {
-			t.Log("Features.SetClock is nil: the transactions read the real clock")
-			return
-		}
-		f.SetClock(store, now)
+	if f.SetClock == nil {
+		t.Log("Features.SetClock is nil: the transactions read the real clock")
+	} else {
+		var clockReads atomic.Int64
+		f.SetClock(store, func() time.Time {
+			// Every third transaction runs on a clock up to a week behind.
+			if n := clockReads.Add(1); n%3 == 0 {
+				return time.Now().Add(-time.Duration(n%7+1) * 24 * time.Hour)
+			}
+			return time.Now()
+		})
 	}
-	var clockReads atomic.Int64
-	setClock(func() time.Time {
-		// Every third transaction runs on a clock up to a week behind.
-		if n := clockReads.Add(1); n%3 == 0 {
-			return time.Now().Add(-time.Duration(n%7+1) * 24 * time.Hour)
-		}
-		return time.Now()
-	})
 
-	// The reader, polling in small pages until the writers are done, then once more.
 	stop := make(chan struct{})
 	readerDone := make(chan error, 1)
-	var seen []uuid.UUID
-	go func() {
-		after := uuid.Nil
-		drain := func() error {
-			for {
-				page, err := store.FindEvents(ctx, org.ID, jack.EventFilter{After: after, Limit: 7})
-				if err != nil || len(page) == 0 {
-					return err
-				}
-				for _, e := range page {
-					seen = append(seen, e.ID)
-					after = e.ID
-				}
-			}
-		}
-		for {
-			select {
-			case <-stop:
-				readerDone <- drain()
-				return
-			default:
-				if err := drain(); err != nil {
-					readerDone <- err
-					return
-				}
-			}
-		}
-	}()
+	var seen []*jack.Event
+	go func() { readerDone <- TailEvents(ctx, store, org.ID, stop, &seen) }()
 
 	type written struct {
-		ids        []uuid.UUID
+		events     []*jack.Event
 		timestamps []time.Time
 	}
 	results := make(chan written, writers*txsPerWriter)
@@ -299,23 +308,21 @@ func testEventCommitOrder(t *testing.T, f Features, store jack.Store) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := range txsPerWriter {
-				events := make([]*jack.Event, eventsPerTx)
 				var w2 written
-				for k := range events {
+				for k := range eventsPerTx {
 					// Timestamps are unrelated to commit order; the store must keep them.
 					ts := f.now().Add(-time.Duration(w*1000+i*10+k) * time.Second)
-					events[k] = jack.NewEvent(jack.EventSMSReceived, org.ID, lead.ID, lead.PhoneNumberNormalized, ts,
-						map[string]int{"writer": w, "tx": i, "event": k})
+					w2.events = append(w2.events, jack.NewEvent(jack.EventSMSReceived, org.ID, lead.ID, lead.PhoneNumberNormalized, ts,
+						map[string]int{"writer": w, "tx": i, "event": k}))
 					w2.timestamps = append(w2.timestamps, ts)
 				}
 				err := store.InConversationTx(ctx, org.ID, func(tx jack.ConversationTx) error {
-					return tx.InsertEvents(ctx, events...)
+					return tx.InsertEvents(ctx, w2.events...)
 				})
 				if err != nil {
 					errs <- fmt.Errorf("writer %d tx %d: %w", w, i, err)
 					return
 				}
-				w2.ids = eventIDs(events)
 				results <- w2
 			}
 		})
@@ -331,11 +338,11 @@ func testEventCommitOrder(t *testing.T, f Features, store jack.Store) {
 
 	timestampOf := map[uuid.UUID]time.Time{}
 	for r := range results {
-		for k, id := range r.ids {
+		for k, e := range r.events {
 			if k > 0 {
-				require.Negative(t, bytes.Compare(r.ids[k-1][:], id[:]), "ids of one transaction increase in order")
+				require.Equal(t, r.events[k-1].Seq+1, e.Seq, "the events of one transaction are numbered in order")
 			}
-			timestampOf[id] = r.timestamps[k]
+			timestampOf[e.ID] = r.timestamps[k]
 		}
 	}
 	const total = writers * txsPerWriter * eventsPerTx
@@ -345,36 +352,66 @@ func testEventCommitOrder(t *testing.T, f Features, store jack.Store) {
 	require.NoError(t, err)
 	require.Len(t, all, total)
 	for i, e := range all {
-		if i > 0 {
-			require.Negative(t, bytes.Compare(all[i-1].ID[:], e.ID[:]), "oldest first, by id")
-		}
+		require.Equal(t, int64(i+1), e.Seq, "numbered 1..n without a gap")
 		ts, ok := timestampOf[e.ID]
 		require.True(t, ok, "stored id %s is the one InsertEvents gave the caller", e.ID)
 		requireTimeEqual(t, f, ts, e.Timestamp, "an event keeps its own timestamp")
 	}
-	seenSet := map[uuid.UUID]bool{}
-	for _, id := range seen {
-		seenSet[id] = true
-	}
-	missed := 0
-	for _, e := range all {
-		if !seenSet[e.ID] {
-			missed++
-		}
-	}
-	require.Zero(t, missed, "a reader resuming after the last id it saw missed %d of %d events", missed, total)
-	require.Len(t, seen, total, "and saw each once")
+	require.Equal(t, eventIDs(all), eventIDs(seen), "a reader resuming after the last Seq it saw got every event once, in order")
 
 	// A transaction begun after all of those commits, on a clock a year behind, still comes after.
-	setClock(func() time.Time { return time.Now().AddDate(-1, 0, 0) })
+	if f.SetClock != nil {
+		f.SetClock(store, func() time.Time { return time.Now().AddDate(-1, 0, 0) })
+	}
 	late := jack.NewEvent(jack.EventLeadUpdated, org.ID, lead.ID, lead.PhoneNumberNormalized, time.Time{}, nil)
 	require.NoError(t, store.InConversationTx(ctx, org.ID, func(tx jack.ConversationTx) error {
 		return tx.InsertEvents(ctx, late)
 	}))
-	require.Positive(t, bytes.Compare(late.ID[:], all[total-1].ID[:]))
+	require.Equal(t, int64(total+1), late.Seq)
 	got, err := store.FindEvents(ctx, org.ID, jack.EventFilter{After: all[total-1].ID})
 	require.NoError(t, err)
 	require.Equal(t, []uuid.UUID{late.ID}, eventIDs(got))
+}
+
+// TailEvents follows orgID's events in small pages after the last Seq it saw, as a dashboard
+// that reconnects does, appending each to seen, until stop is closed (then it reads once more).
+// It fails on a gap or a repeat in the numbering.
+func TailEvents(ctx context.Context, store jack.Store, orgID uuid.UUID, stop <-chan struct{}, seen *[]*jack.Event) error {
+	var after int64
+	drain := func() error {
+		for {
+			page, err := store.FindEvents(ctx, orgID, jack.EventFilter{AfterSeq: after, Limit: 7})
+			if err != nil || len(page) == 0 {
+				return err
+			}
+			for _, e := range page {
+				if e.Seq != after+1 {
+					return fmt.Errorf("after event %d came event %d", after, e.Seq)
+				}
+				*seen = append(*seen, e)
+				after = e.Seq
+			}
+		}
+	}
+	for {
+		select {
+		case <-stop:
+			return drain()
+		default:
+			if err := drain(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// eventSeqs returns the Seqs of events in order.
+func eventSeqs(events []*jack.Event) []int64 {
+	seqs := make([]int64, 0, len(events))
+	for _, e := range events {
+		seqs = append(seqs, e.Seq)
+	}
+	return seqs
 }
 
 // eventIDs returns the ids of events in order.
