@@ -88,32 +88,35 @@ func callReply(cs *jack.CallSession) *Reply {
 	return &Reply{Body: &Reply_Call{Call: &CallReply{SessionJson: b}}}
 }
 
-// recordCallStart is sent by the grain to itself after answering an initiation request, so the
-// answer never waits for the database.
-type recordCallStart struct{ call *CallStart }
-
-// startCall answers from memory, then records the call session after the reply.
+// startCall answers from memory, then stores the call session behind the answer (a
+// write-behind): the mailbox does not wait for it, so the conversation's next call start is
+// served while it commits.
 func (g *grain) startCall(c *CallStart) *Reply {
-	g.e.system.Root.Send(g.self, &recordCallStart{call: c})
-	return g.contextReply()
+	reply := g.contextReply()
+	g.recordCallStart(c)
+	return reply
 }
 
-func (g *grain) onRecordCallStart(r *recordCallStart) {
+func (g *grain) recordCallStart(c *CallStart) {
+	known, org, phone := cloneLead(g.lead), g.orgID, g.phone
 	var (
 		lead   *jack.Lead
 		events []*jack.Event
 	)
-	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+	g.writeBehind(func(ctx context.Context, tx jack.ConversationTx) error {
 		// A group commit may run this again (jack.ConversationStore): start from nothing.
 		lead, events = nil, nil
 		now := tx.Now()
-		l, created, err := g.ensureLead(ctx, tx)
-		if err != nil {
-			return err
+		l, created := known, false
+		if l == nil {
+			var err error
+			if l, created, err = tx.EnsureLead(ctx, jack.NewLead(org, jack.DisplayPhone(phone), phone, now)); err != nil {
+				return err
+			}
 		}
 		cs, inserted, err := tx.CreateCallSession(ctx, &jack.CallSession{
-			ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, TwilioCallSid: r.call.CallSid,
-			PhoneNumberNormalized: g.phone, Direction: jack.CallInbound, StartedAt: now,
+			ID: newID(), OrganizationID: org, LeadID: l.ID, TwilioCallSid: c.CallSid,
+			PhoneNumberNormalized: phone, Direction: jack.CallInbound, StartedAt: now,
 		})
 		if err != nil || !inserted {
 			return err
@@ -124,12 +127,13 @@ func (g *grain) onRecordCallStart(r *recordCallStart) {
 			events = append(events, leadEvent(l, now))
 		}
 		return tx.InsertEvents(ctx, events...)
+	}, func(err error) {
+		if err != nil {
+			g.log.Error("record call start failed", "call_sid", c.CallSid, "err", err)
+			return
+		}
+		g.remember(lead, nil, events)
 	})
-	if err != nil {
-		g.log.Error("record call start failed", "call_sid", r.call.CallSid, "err", err)
-		return
-	}
-	g.remember(lead, nil, events)
 }
 
 // completeCall stores a finished call once: its turns as voice messages, the summary and the

@@ -137,7 +137,7 @@ func (g *grain) followUp(f *FollowUp) *Reply {
 	case jack.FollowUpSMS:
 		body := jack.RenderFollowUp(step.Message, g.variables())
 		_, _, _, err = g.send(outbound{body: body, key: "reminder:" + r.ID.String(), reminder: r,
-			change: jack.ConversationChange{ChaseStatus: nurtureStatus(g.lead)}})
+			change: jack.ConversationChange{ChaseStatus: nurtureStatus(g.lead)}}, nil)
 	case jack.FollowUpCall:
 		err = g.fireCallStep(r)
 	}

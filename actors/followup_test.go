@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,15 @@ func followUpBundle(t *testing.T, store jack.Store, clock *fakeClock, tune func(
 	return b
 }
 
+// waitSent waits until the provider got n texts and returns them.
+func (b *testBundle) waitSent(t *testing.T, n int) []jack.SMSRequest {
+	t.Helper()
+	waitFor(t, 5*time.Second, fmt.Sprintf("%d texts sent", n), func() bool { return len(b.sms.Sent()) >= n })
+	sent := b.sms.Sent()
+	require.Len(t, sent, n)
+	return sent
+}
+
 func (b *testBundle) poll(t *testing.T) int {
 	t.Helper()
 	n, err := b.engine.PollReminders(t.Context())
@@ -96,8 +106,7 @@ func TestFollowUpCadence(t *testing.T) {
 	require.Zero(t, b.poll(t), "not due before 2h")
 	clock.advance(time.Minute)
 	require.Equal(t, 1, b.poll(t))
-	sent := b.sms.Sent()
-	require.Len(t, sent, 2)
+	sent := b.waitSent(t, 2) // the text goes to the provider after the step committed
 	require.Equal(t, "Hi Customer, still thinking about the 2021 Civic?", sent[1].Body)
 	lead, err := b.store.FindLeadByPhone(t.Context(), b.org.ID, customer)
 	require.NoError(t, err)
@@ -110,7 +119,7 @@ func TestFollowUpCadence(t *testing.T) {
 
 	clock.advance(72 * time.Hour)
 	require.Equal(t, 1, b.poll(t))
-	sent = b.sms.Sent()
+	sent = b.waitSent(t, 3)
 	require.Len(t, sent, 3)
 	require.Equal(t, "Last check-in from "+b.org.Name+".", sent[2].Body)
 
@@ -145,7 +154,7 @@ func TestFollowUpSkipsQuietHours(t *testing.T) {
 
 	clock.set(t, "2026-11-30T16:00:00Z")
 	require.Equal(t, 1, b.poll(t))
-	require.Len(t, b.sms.Sent(), 2)
+	b.waitSent(t, 2)
 }
 
 // A reply, an opt-out or a takeover stops the cadence.
@@ -191,7 +200,7 @@ func TestFollowUpWakesPassivatedConversation(t *testing.T) {
 
 	clock.advance(2 * time.Hour)
 	require.Equal(t, 1, b.poll(t))
-	require.Len(t, b.sms.Sent(), 2)
+	b.waitSent(t, 2)
 	require.True(t, strings.HasPrefix(b.sms.Sent()[1].Body, "Hi "))
 	require.Zero(t, b.poll(t))
 }
@@ -231,13 +240,18 @@ func TestFollowUpFiresOnceAcrossNodes(t *testing.T) {
 			}
 			wg.Wait()
 			require.EqualValues(t, customers, claimed.Load(), "each reminder claimed once")
-			followUps := 0
-			for _, s := range a.sms.Sent() {
-				if strings.HasPrefix(s.Body, "Hi ") {
-					followUps++
+			followUps := func() int {
+				n := 0
+				for _, s := range a.sms.Sent() {
+					if strings.HasPrefix(s.Body, "Hi ") {
+						n++
+					}
 				}
+				return n
 			}
-			require.Equal(t, customers, followUps, "each reminder fired exactly once")
+			waitFor(t, 5*time.Second, "every follow-up sent", func() bool { return followUps() >= customers })
+			time.Sleep(200 * time.Millisecond) // a second firing would be on its way by now
+			require.Equal(t, customers, followUps(), "each reminder fired exactly once")
 		})
 	}
 }

@@ -25,6 +25,7 @@ type grain struct {
 	e     *Engine
 	log   *slog.Logger
 	self  *actor.PID
+	ctx   actor.Context // the grain's context (the same object for its whole life)
 	timer *scheduler.TimerScheduler
 
 	orgID uuid.UUID
@@ -49,6 +50,18 @@ type grain struct {
 	aiRerun    bool
 	session    jack.AgentSession
 	sessionAt  time.Time
+
+	// Outbound texts committed as pending and waiting for the provider, oldest first: one is
+	// with the provider at a time (sending), so the customer gets them in order, and the
+	// mailbox goes on meanwhile (a slow Twilio delays no inbound text).
+	outbox  []*dispatch
+	sending bool
+
+	// Writes that commit after the grain answered (a call start's session), oldest first;
+	// writes[0] is with the Store when writing. Every other write waits for them (flushWrites),
+	// so the conversation's writes commit in the order the grain made them.
+	writes  []*behindWrite
+	writing bool
 }
 
 func newGrain(e *Engine) *grain { return &grain{e: e, log: e.log} }
@@ -70,6 +83,7 @@ func (sessionCheck) NotInfluenceReceiveTimeout() {}
 
 // Receive implements actor.Actor.
 func (g *grain) Receive(ctx actor.Context) {
+	g.ctx = ctx
 	switch msg := ctx.Message().(type) {
 	case *cluster.ClusterInit:
 		g.activate(ctx, msg.Identity.Identity)
@@ -77,19 +91,23 @@ func (g *grain) Receive(ctx actor.Context) {
 		if g.e.beforeRequest != nil {
 			g.e.beforeRequest(msg)
 		}
-		reply := g.handle(msg)
-		reply.Node = ctx.ActorSystem().Address()
-		ctx.Respond(reply) // never nil: a nil reply makes the caller resend in a loop
+		if reply := g.handle(msg); reply != nil { // nil: answered later, through answerLater
+			reply.Node = ctx.ActorSystem().Address()
+			ctx.Respond(reply) // never nil: a nil reply makes the caller resend in a loop
+		}
 	case *aiTick:
 		g.onAITick(msg)
 	case *aiDone:
 		g.onAIDone(msg)
 	case sessionCheck:
 		g.onSessionCheck()
-	case *recordCallStart:
-		g.onRecordCallStart(msg)
+	case *smsSent:
+		g.onSMSSent(msg)
+	case *writeDone:
+		g.onWriteDone(msg)
 	case *actor.ReceiveTimeout:
-		if g.debounce != nil || g.aiInFlight { // an AI reply is on its way: not idle yet
+		// An AI reply, a text with the provider or a write on its way: not idle yet.
+		if g.debounce != nil || g.aiInFlight || g.sending || len(g.writes) > 0 {
 			ctx.SetReceiveTimeout(g.e.cfg.ConversationIdle)
 			return
 		}
@@ -97,6 +115,7 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		g.cancelAI()
 		g.closeSession()
+		g.flushWrites() // what the grain answered for is committed before it goes
 	case *actor.Stopped:
 		if g.self != nil {
 			g.e.active.Add(-1)
@@ -188,6 +207,7 @@ func (g *grain) storeCtx() (context.Context, context.CancelFunc) {
 // inTx runs fn in a conversation transaction. A failed transaction may leave memory behind the
 // Store (a concurrent activation elsewhere, a deleted lead), so memory reloads before the next use.
 func (g *grain) inTx(fn func(ctx context.Context, tx jack.ConversationTx) error) error {
+	g.flushWrites()
 	ctx, cancel := g.storeCtx()
 	defer cancel()
 	err := g.e.store.InConversationTx(ctx, g.orgID, func(tx jack.ConversationTx) error { return fn(ctx, tx) })
@@ -373,17 +393,41 @@ func (g *grain) sendManual(out *OutboundSMS) *Reply {
 		}
 		o.author = &id
 	}
-	lead, msg, dup, err := g.send(o)
-	if err != nil {
+	answer := g.answerLater()
+	lead, msg, dup, err := g.send(o, func(lead *jack.Lead, msg *jack.Message, err error) {
+		if err != nil {
+			answer(errorReply(err))
+		} else {
+			answer(deliveryReply(lead, msg, false))
+		}
+	})
+	switch {
+	case err != nil:
 		return errorReply(err)
+	case dup:
+		return deliveryReply(lead, msg, true)
 	}
-	return deliveryReply(lead, msg, dup)
+	return nil // answered once the provider has answered
 }
 
-// send records and sends one outbound text. The message is committed as pending before Twilio
-// is called, so a crash mid-send leaves a visible trace rather than a text nobody knows about;
-// the outcome (Twilio's sid and status, or the failure) is committed after.
-func (g *grain) send(o outbound) (*jack.Lead, *jack.Message, bool, error) {
+// answerLater returns a function that answers the request being handled now, for a request
+// whose answer waits for something off the mailbox. It must be called exactly once.
+func (g *grain) answerLater() func(*Reply) {
+	ctx, sender := g.ctx, g.ctx.Sender()
+	node := ctx.ActorSystem().Address()
+	return func(r *Reply) {
+		r.Node = node
+		ctx.Send(sender, r)
+	}
+}
+
+// send records one outbound text as pending and hands it to the provider. It returns once the
+// pending message is committed (or is a duplicate of an earlier one, or was refused); the
+// provider call happens off the mailbox, one text of the conversation at a time, and its
+// outcome (Twilio's sid and status, or the failure) is committed afterwards. done, when not
+// nil, then runs on the grain with that outcome. A crash mid-send leaves a pending message,
+// a visible trace rather than a text nobody knows about.
+func (g *grain) send(o outbound, done func(*jack.Lead, *jack.Message, error)) (*jack.Lead, *jack.Message, bool, error) {
 	if g.lead.OptedOut() {
 		return nil, nil, false, optedOutError()
 	}
@@ -400,7 +444,6 @@ func (g *grain) send(o outbound) (*jack.Lead, *jack.Message, bool, error) {
 	} else if err != nil {
 		return nil, nil, false, err
 	}
-
 	var (
 		lead    *jack.Lead
 		msg     *jack.Message
@@ -470,25 +513,91 @@ func (g *grain) send(o outbound) (*jack.Lead, *jack.Message, bool, error) {
 		g.cancelAI()
 	}
 
-	res, sendErr := g.e.sms.SendSMS(g.e.ctx, jack.SMSRequest{
-		From: number.PhoneNumber, To: g.phone, Body: o.body, MediaURLs: o.media,
-		StatusCallback: strings.TrimRight(g.e.cfg.ServerURL, "/") + "/api/webhooks/twilio/sms/status",
+	g.enqueueSend(&dispatch{
+		msg:  *msg,
+		done: done,
+		req: jack.SMSRequest{
+			From: number.PhoneNumber, To: g.phone, Body: o.body, MediaURLs: o.media,
+			StatusCallback: strings.TrimRight(g.e.cfg.ServerURL, "/") + "/api/webhooks/twilio/sms/status",
+		},
 	})
-	sent := *msg
+	return lead, msg, false, nil
+}
+
+// dispatch is one committed outbound text on its way to the provider.
+type dispatch struct {
+	msg  jack.Message // as committed: pending
+	req  jack.SMSRequest
+	done func(*jack.Lead, *jack.Message, error)
+}
+
+// smsSent is the provider's answer to a dispatch, back on the grain's mailbox.
+type smsSent struct {
+	d   *dispatch
+	res *jack.SMSResult
+	err error
+}
+
+// sendTimeout bounds one provider call (twilio-go's own client waits 10 s).
+const sendTimeout = 30 * time.Second
+
+func (g *grain) enqueueSend(d *dispatch) {
+	g.outbox = append(g.outbox, d)
+	if !g.sending {
+		g.nextSend()
+	}
+}
+
+// nextSend hands the oldest waiting text to the provider on a goroutine of its own.
+func (g *grain) nextSend() {
+	d := g.outbox[0]
+	g.outbox = g.outbox[1:]
+	g.sending = true
+	sms, self, root, base := g.e.sms, g.self, g.e.system.Root, g.e.ctx
+	go func() {
+		ctx, cancel := context.WithTimeout(base, sendTimeout)
+		defer cancel()
+		res, err := sms.SendSMS(ctx, d.req)
+		root.Send(self, &smsSent{d: d, res: res, err: err})
+	}()
+}
+
+// onSMSSent commits the provider's answer, then sends the next waiting text.
+func (g *grain) onSMSSent(r *smsSent) {
+	g.sending = false
+	lead, msg, err := g.recordSend(r)
+	if r.d.done != nil {
+		r.d.done(lead, msg, err)
+	} else if err != nil {
+		g.log.Warn("text not sent", "message_id", r.d.msg.ID, "err", err)
+	}
+	if len(g.outbox) > 0 {
+		g.nextSend()
+	}
+}
+
+// recordSend commits a dispatch's outcome: Twilio's sid and status, or the failure (a 21610
+// marks the lead opted out). It returns the lead as it is then, the message, and the send's
+// error if it failed.
+func (g *grain) recordSend(r *smsSent) (*jack.Lead, *jack.Message, error) {
+	sent, sendErr := r.d.msg, r.err
 	optOut := jack.ErrorReason(sendErr) == "opted_out"
 	if sendErr != nil {
 		sent.Status, sent.ErrorCode, sent.ErrorMessage = jack.StatusFailed, jack.ErrorReason(sendErr), jack.ErrorMessage(sendErr)
-		g.log.Warn("send sms failed", "message_id", msg.ID, "err", sendErr)
+		g.log.Warn("send sms failed", "message_id", sent.ID, "err", sendErr)
 	} else {
-		sent.TwilioMessageSid, sent.Status = res.Sid, res.Status
+		sent.TwilioMessageSid, sent.Status = r.res.Sid, r.res.Status
 		if !jack.KnownStatus(sent.Status) {
 			sent.Status = jack.StatusQueued
 		}
 	}
-	var events []*jack.Event
-	err = g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+	var (
+		lead   *jack.Lead
+		events []*jack.Event
+	)
+	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
 		// A group commit may run this again (jack.ConversationStore): start from nothing.
-		events = nil
+		lead, events = nil, nil
 		now := tx.Now()
 		if err := tx.UpdateMessageDelivery(ctx, &sent); err != nil {
 			return err
@@ -505,15 +614,15 @@ func (g *grain) send(o outbound) (*jack.Lead, *jack.Message, bool, error) {
 		return tx.InsertEvents(ctx, events...)
 	})
 	if err != nil {
-		g.log.Error("record send outcome failed", "message_id", msg.ID, "err", err)
-		return nil, nil, false, err
+		g.log.Error("record send outcome failed", "message_id", sent.ID, "err", err)
+		return nil, nil, err
 	}
 	g.replaceMessage(&sent)
 	g.remember(lead, nil, events)
-	if sendErr != nil {
-		return lead, &sent, false, sendErr
+	if lead == nil {
+		lead = g.lead
 	}
-	return lead, &sent, false, nil
+	return lead, &sent, sendErr
 }
 
 func (g *grain) replaceMessage(m *jack.Message) {
@@ -703,7 +812,7 @@ func (g *grain) onAIDone(d *aiDone) {
 	if strings.TrimSpace(d.reply.Text) == "" {
 		return
 	}
-	if _, _, _, err := g.send(outbound{body: d.reply.Text, change: d.reply.Change}); err != nil {
+	if _, _, _, err := g.send(outbound{body: d.reply.Text, change: d.reply.Change}, nil); err != nil {
 		g.log.Warn("AI reply not sent", "err", err)
 	}
 }
