@@ -142,7 +142,7 @@ func (m *modeRun) runCallUnderSMS(ctx context.Context, t *smsTraffic) {
 	half := len(t.customers) / 2 / len(t.dealers) * len(t.dealers)
 	texts := newSMSTraffic(m, t.customers[half:], t.dealers...)
 	m.node.waitIdle(5 * time.Second)
-	var sms loadResult
+	var calls, sms loadResult
 	r, use := m.row("call-under-sms", fmt.Sprintf("%.0f/s", o.callRate), true, func() loadResult {
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -150,7 +150,7 @@ func (m *modeRun) runCallUnderSMS(ctx context.Context, t *smsTraffic) {
 			defer wg.Done()
 			sms = openLoop(ctx, o.mixedSMSRate, o.step, 512, texts.request(0))
 		}()
-		calls := openLoop(ctx, o.callRate, o.step, 512, doCallStart(t, 0, half))
+		calls = openLoop(ctx, o.callRate, o.step, 512, doCallStart(t, 0, half))
 		wg.Wait()
 		return calls
 	})
@@ -163,11 +163,15 @@ func (m *modeRun) runCallUnderSMS(ctx context.Context, t *smsTraffic) {
 	case missing > 0:
 		durable = fmt.Sprintf("NOT DURABLE: %d missing", missing)
 	}
-	r.Note = fmt.Sprintf("with SMS at %.0f/s: %d acknowledged (%.0f/s), p50 %.2f ms, p99 %.2f ms, %d errors, %s; call service p99 %.2f ms; cpu/req over calls + texts",
-		o.mixedSMSRate, sms.Requests, sms.throughput(), sms.Latency.P50, sms.Latency.P99, sms.Errors, durable, sms.Service.P99) + r.Note
+	if sms.Skipped > 0 {
+		durable = fmt.Sprintf("%d not sent, %s", sms.Skipped, durable)
+	}
+	r.Note = fmt.Sprintf("with SMS at %.0f/s: %d acknowledged (%.0f/s), p50 %.2f ms, p99 %.2f ms, %d errors, %s; call service p99 %.2f ms, %d late starts; cpu/req over calls + texts",
+		o.mixedSMSRate, sms.Requests, sms.throughput(), sms.Latency.P50, sms.Latency.P99, sms.Errors, durable, calls.Service.P99, calls.Late) + r.Note
 	r.Extra = map[string]any{
 		"smsRate": o.mixedSMSRate, "sms": sms.Latency, "smsService": sms.Service, "smsAcknowledged": sms.Requests,
 		"smsErrors": sms.Errors, "smsSkipped": sms.Skipped, "smsMissing": missing, "callRate": o.callRate,
+		"callService": calls.Service, "callLate": calls.Late, "callSkipped": calls.Skipped,
 	}
 	m.b.add(r)
 }

@@ -250,9 +250,12 @@ func (r *report) judge() {
 			smsP99 = st.P99
 		}
 		callRate, smsRate := floatOf(x.Extra["callRate"]), floatOf(x.Extra["smsRate"])
-		smsErrors := intOf(x.Extra["smsErrors"])
-		return fmt.Sprintf("p99 %.2f ms at %.0f/s (%d errors) with SMS at %.0f/s (p99 %.1f ms, %d errors)", x.Latency.P99, callRate, x.Errors, smsRate, smsP99, smsErrors),
-			x.Latency.P99 <= 2 && x.Errors == 0 && smsErrors == 0 && callRate >= 1000 && smsRate >= 1000, x
+		smsErrors, smsMissing := intOf(x.Extra["smsErrors"]), intOf(x.Extra["smsMissing"])
+		got := fmt.Sprintf("p99 %.2f ms at %.0f/s (%d errors) with SMS at %.0f/s (p99 %.1f ms, %d errors)", x.Latency.P99, callRate, x.Errors, smsRate, smsP99, smsErrors)
+		if smsMissing != 0 {
+			got += fmt.Sprintf(", %d acknowledged texts not stored", smsMissing)
+		}
+		return got, x.Latency.P99 <= 2 && x.Errors == 0 && smsErrors == 0 && smsMissing == 0 && callRate >= 1000 && smsRate >= 1000, x
 	})
 	add("SSE delivery p99 at 500 events/s", "<= 100 ms with 5000 clients", r.find("sse", mode), func(rows []result) (string, bool, result) {
 		// The smallest step of at least 5,000 clients, else the largest there is.
