@@ -83,9 +83,9 @@ func (m *modeRun) measure(scenario, load string, fn func() (loadResult, string, 
 }
 
 // row runs fn between two CPU samples (under perf for the rows the targets are judged on) and
-// returns its row, not yet recorded, and the CPU used. With drain, the second sample waits until jack is idle, so
-// work done after the answers (a call session written after the answer, SSE writes) is in the
-// CPU per request.
+// returns its row, not yet recorded, and the CPU used. With drain, the second sample waits until
+// jack is idle, so work done after the answers (a call session written after the answer, SSE
+// writes) is in the CPU per request.
 func (m *modeRun) row(scenario, load string, drain bool, fn func() loadResult) (result, cpuUse) {
 	rec := m.startProfile(scenario, load)
 	before := m.sampleCPU()
