@@ -227,3 +227,31 @@ func TestJudge(t *testing.T) {
 		"100,000 conversations":                               "not measured",
 	}, met)
 }
+
+func TestDashboardsCollect(t *testing.T) {
+	t.Parallel()
+	acks := newAckLog()
+	acks.at[1] = sseAck{at: 1_000_000, org: 0}
+	acks.at[2] = sseAck{at: 2_000_000, org: 0}
+	acks.at[3] = sseAck{at: 3_000_000, org: 1}
+	client := func(org int, recv ...delivery) *sseClient { return &sseClient{org: org, recv: recv} }
+	gone := client(1)
+	gone.ended.Store(true)
+	d := &dashboards{clients: []*sseClient{
+		client(0, delivery{seq: 1, at: 3_000_000}, delivery{seq: 2, at: 2_500_000}, delivery{seq: 2, at: 2_600_000}),
+		client(0, delivery{seq: 1, at: 500_000}, delivery{seq: 3, at: 4_000_000}, delivery{seq: 99, at: 1}), // early, leaked, unknown
+		client(1), // missed text 3
+		gone,      // ended: expects nothing
+	}}
+	require.Equal(t, 5, d.expected(acks))
+	rep := d.collect(acks)
+	require.Equal(t, 3, rep.Live)
+	require.Equal(t, 5, rep.Expected)
+	require.Equal(t, 3, rep.Received)
+	require.Equal(t, 2, rep.Missing)
+	require.Equal(t, 1, rep.Duplicates)
+	require.Equal(t, 1, rep.Early)
+	require.Equal(t, 1, rep.Leaked)
+	require.Equal(t, 3, rep.Latency.N)
+	require.Equal(t, 2.0, rep.Latency.Max)
+}
