@@ -155,18 +155,18 @@ func TestCPUUse(t *testing.T) {
 	a := cpuSample{at: t0, jack: 100, bench: 10, busy: 1000, storeIsPG: true,
 		pgProcs:    map[int]int64{1: 50, 2: 500, 3: 20},
 		redisProcs: map[int]int64{9: 5},
-		foreignPG:  map[int]bool{2: true},
+		pgDB:       map[int]bool{2: false, 3: true}, // 1 is the walwriter
 	}
 	b := cpuSample{at: t0.Add(10 * time.Second), jack: 600, bench: 110, busy: 2000, storeIsPG: true,
-		pgProcs:    map[int]int64{1: 350, 2: 900, 3: 20, 4: 100}, // 4 started during the run
+		pgProcs:    map[int]int64{1: 150, 2: 900, 3: 220, 4: 100}, // 4 started during the run
 		redisProcs: map[int]int64{9: 25},
-		foreignPG:  map[int]bool{4: true}, // another database's backend, foreign at the end
+		pgDB:       map[int]bool{3: true, 4: false}, // 2 disconnected just now; 4 is another database's
 	}
 	u := b.sub(a)
-	require.Equal(t, cpuUse{wall: 10 * time.Second, jack: 500, pg: 300, redis: 20, bench: 100, all: 1000}, u)
+	require.Equal(t, cpuUse{wall: 10 * time.Second, jack: 500, pg: 300, pgShared: 100, redis: 20, bench: 100, all: 1000}, u)
 	require.Equal(t, cpuShare{Jack: 0.5, Postgres: 0.3, Redis: 0.02, Bench: 0.1, Other: 0.08}, u.share())
 	// 500 ticks of jack over 1,000 requests: 5 s / 1,000 = 5 ms each.
-	require.Equal(t, &cpuCost{Jack: 5, Postgres: 3, Redis: 0.2, Total: 8.2}, u.perRequest(1000))
+	require.Equal(t, &cpuCost{Jack: 5, Postgres: 3, Redis: 0.2, Total: 8.2, PostgresShared: 1}, u.perRequest(1000))
 	require.Nil(t, u.perRequest(0))
 
 	// In the embedded mode every postgres and redis-server process is someone else's.

@@ -38,9 +38,11 @@ type cpuSample struct {
 	jack, bench         int64 // ticks
 	busy                int64 // the whole machine's non-idle ticks
 	pgProcs, redisProcs map[int]int64
-	// foreignPG are the postgres backends of other databases (other engineers' tests on the
-	// same server): their CPU is not jack's and counts as other.
-	foreignPG map[int]bool
+	// pgDB maps the postgres backends to whether they serve the bench's database (true) or
+	// another (false: other engineers' tests on the same server, whose CPU is not jack's and
+	// counts as other). Processes not in it serve every database: the postmaster, checkpointer,
+	// background writer, walwriter.
+	pgDB map[int]bool
 	// storeIsPG is false in the embedded mode, where every postgres and redis-server process
 	// belongs to someone else.
 	storeIsPG bool
@@ -63,6 +65,9 @@ type cpuCost struct {
 	Postgres float64 `json:"postgres"`
 	Redis    float64 `json:"redis"`
 	Total    float64 `json:"total"` // jack + postgres + redis
+	// PostgresShared is the part of Postgres spent by the processes that serve every database
+	// (walwriter, checkpointer …), whose work other databases' writes add to.
+	PostgresShared float64 `json:"postgresShared"`
 }
 
 // sampleCPU reads the counters of jack (jackPID), this process, every postgres and
@@ -107,20 +112,27 @@ func sampleCPU(jackPID int) cpuSample {
 type cpuUse struct {
 	wall                        time.Duration
 	jack, pg, redis, bench, all int64
+	pgShared                    int64 // the part of pg used by processes serving every database
 }
 
 // sub returns the CPU used between a and b. Postgres backends that started during the run
 // count from zero; those that ended are lost (a short connection's CPU is small). Backends of
-// other databases (foreign in either sample) are left out.
+// other databases (in either sample) are left out.
 func (b cpuSample) sub(a cpuSample) cpuUse {
 	u := cpuUse{wall: b.at.Sub(a.at), jack: b.jack - a.jack, bench: b.bench - a.bench, all: b.busy - a.busy}
 	if !b.storeIsPG {
 		return u
 	}
 	for pid, t := range b.pgProcs {
-		if !a.foreignPG[pid] && !b.foreignPG[pid] {
-			u.pg += t - a.pgProcs[pid]
+		ownA, inA := a.pgDB[pid]
+		ownB, inB := b.pgDB[pid]
+		switch {
+		case inA && !ownA || inB && !ownB:
+			continue
+		case !inA && !inB:
+			u.pgShared += t - a.pgProcs[pid]
 		}
+		u.pg += t - a.pgProcs[pid]
 	}
 	for pid, t := range b.redisProcs {
 		u.redis += t - a.redisProcs[pid]
@@ -149,5 +161,6 @@ func (u cpuUse) perRequest(n int) *cpuCost {
 		return nil
 	}
 	msPer := func(ticks int64) float64 { return math.Round(float64(ticks)*1000/clockTicks/float64(n)*1000) / 1000 }
-	return &cpuCost{Jack: msPer(u.jack), Postgres: msPer(u.pg), Redis: msPer(u.redis), Total: msPer(u.jack + u.pg + u.redis)}
+	return &cpuCost{Jack: msPer(u.jack), Postgres: msPer(u.pg), Redis: msPer(u.redis), Total: msPer(u.jack + u.pg + u.redis),
+		PostgresShared: msPer(u.pgShared)}
 }

@@ -32,9 +32,9 @@ type storeAccess interface {
 	// seed gives each phone a lead and perConv messages (alternating customer and agent, one
 	// minute apart, ending now), as if the conversations had happened.
 	seed(ctx context.Context, orgID string, phones []string, perConv int) error
-	// foreignBackends returns the pids of Postgres backends serving other databases than the
-	// bench's (nil when there are none or the store is not Postgres).
-	foreignBackends(ctx context.Context) map[int]bool
+	// backends maps the pids of Postgres backends to whether they serve the bench's database
+	// (nil when the store is not Postgres).
+	backends(ctx context.Context) map[int]bool
 	close()
 }
 
@@ -100,23 +100,27 @@ func openPostgresAccess(ctx context.Context, dbURL string) (*pgAccess, error) {
 
 func (p *pgAccess) close() { p.pool.Close() }
 
-// foreignBackends lists the backends (client connections, autovacuum workers) of other
-// databases: other engineers' tests share the server. The background processes (checkpointer,
-// walwriter …) have no database and stay counted.
-func (p *pgAccess) foreignBackends(ctx context.Context) map[int]bool {
+// backends lists the backends (client connections, autovacuum workers) and whether they serve
+// the bench's database: other engineers' tests share the server. The processes that serve every
+// database (checkpointer, walwriter …) have none and are not listed.
+func (p *pgAccess) backends(ctx context.Context) map[int]bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	rows, err := p.pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname IS NOT NULL AND datname <> current_database()`)
+	rows, err := p.pool.Query(ctx, `SELECT pid, datname = current_database() FROM pg_stat_activity WHERE datname IS NOT NULL`)
 	if err != nil {
 		return nil
 	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	out := map[int]bool{}
+	var (
+		pid int32
+		own bool
+	)
+	_, err = pgx.ForEachRow(rows, []any{&pid, &own}, func() error {
+		out[int(pid)] = own
+		return nil
+	})
 	if err != nil {
 		return nil
-	}
-	out := make(map[int]bool, len(pids))
-	for _, pid := range pids {
-		out[int(pid)] = true
 	}
 	return out
 }
@@ -173,7 +177,7 @@ func openSQLiteAccess(path string) (*sqliteAccess, error) {
 
 func (s *sqliteAccess) close() { _ = s.db.Close() }
 
-func (s *sqliteAccess) foreignBackends(context.Context) map[int]bool { return nil }
+func (s *sqliteAccess) backends(context.Context) map[int]bool { return nil }
 
 func (s *sqliteAccess) inboundSids(ctx context.Context, orgID string) (map[string]struct{}, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT twilio_message_sid FROM conversations

@@ -291,7 +291,8 @@ func (r *report) explain(row result) string {
 	why := fmt.Sprintf("cpu (cores of %d): jack %.2f, postgres %.2f, redis %.2f, bench %.2f, other %.2f",
 		runtime.NumCPU(), c.Jack, c.Postgres, c.Redis, c.Bench, c.Other)
 	if p := row.CPUPerRequest; p != nil {
-		why += fmt.Sprintf("; per request: jack %.3f ms, postgres %.3f ms, redis %.3f ms", p.Jack, p.Postgres, p.Redis)
+		why += fmt.Sprintf("; per request: jack %.3f ms, postgres %.3f ms (%.3f of it walwriter, checkpointer and the other shared processes), redis %.3f ms",
+			p.Jack, p.Postgres, p.PostgresShared, p.Redis)
 	}
 	prof := row.Profile
 	for _, x := range r.find(row.Scenario, row.Mode) {

@@ -114,7 +114,7 @@ func (m *modeRun) sampleCPU() cpuSample {
 	s := sampleCPU(m.node.pid())
 	s.storeIsPG = m.mode == modePostgres
 	if s.storeIsPG {
-		s.foreignPG = m.access.foreignBackends(context.Background())
+		s.pgDB = m.access.backends(context.Background())
 	}
 	return s
 }
