@@ -10,7 +10,7 @@ export TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 FUZZ_TARGETS := $(shell grep -rl --include='*_test.go' '^func Fuzz' . 2>/dev/null | xargs -r dirname | sort -u)
 FUZZTIME ?= 4s
 
-.PHONY: run test test-unit fuzz bench lint generate build clean deploy-check
+.PHONY: run test test-unit fuzz bench bench-compare lint generate build clean deploy-check
 
 run: ## the server on the embedded default, dashboard and API on http://localhost:3001
 	$(GO) run ./cmd/jack serve
@@ -45,6 +45,11 @@ bench: ## measure a node as its users load it; prints the table, JSON in bench/r
 	@$(GO) test -run='^$$' -bench=. -benchmem ./actors/ ./providers/twilio/ ./providers/elevenlabs/ > bench/results/gobench.txt; \
 	  status=$$?; cat bench/results/gobench.txt; exit $$status
 	./bin/jack-bench -gobench bench/results/gobench.txt $(BENCH_FLAGS)
+
+bench-compare: ## only issue 13's comparison workload on Postgres + Redis, about 2 minutes
+	$(GO) build -o bin/jack ./cmd/jack
+	$(GO) build -o bin/jack-bench ./cmd/jack-bench
+	./bin/jack-bench -compare $(BENCH_FLAGS)
 
 # The deployment kit (deploy/) checked offline: every YAML file parses, the Kubernetes objects
 # decode strictly into their API types and agree (probes, ports, RBAC, selectors), and every jack

@@ -170,6 +170,10 @@ type signedSMS struct {
 	body []byte
 	sig  string
 	sid  string
+	// seq is the sid's sequence number and dealer the index of the dealership texted, for the
+	// dashboards that match events to webhooks (zero where nobody watches).
+	seq    uint64
+	dealer int
 }
 
 func newSignedSMS(serverURL, from, to, text, sid string) signedSMS {

@@ -32,6 +32,9 @@ type storeAccess interface {
 	// seed gives each phone a lead and perConv messages (alternating customer and agent, one
 	// minute apart, ending now), as if the conversations had happened.
 	seed(ctx context.Context, orgID string, phones []string, perConv int) error
+	// backends maps the pids of Postgres backends to whether they serve the bench's database
+	// (nil when the store is not Postgres).
+	backends(ctx context.Context) map[int]bool
 	close()
 }
 
@@ -97,6 +100,31 @@ func openPostgresAccess(ctx context.Context, dbURL string) (*pgAccess, error) {
 
 func (p *pgAccess) close() { p.pool.Close() }
 
+// backends lists the backends (client connections, autovacuum workers) and whether they serve
+// the bench's database: other engineers' tests share the server. The processes that serve every
+// database (checkpointer, walwriter …) have none and are not listed.
+func (p *pgAccess) backends(ctx context.Context) map[int]bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	rows, err := p.pool.Query(ctx, `SELECT pid, datname = current_database() FROM pg_stat_activity WHERE datname IS NOT NULL`)
+	if err != nil {
+		return nil
+	}
+	out := map[int]bool{}
+	var (
+		pid int32
+		own bool
+	)
+	_, err = pgx.ForEachRow(rows, []any{&pid, &own}, func() error {
+		out[int(pid)] = own
+		return nil
+	})
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
 func (p *pgAccess) inboundSids(ctx context.Context, orgID string) (map[string]struct{}, error) {
 	rows, err := p.pool.Query(ctx, `SELECT twilio_message_sid FROM conversations
 		WHERE organization_id = $1 AND sent_by = $2 AND twilio_message_sid IS NOT NULL`, orgID, jack.SentByCustomer)
@@ -148,6 +176,8 @@ func openSQLiteAccess(path string) (*sqliteAccess, error) {
 }
 
 func (s *sqliteAccess) close() { _ = s.db.Close() }
+
+func (s *sqliteAccess) backends(context.Context) map[int]bool { return nil }
 
 func (s *sqliteAccess) inboundSids(ctx context.Context, orgID string) (map[string]struct{}, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT twilio_message_sid FROM conversations

@@ -59,9 +59,12 @@ type loadResult struct {
 	Elapsed  time.Duration // from the first request to the last answer
 	Latency  stats
 	// Open loop only: Service is latency from when a request actually started (Latency counts
-	// from when it was due), and Late counts requests that waited for the in-flight bound.
+	// from when it was due), Late counts requests that waited for the in-flight bound, and
+	// Skipped those never sent because the node had fallen a whole step behind (they are in
+	// Errors too).
 	Service stats
 	Late    int
+	Skipped int
 }
 
 func (r loadResult) throughput() float64 {
@@ -117,7 +120,9 @@ func closedLoop(ctx context.Context, workers int, d time.Duration, n int, do req
 // openLoop starts requests at rate per second for d, whether or not earlier ones answered (at
 // most maxInFlight at once), as independent callers such as Twilio or ElevenLabs do. Latency is
 // measured from when a request was due, not from when it could start, so a server that falls
-// behind shows it (no coordinated omission).
+// behind shows it (no coordinated omission). A node slower than rate would make the step last
+// as long as its backlog: requests still unsent 2d after the start are skipped and counted as
+// errors, so a step never takes more than twice its length plus the last answers.
 func openLoop(ctx context.Context, rate float64, d time.Duration, maxInFlight int, do requestFunc) loadResult {
 	var (
 		ok, fail atomic.Int64
@@ -129,17 +134,33 @@ func openLoop(ctx context.Context, rate float64, d time.Duration, maxInFlight in
 	interval := time.Duration(float64(time.Second) / rate)
 	total := int(rate * d.Seconds())
 	start := time.Now()
+	cutoff := start.Add(2 * d)
+	sent := 0
 	for i := 0; i < total && ctx.Err() == nil; i++ {
 		due := start.Add(time.Duration(i) * interval)
 		if wait := time.Until(due); wait > 0 {
 			time.Sleep(wait)
 		}
+		acquired := true
 		select {
 		case sem <- struct{}{}:
 		default:
 			late++
-			sem <- struct{}{}
+			timer := time.NewTimer(time.Until(cutoff))
+			select {
+			case sem <- struct{}{}:
+				timer.Stop()
+			case <-timer.C:
+				acquired = false
+			}
 		}
+		if !acquired || time.Now().After(cutoff) {
+			if acquired {
+				<-sem
+			}
+			break // the node is a whole step behind
+		}
+		sent++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -156,5 +177,10 @@ func openLoop(ctx context.Context, rate float64, d time.Duration, maxInFlight in
 		}()
 	}
 	wg.Wait()
-	return loadResult{Requests: int(ok.Load()), Errors: int(fail.Load()), Elapsed: time.Since(start), Latency: lat.stats(), Service: svc.stats(), Late: late}
+	skipped := 0
+	if ctx.Err() == nil {
+		skipped = total - sent
+	}
+	return loadResult{Requests: int(ok.Load()), Errors: int(fail.Load()) + skipped, Elapsed: time.Since(start),
+		Latency: lat.stats(), Service: svc.stats(), Late: late, Skipped: skipped}
 }

@@ -31,6 +31,7 @@ const (
 type options struct {
 	jack         string
 	quick        bool
+	compare      bool
 	modes        []string
 	scenarios    []string
 	out          string
@@ -50,6 +51,11 @@ type options struct {
 	memConvs     int
 	memMessages  int
 	profile      bool
+	// The comparison workload (scenario mixed).
+	mixedCustomers int
+	mixedConc      int
+	mixedSMSRate   float64
+	dashboards     int
 	// set names the flags given on the command line (they override the per-mode sizes).
 	set map[string]bool
 }
@@ -75,9 +81,10 @@ func parseFlags(args []string) (options, error) {
 	var o options
 	var modes, scenarios, conc, levels string
 	fs.StringVar(&o.jack, "jack", "", "the jack binary to run (default bin/jack)")
-	fs.BoolVar(&o.quick, "quick", false, "short steps and smaller sizes (about 2 minutes, for development)")
+	fs.BoolVar(&o.quick, "quick", false, "short steps and smaller sizes (about 3 minutes, for development)")
+	fs.BoolVar(&o.compare, "compare", false, "only issue 13's comparison workload on Postgres + Redis, 10s steps (about 2 minutes): -modes postgres -scenarios mixed,sse -sse 5000 -step 10s -sse-step 10s, unless those flags are given")
 	fs.StringVar(&modes, "modes", "embedded,postgres", "storage modes to run: embedded, postgres")
-	fs.StringVar(&scenarios, "scenarios", "sms,call,sse,memory", "scenarios to run: sms, call, sse, memory (call needs sms)")
+	fs.StringVar(&scenarios, "scenarios", "sms,call,mixed,sse,memory", "scenarios to run: sms, call, mixed, sse, memory (call needs sms)")
 	fs.StringVar(&o.out, "out", filepath.Join("bench", "results"), "where the JSON results go")
 	fs.StringVar(&o.pgURL, "pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "Postgres admin URL (the bench creates and drops its own database)")
 	fs.StringVar(&o.redisURL, "redis", "redis://127.0.0.1:6379/9", "Redis URL for the Postgres + Redis mode")
@@ -86,7 +93,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&conc, "conc", "1,4,16,64,256", "closed-loop concurrency sweep for inbound SMS")
 	fs.IntVar(&o.smsCustomers, "customers", 2000, "customers texting in the SMS scenario (their grains stay active)")
 	fs.Float64Var(&o.openRate, "sms-rate", 2500, "open-loop inbound SMS rate (the p99 target is at half of 5,000/s)")
-	fs.Float64Var(&o.callRate, "call-rate", 1000, "open-loop call-start rate for hot conversations")
+	fs.Float64Var(&o.callRate, "call-rate", 1000, "open-loop call-start rate for hot conversations (call-hot, call-under-sms)")
 	fs.Float64Var(&o.coldRate, "cold-rate", 200, "open-loop call-start rate for cold conversations")
 	fs.StringVar(&levels, "sse", "", "SSE client counts, connected in steps (default 1000,5000,20000; 1000,5000 with -quick; embedded stops at 5000 unless set)")
 	fs.IntVar(&o.sseFanout, "sse-fanout", 100, "dashboards per dealership: each event reaches this many clients")
@@ -94,12 +101,32 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.sseStep, "sse-step", 0, "duration of each SSE measurement (default 8s, 4s with -quick)")
 	fs.IntVar(&o.memConvs, "conversations", 0, "conversations activated for the memory scenario (default 20000, 2000 with -quick; embedded at most 5000 unless set)")
 	fs.IntVar(&o.memMessages, "messages", 50, "messages per conversation in the memory scenario")
+	fs.IntVar(&o.mixedCustomers, "mixed-customers", 400, "customers per mixed row, split over its dealerships (mixed-2org: 2 x 200)")
+	fs.IntVar(&o.mixedConc, "mixed-conc", 32, "webhooks in flight in mixed-2org, mixed-1org and call-32 (closed loop)")
+	fs.Float64Var(&o.mixedSMSRate, "mixed-sms-rate", 1000, "open-loop inbound SMS rate under the call starts of call-under-sms")
+	fs.IntVar(&o.dashboards, "dashboards", 20, "SSE dashboards streaming during mixed-2org and mixed-1org")
 	fs.BoolVar(&o.profile, "profile", true, "record jack's CPU with perf during the rows the targets are judged on (needs perf)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	o.set = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	if o.compare {
+		preset := func(name string, v *string, value string) {
+			if !o.set[name] {
+				*v = value
+			}
+		}
+		preset("modes", &modes, modePostgres)
+		preset("scenarios", &scenarios, "mixed,sse")
+		preset("sse", &levels, "5000")
+		if !o.set["step"] {
+			o.step = 10 * time.Second
+		}
+		if !o.set["sse-step"] {
+			o.sseStep = 10 * time.Second
+		}
+	}
 	def := func(d *time.Duration, full, quick time.Duration) {
 		if *d <= 0 {
 			*d = map[bool]time.Duration{false: full, true: quick}[o.quick]
@@ -120,9 +147,12 @@ func parseFlags(args []string) (options, error) {
 		}
 	}
 	for _, s := range o.scenarios {
-		if !slices.Contains([]string{"sms", "call", "sse", "memory"}, s) {
+		if !slices.Contains([]string{"sms", "call", "mixed", "sse", "memory"}, s) {
 			return o, fmt.Errorf("-scenarios: unknown scenario %q", s)
 		}
+	}
+	if o.mixedCustomers < 2 || o.mixedConc <= 0 || o.mixedSMSRate <= 0 || o.dashboards <= 0 {
+		return o, errors.New("-mixed-customers must be at least 2, -mixed-conc, -mixed-sms-rate and -dashboards positive")
 	}
 	var err error
 	if o.conc, err = intList(conc); err != nil {
@@ -219,7 +249,9 @@ func run(ctx context.Context, opt options) error {
 		"quick": opt.quick, "modes": opt.modes, "scenarios": opt.scenarios, "step": opt.step.String(), "concurrency": opt.conc,
 		"customers": opt.smsCustomers, "smsRate": opt.openRate, "callRate": opt.callRate, "coldRate": opt.coldRate,
 		"sseLevels": opt.sseLevels, "sseFanout": opt.sseFanout, "sseRate": opt.sseRate, "sseStep": opt.sseStep.String(),
-		"conversations": opt.memConvs, "messages": opt.memMessages, "fileLimit": limit,
+		"conversations": opt.memConvs, "messages": opt.memMessages, "fileLimit": limit, "compare": opt.compare,
+		"mixedCustomers": opt.mixedCustomers, "mixedConcurrency": opt.mixedConc, "mixedSMSRate": opt.mixedSMSRate,
+		"dashboards": opt.dashboards, "mixedDuplicates": mixedDupShare,
 	}}
 	b.progress("jack-bench: %s, file limit %d, work dir %s", jackBin, limit, workDir)
 	if opt.goBench != "" {
@@ -309,9 +341,16 @@ func (b *bench) runMode(ctx context.Context, mode string) error {
 	} else if b.has("call") {
 		b.note("%s: the call scenario's hot conversations come from the sms scenario; skipped", mode)
 	}
+	if b.has("mixed") && ctx.Err() == nil {
+		m.runMixed(ctx)
+	}
 	// The embedded default is the one-dealership, try-it-out mode: its SSE and memory steps stop
 	// at 5,000 so `make bench` fits its time budget; the targets are judged on Postgres + Redis.
-	levels, convs := b.sseLevels(), b.opt.memConvs
+	var levels []int
+	if b.has("sse") {
+		levels = b.sseLevels()
+	}
+	convs := b.opt.memConvs
 	if mode == modeEmbedded {
 		if !b.opt.set["sse"] {
 			levels = slices.DeleteFunc(levels, func(k int) bool { return k > 5000 })

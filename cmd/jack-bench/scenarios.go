@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -40,7 +41,10 @@ func (m *modeRun) start(ctx context.Context, what string) error {
 }
 
 // profiled are the rows perf records with -profile: those the targets are judged on.
-var profiled = map[string]bool{"sms@c=64": true, "sms-open": true, "call-hot": true, "call-cold": true, "activation": true, "sse": true}
+var profiled = map[string]bool{
+	"sms@c=64": true, "sms-open": true, "call-hot": true, "call-cold": true, "activation": true, "sse": true,
+	"mixed-2org": true, "mixed-1org": true, "call-32": true, "call-under-sms": true,
+}
 
 func (m *modeRun) startProfile(scenario, load string) *perfRecorder {
 	if !m.b.opt.profile || !(profiled[scenario] || profiled[scenario+"@"+load]) {
@@ -64,19 +68,55 @@ func (m *modeRun) stop() {
 // measure runs fn between two CPU samples (and, for the rows that explain the targets, under
 // perf) and records its result.
 func (m *modeRun) measure(scenario, load string, fn func() (loadResult, string, map[string]any)) result {
+	var (
+		note  string
+		extra map[string]any
+	)
+	r, _ := m.row(scenario, load, false, func() loadResult {
+		res, n, e := fn()
+		note, extra = n, e
+		return res
+	})
+	r.Note, r.Extra = note+r.Note, extra
+	m.b.add(r)
+	return r
+}
+
+// row runs fn between two CPU samples (under perf for the rows the targets are judged on) and
+// returns its row, not yet recorded, and the CPU used. With drain, the second sample waits until
+// jack is idle, so work done after the answers (a call session written after the answer, SSE
+// writes) is in the CPU per request.
+func (m *modeRun) row(scenario, load string, drain bool, fn func() loadResult) (result, cpuUse) {
 	rec := m.startProfile(scenario, load)
-	before := sampleCPU(m.node.pid())
-	res, note, extra := fn()
+	before := m.sampleCPU()
+	res := fn()
+	if drain {
+		m.node.waitIdle(5 * time.Second)
+	}
+	use := m.sampleCPU().sub(before)
 	r := result{
 		Scenario: scenario, Mode: m.mode, Load: load, Requests: res.Requests, Errors: res.Errors,
-		Throughput: res.throughput(), Latency: res.Latency, CPU: sampleCPU(m.node.pid()).since(before), Note: note, Extra: extra,
+		Throughput: res.throughput(), Latency: res.Latency, CPU: use.share(), CPUPerRequest: use.perRequest(res.Requests),
 	}
 	r.Profile = m.stopProfile(rec, scenario, load)
+	if res.Skipped > 0 {
+		r.Note += fmt.Sprintf("; %d not sent (the node fell a whole step behind; counted as errors)", res.Skipped)
+	}
 	if !m.node.alive() {
 		r.Note += fmt.Sprintf(" (jack exited: %v; log %s)", m.node.waitErr, m.node.logPath)
 	}
-	m.b.add(r)
-	return r
+	return r, use
+}
+
+// sampleCPU samples the machine's CPU and, on Postgres, which backends belong to other
+// databases (other engineers' tests share the server; their CPU is not jack's).
+func (m *modeRun) sampleCPU() cpuSample {
+	s := sampleCPU(m.node.pid())
+	s.storeIsPG = m.mode == modePostgres
+	if s.storeIsPG {
+		s.pgDB = m.access.backends(context.Background())
+	}
+	return s
 }
 
 // --- 1. inbound SMS ----------------------------------------------------------------------------
@@ -86,6 +126,12 @@ func (m *modeRun) measure(scenario, load string, fn func() (loadResult, string, 
 type smsTraffic struct {
 	m         *modeRun
 	customers []string
+	// dealers are the dealerships texted: customer i texts dealers[i%len(dealers)]. Empty means
+	// the mode's main dealership.
+	dealers []*dealership
+	// acks, when not nil, records when each text was acknowledged, for dashboards to measure
+	// delivery against.
+	acks *ackLog
 
 	mu       sync.Mutex
 	accepted map[string]struct{}
@@ -93,8 +139,21 @@ type smsTraffic struct {
 	dupAcks  int
 }
 
+func newSMSTraffic(m *modeRun, customers []string, dealers ...*dealership) *smsTraffic {
+	return &smsTraffic{m: m, customers: customers, dealers: dealers, accepted: map[string]struct{}{}}
+}
+
+// dealerOf returns the index in t.dealers of the dealership customer c texts, and its number.
+func (t *smsTraffic) dealerOf(c int) (int, string) {
+	if len(t.dealers) == 0 {
+		return 0, t.m.dealer.Phone
+	}
+	d := c % len(t.dealers)
+	return d, t.dealers[d].Phone
+}
+
 func (t *smsTraffic) request(dupShare float64) requestFunc {
-	srv, to := t.m.node.url, t.m.dealer.Phone
+	srv := t.m.node.url
 	return func(ctx context.Context, _, i int) bool {
 		var msg signedSMS
 		dup := false
@@ -106,11 +165,17 @@ func (t *smsTraffic) request(dupShare float64) requestFunc {
 			t.mu.Unlock()
 		}
 		if !dup {
-			sid, _ := t.m.b.sids.new()
-			msg = newSignedSMS(srv, t.customers[i%len(t.customers)], to, "Hi, is the 2021 Civic still available? What would my payments be?", sid)
+			c := i % len(t.customers)
+			d, to := t.dealerOf(c)
+			sid, seq := t.m.b.sids.new()
+			msg = newSignedSMS(srv, t.customers[c], to, "Hi, is the 2021 Civic still available? What would my payments be?", sid)
+			msg.seq, msg.dealer = seq, d
 		}
 		if !t.m.api.postSMS(ctx, msg) {
 			return false
+		}
+		if t.acks != nil && !dup {
+			t.acks.add(msg.seq, msg.dealer)
 		}
 		t.mu.Lock()
 		if dup {
@@ -128,11 +193,37 @@ func (t *smsTraffic) request(dupShare float64) requestFunc {
 	}
 }
 
+// verify reads back the texts of t's dealerships from the Store: missing counts acknowledged
+// texts that are not stored, unacked stored texts that were never acknowledged (a client timed
+// out after the commit, which is allowed).
+func (t *smsTraffic) verify(ctx context.Context) (accepted, stored, missing, unacked int, err error) {
+	dealers := t.dealers
+	if len(dealers) == 0 {
+		dealers = []*dealership{t.m.dealer}
+	}
+	all := map[string]struct{}{}
+	for _, d := range dealers {
+		sids, err := t.m.access.inboundSids(ctx, d.ID)
+		if err != nil {
+			return 0, 0, 0, 0, err
+		}
+		maps.Copy(all, sids)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for sid := range t.accepted {
+		if _, ok := all[sid]; !ok {
+			missing++
+		}
+	}
+	return len(t.accepted), len(all), missing, len(all) - (len(t.accepted) - missing), nil
+}
+
 // runSMS: first texts of new customers (lead created, grain activated), then the closed-loop
 // concurrency sweep with and without 20% duplicates, then the open loop at rate, and finally
 // the check that the Store holds exactly the acknowledged texts.
 func (m *modeRun) runSMS(ctx context.Context, conc []int, step time.Duration, openRate float64) {
-	t := &smsTraffic{m: m, customers: m.b.phones.take(m.b.opt.smsCustomers), accepted: map[string]struct{}{}}
+	t := newSMSTraffic(m, m.b.phones.take(m.b.opt.smsCustomers))
 	m.hot = t.customers
 	m.measure("sms-first", "c=16", func() (loadResult, string, map[string]any) {
 		return closedLoop(ctx, 16, 0, len(t.customers), t.request(0)), "new customers: lead created, grain activated", nil
@@ -176,21 +267,14 @@ func (m *modeRun) runSMS(ctx context.Context, conc []int, step time.Duration, op
 	})
 
 	// Durable acknowledgement: every acknowledged MessageSid is stored, once.
-	stored, err := m.access.inboundSids(ctx, m.dealer.ID)
+	accepted, stored, missing, unacked, err := t.verify(ctx)
 	r := result{Scenario: "sms-verify", Mode: m.mode, Load: "-"}
 	if err != nil {
 		r.Errors, r.Note = 1, "could not read the store: "+err.Error()
 	} else {
-		missing := 0
-		for sid := range t.accepted {
-			if _, ok := stored[sid]; !ok {
-				missing++
-			}
-		}
-		unacked := len(stored) - (len(t.accepted) - missing)
-		r.Requests, r.Errors = len(t.accepted), missing
-		r.Extra = map[string]any{"accepted": len(t.accepted), "stored": len(stored), "missing": missing, "storedNotAcknowledged": unacked, "duplicatesAcknowledged": t.dupAcks}
-		r.Note = fmt.Sprintf("accepted %d, stored %d, missing %d, stored but unacknowledged %d", len(t.accepted), len(stored), missing, unacked)
+		r.Requests, r.Errors = accepted, missing
+		r.Extra = map[string]any{"accepted": accepted, "stored": stored, "missing": missing, "storedNotAcknowledged": unacked, "duplicatesAcknowledged": t.dupAcks}
+		r.Note = fmt.Sprintf("accepted %d, stored %d, missing %d, stored but unacknowledged %d", accepted, stored, missing, unacked)
 		if missing == 0 {
 			r.Note = "stored = accepted: " + r.Note
 		}

@@ -252,7 +252,7 @@ func (m *modeRun) runSSE(ctx context.Context, levels []int, fanout int, rate flo
 			return
 		}
 		rec := m.startProfile("sse", "")
-		before := sampleCPU(m.node.pid())
+		before := m.sampleCPU()
 		res := openLoop(ctx, rate, d, 512, func(ctx context.Context, _, i int) bool {
 			o := i % active
 			cust := customers[o][(i/active)%len(customers[o])]
@@ -301,7 +301,7 @@ func (m *modeRun) runSSE(ctx context.Context, levels []int, fanout int, rate flo
 				break
 			}
 		}
-		cpu := sampleCPU(m.node.pid()).since(before)
+		cpu := m.sampleCPU().since(before)
 		prof := m.stopProfile(rec, "sse", fmt.Sprintf("K=%d", K))
 
 		var lats []time.Duration
