@@ -37,6 +37,12 @@ func startNode(ctx context.Context, bin string, env map[string]string, logPath s
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	full := map[string]string{"JACK_ADDR": addr, "SERVER_URL": "http://" + addr, "LOG_LEVEL": "warn"}
+	// JACK_WRITER_* from the bench's own environment tune the server (experiments).
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "JACK_WRITER_") {
+			full[k] = v
+		}
+	}
 	for k, v := range env {
 		full[k] = v
 	}

@@ -88,17 +88,26 @@ func (m *modeRun) measure(scenario, load string, fn func() (loadResult, string, 
 // writes) is in the CPU per request.
 func (m *modeRun) row(scenario, load string, drain bool, fn func() loadResult) (result, cpuUse) {
 	rec := m.startProfile(scenario, load)
+	writer := []string{"jack_writer_writes_total", "jack_writer_batches_total", "jack_writer_commit_seconds_total"}
+	w0 := m.node.metrics(writer...)
 	before := m.sampleCPU()
 	res := fn()
 	if drain {
 		m.node.waitIdle(5 * time.Second)
 	}
 	use := m.sampleCPU().sub(before)
+	w1 := m.node.metrics(writer...)
 	r := result{
 		Scenario: scenario, Mode: m.mode, Load: load, Requests: res.Requests, Errors: res.Errors,
 		Throughput: res.throughput(), Latency: res.Latency, CPU: use.share(), CPUPerRequest: use.perRequest(res.Requests),
 	}
 	r.Profile = m.stopProfile(rec, scenario, load)
+	// The group-commit writer's batches: how many writes one COMMIT carried on average.
+	if batches := w1[writer[1]] - w0[writer[1]]; batches > 0 {
+		writes := w1[writer[0]] - w0[writer[0]]
+		r.Note += fmt.Sprintf("; writer: %.1f writes per batch, %.2f ms per batch", writes/batches,
+			(w1[writer[2]]-w0[writer[2]])/batches*1000)
+	}
 	if res.Skipped > 0 {
 		r.Note += fmt.Sprintf("; %d not sent (the node fell a whole step behind; counted as errors)", res.Skipped)
 	}

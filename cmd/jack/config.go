@@ -25,6 +25,11 @@ type Config struct {
 
 	// DatabaseURL switches the Store to Postgres (DATABASE_URL). Empty: SQLite under DataDir.
 	DatabaseURL string
+	// WriterFlushers is how many group-commit batches commit at once on Postgres
+	// (JACK_WRITER_FLUSHERS). Defaults to 2.
+	WriterFlushers int
+	// WriterMaxBatch bounds the writes of one group-commit batch (JACK_WRITER_MAX_BATCH). Defaults to 64.
+	WriterMaxBatch int
 	// DatabaseRole is the Postgres role the app switches to so RLS applies (JACK_DB_ROLE).
 	// Defaults to jack_app; "none" keeps the connecting role.
 	DatabaseRole string
@@ -153,6 +158,20 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		return n
 	}
+	count := func(name string, def, most int) int {
+		v := env(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > most {
+			errs = append(errs, fmt.Sprintf("%s: %q is not a number from 1 to %d", name, v, most))
+			return def
+		}
+		return n
+	}
+	c.WriterFlushers = count("JACK_WRITER_FLUSHERS", 2, 64)
+	c.WriterMaxBatch = count("JACK_WRITER_MAX_BATCH", 64, 1000)
 	c.ClusterPort = number("CLUSTER_PORT", 0)
 	c.ClusterAutomanagedPort = number("CLUSTER_AUTOMANAGED_PORT", 6330)
 	for _, seed := range strings.Split(env("CLUSTER_SEEDS"), ",") {

@@ -430,7 +430,8 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (jack.Store, e
 	if err := postgres.Migrate(ctx, cfg.DatabaseURL, "up", io.Discard); err != nil {
 		return nil, fmt.Errorf("migrate postgres: %w", err)
 	}
-	return postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Role: cfg.DatabaseRole})
+	return postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Role: cfg.DatabaseRole,
+		Writer: persistence.WriterConfig{Flushers: cfg.WriterFlushers, MaxBatch: cfg.WriterMaxBatch}})
 }
 
 // loadSecrets fills the secrets the embedded default may generate: a JWT secret, and a Twilio

@@ -48,14 +48,13 @@ func (tx *Tx) CreateCallSession(ctx context.Context, cs *jack.CallSession) (*jac
 	if err != nil {
 		return nil, false, err
 	}
-	if err := tx.checkLead(ctx, cs.LeadID); err != nil {
-		return nil, false, err
-	}
+	// The lead check (foreign keys ignore row-level security) is in the statement: one round trip.
 	stored, err := scanCallSession(tx.tx.QueryRow(ctx, `
 		INSERT INTO call_sessions (id, organization_id, lead_id, elevenlabs_conversation_id, twilio_call_sid,
 			phone_number_normalized, direction, started_at, ended_at, duration_seconds, call_outcome,
 			termination_reason, sentiment_score, lead_quality_score, next_action, elevenlabs_data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16
+		WHERE $3::varchar IS NULL OR EXISTS (SELECT 1 FROM leads WHERE organization_id = $2 AND id = $3)
 		ON CONFLICT DO NOTHING
 		RETURNING `+callSessionColumns,
 		cs.ID, cs.OrganizationID, nullText(cs.LeadID), nullText(cs.ElevenLabsConversationID), nullText(cs.TwilioCallSid),
@@ -67,6 +66,9 @@ func (tx *Tx) CreateCallSession(ctx context.Context, cs *jack.CallSession) (*jac
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, fmt.Errorf("create call session: %w", err)
+	}
+	if err := tx.checkLead(ctx, cs.LeadID); err != nil {
+		return nil, false, err
 	}
 	return persistence.DuplicateCallSession(cs, func(conversationID, callSid string) (*jack.CallSession, error) {
 		return tx.FindCallSession(ctx, conversationID, callSid)

@@ -253,21 +253,18 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *jack.Message) (*jack.Message
 	if m.Status == "" {
 		m.Status = jack.StatusSent
 	}
-	if m.LeadID != "" {
-		// Foreign keys ignore row-level security: make sure the lead is this organization's.
-		if _, err := findLeadByID(ctx, tx, m.LeadID, false); err != nil {
-			return nil, false, err
-		}
-	}
 	media, err := persistence.MediaJSON(m.Media)
 	if err != nil {
 		return nil, false, err
 	}
+	// Foreign keys ignore row-level security: the row goes in only when its lead is this
+	// organization's (checked in the same statement, one round trip).
 	stored, err := scanMessage(tx.tx.QueryRow(ctx, `
 		INSERT INTO conversations (id, organization_id, lead_id, phone_number_normalized, content, sent_by, type,
 			"timestamp", twilio_message_sid, twilio_call_sid, elevenlabs_conversation_id, time_in_call_secs,
 			message_status, error_code, error_message, idempotency_key, author_user_id, media)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
+		WHERE $3::varchar IS NULL OR EXISTS (SELECT 1 FROM leads WHERE organization_id = $2 AND id = $3)
 		ON CONFLICT DO NOTHING
 		RETURNING `+messageColumns,
 		m.ID, m.OrganizationID, nullText(m.LeadID), m.PhoneNumberNormalized, m.Content, m.SentBy, m.Type,
@@ -278,6 +275,11 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *jack.Message) (*jack.Message
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, fmt.Errorf("insert message: %w", err)
+	}
+	if m.LeadID != "" {
+		if _, err := findLeadByID(ctx, tx, m.LeadID, false); err != nil {
+			return nil, false, err
+		}
 	}
 	// A unique key matched: read the row that holds it (committed by now, since the insert
 	// waited for any concurrent writer of the same key).

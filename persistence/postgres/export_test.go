@@ -27,7 +27,7 @@ func ExecInTx(ctx context.Context, s *Store, orgID uuid.UUID, query string, args
 
 // SetBeforeCommit makes every group-commit batch call f after its statements and before its
 // COMMIT; an error from f rolls the batch back. Set it before the first write.
-func SetBeforeCommit(s *Store, f func(ctx context.Context, tx pgx.Tx, writes int) error) {
+func SetBeforeCommit(s *Store, f func(ctx context.Context, conn *pgx.Conn, writes int) error) {
 	s.beforeCommit = f
 }
 

@@ -61,7 +61,7 @@ type Store struct {
 	writer *persistence.Writer
 
 	// beforeCommit, when set (tests), runs after a batch's statements and before its COMMIT.
-	beforeCommit func(ctx context.Context, tx pgx.Tx, writes int) error
+	beforeCommit func(ctx context.Context, conn *pgx.Conn, writes int) error
 
 	// Now is the clock; each transaction reads it once. Defaults to time.Now.
 	Now func() time.Time
@@ -137,10 +137,19 @@ func unavailable(err error) error {
 // Tx is one transaction of one organization: row-level security sees only orgID's rows, and
 // every write in it reads the same clock. It implements jack.ConversationTx.
 type Tx struct {
-	tx    pgx.Tx
+	tx    dbtx
 	orgID uuid.UUID
 	now   time.Time
 	write *persistence.Write // the group-commit write this Tx runs; nil outside the writer
+}
+
+// dbtx is what a Tx runs its statements on: a pgx.Tx, or the connection of a group-commit
+// batch that manages BEGIN and COMMIT itself.
+type dbtx interface {
+	Exec(ctx context.Context, sql string, arguments ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // Now returns the transaction's clock reading (UTC, microseconds).

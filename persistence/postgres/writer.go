@@ -16,51 +16,72 @@ import (
 )
 
 // commitWrites is the Postgres CommitFunc of the group-commit writer (persistence.Writer): one
-// transaction for the whole batch. Before each write it sets app.current_organization_id to
-// that write's organization (writes come sorted by organization, so once per organization per
-// batch), and row-level security checks every statement against it exactly as in a transaction
-// of one organization: the writer never bypasses RLS. The batch's events go in last, one
-// statement per organization (insertBatchEvents), so an organization's counter row is locked
-// only from that statement to the COMMIT.
-func (s *Store) commitWrites(writes []*persistence.Write) (int, bool, error) {
+// transaction for the whole batch, on a connection of its own. Before each write it sets
+// app.current_organization_id to that write's organization (writes come sorted by
+// organization, so once per organization per batch), and row-level security checks every
+// statement against it exactly as in a transaction of one organization: the writer never
+// bypasses RLS.
+//
+// The batch's events go in last, one statement per organization that bumps the organization's
+// counter row (insertBatchEvents), pipelined with the COMMIT in one round trip: the counter's
+// row lock is held only while the server runs that statement and the COMMIT right behind it,
+// never while the client thinks, so neither a slow node nor a paused one holds an
+// organization's events up (a flush serializes with another flush of the same organization
+// for the length of one commit, not of a transaction).
+func (s *Store) commitWrites(writes []*persistence.Write) (culprit int, retryable bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	ptx, err := s.pool.Begin(ctx)
+	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
+		return -1, true, translate(fmt.Errorf("postgres: acquire: %w", err))
+	}
+	// A connection left inside a transaction is destroyed by Release; roll back on every
+	// failure so it is not.
+	committed := false
+	defer func() {
+		if !committed {
+			_, _ = pc.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		pc.Release()
+	}()
+	conn := pc.Conn()
+	if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
 		return -1, true, translate(fmt.Errorf("postgres: begin: %w", err))
 	}
-	defer func() { _ = ptx.Rollback(context.WithoutCancel(ctx)) }()
 
 	now := persistence.TxTime(s.Now)
 	current := uuid.Nil
 	for i, w := range writes {
 		w.Events = w.Events[:0]
 		if w.OrgID != current {
-			if _, err := ptx.Exec(ctx, setOrganization, w.OrgID.String()); err != nil {
+			if _, err := conn.Exec(ctx, setOrganization, w.OrgID.String()); err != nil {
 				return -1, true, translate(fmt.Errorf("postgres: set organization: %w", err))
 			}
 			current = w.OrgID
 		}
-		if err := w.Fn(&Tx{tx: ptx, orgID: w.OrgID, now: now, write: w}); err != nil {
+		if err := w.Fn(&Tx{tx: conn, orgID: w.OrgID, now: now, write: w}); err != nil {
 			if !blameable(err) {
 				return -1, true, translate(err)
 			}
 			return i, false, translate(err)
 		}
 	}
-	if err := insertBatchEvents(ctx, ptx, writes); err != nil {
-		return -1, true, translate(err)
-	}
 	if s.beforeCommit != nil {
-		if err := s.beforeCommit(ctx, ptx, len(writes)); err != nil {
+		if err := s.beforeCommit(ctx, conn, len(writes)); err != nil {
 			return -1, true, err
 		}
 	}
-	if err := ptx.Commit(ctx); err != nil {
-		return -1, false, translate(fmt.Errorf("postgres: commit: %w", err))
+	committed, err = commitWithEvents(ctx, conn, writes)
+	if err != nil {
+		// Not committed when a statement before the COMMIT failed (the server then skipped
+		// the COMMIT); unknown when the COMMIT itself got no answer.
+		return -1, !committed && !errors.Is(err, errCommitUnknown), translate(err)
 	}
 	return -1, false, nil
 }
+
+// errCommitUnknown marks a COMMIT sent without an answer: it may have committed.
+var errCommitUnknown = errors.New("commit outcome unknown")
 
 // blameable reports whether an error that surfaced in one write's fn is that write's own: not
 // a deadlock or serialization failure (the batch's), and not "transaction is aborted" (an
@@ -81,12 +102,13 @@ const writeTimeout = 30 * time.Second
 
 const setOrganization = `SELECT set_config('app.current_organization_id', $1, true)`
 
-// insertBatchEvents numbers and inserts the batch's events: per organization (ops are sorted by
-// organization) one statement that adds the count to the organization's counter row and
-// inserts the events numbered just below the new value, in submit order. Everything goes in one
-// pipelined round trip. Each event's Seq is set once the statement answers (the caller sees it
-// only after COMMIT).
-func insertBatchEvents(ctx context.Context, ptx pgx.Tx, writes []*persistence.Write) error {
+// commitWithEvents numbers and inserts the batch's events and commits, in one pipelined round
+// trip: per organization (writes are sorted by organization) one statement that adds the count
+// to the organization's counter row and inserts the events numbered just below the new value,
+// in submit order; then COMMIT. Each event's Seq is set once its statement answers (the caller
+// sees it only after the COMMIT). It reports whether the transaction committed: on an error
+// from the COMMIT itself, committed is true and the error wraps errCommitUnknown.
+func commitWithEvents(ctx context.Context, conn *pgx.Conn, writes []*persistence.Write) (committed bool, err error) {
 	type group struct {
 		orgID  uuid.UUID
 		events []*jack.Event
@@ -102,9 +124,6 @@ func insertBatchEvents(ctx context.Context, ptx pgx.Tx, writes []*persistence.Wr
 		g := &groups[len(groups)-1]
 		g.events = append(g.events, w.Events...)
 	}
-	if len(groups) == 0 {
-		return nil
-	}
 	batch := &pgx.Batch{}
 	for _, g := range groups {
 		n := len(g.events)
@@ -113,28 +132,40 @@ func insertBatchEvents(ctx context.Context, ptx pgx.Tx, writes []*persistence.Wr
 		for i, e := range g.events {
 			payload, err := json.Marshal(e)
 			if err != nil {
-				return fmt.Errorf("marshal event: %w", err)
+				return false, fmt.Errorf("marshal event: %w", err)
 			}
 			ids[i], leads[i], types[i], payloads[i], times[i] = e.ID, nullText(e.LeadID), e.Type, string(payload), e.Timestamp
 		}
 		batch.Queue(setOrganization, g.orgID.String())
 		batch.Queue(insertEventsSQL, g.orgID, int64(n), ids, leads, types, payloads, times)
 	}
-	br := ptx.SendBatch(ctx, batch)
-	defer br.Close()
+	batch.Queue("COMMIT")
+	br := conn.SendBatch(ctx, batch)
+	defer func() {
+		if cerr := br.Close(); cerr != nil && err == nil {
+			committed, err = true, fmt.Errorf("postgres: commit: %w: %w", errCommitUnknown, cerr)
+		}
+	}()
 	for _, g := range groups {
 		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("postgres: set organization: %w", err)
+			return false, fmt.Errorf("postgres: set organization: %w", err)
 		}
 		var last int64
 		if err := br.QueryRow().Scan(&last); err != nil {
-			return fmt.Errorf("insert events: %w", err)
+			return false, fmt.Errorf("insert events: %w", err)
 		}
 		for i, e := range g.events {
 			e.Seq = last - int64(len(g.events)) + int64(i) + 1
 		}
 	}
-	return br.Close()
+	tag, err := br.Exec()
+	switch {
+	case err != nil:
+		return true, fmt.Errorf("postgres: commit: %w: %w", errCommitUnknown, err)
+	case tag.String() != "COMMIT": // the server rolled back instead (a deferred constraint)
+		return false, fmt.Errorf("postgres: commit answered %q", tag.String())
+	}
+	return true, nil
 }
 
 // insertEventsSQL bumps the organization's counter and inserts the events numbered below it.

@@ -121,9 +121,9 @@ func TestWriter_CrashBeforeCommitIsNotAcknowledged(t *testing.T) {
 	lead := storetest.MustCreateLead(t, s, org.ID, storetest.NewPhone())
 	var crash atomic.Bool
 	crash.Store(true)
-	postgres.SetBeforeCommit(s, func(ctx context.Context, tx pgx.Tx, _ int) error {
+	postgres.SetBeforeCommit(s, func(ctx context.Context, conn *pgx.Conn, _ int) error {
 		if crash.Swap(false) {
-			_, _ = tx.Exec(ctx, `SELECT pg_terminate_backend(pg_backend_pid())`) // fails: the session ends under it
+			_, _ = conn.Exec(ctx, `SELECT pg_terminate_backend(pg_backend_pid())`) // fails: the session ends under it
 		}
 		return nil
 	})
@@ -163,7 +163,7 @@ func TestWriter_TailingReadersNeverSkipOrRepeat(t *testing.T) {
 		orgs = append(orgs, org.ID)
 	}
 	var failures atomic.Int64
-	postgres.SetBeforeCommit(s, func(ctx context.Context, _ pgx.Tx, _ int) error {
+	postgres.SetBeforeCommit(s, func(ctx context.Context, _ *pgx.Conn, _ int) error {
 		time.Sleep(time.Duration(rand.IntN(15)) * time.Millisecond)
 		if rand.IntN(10) == 0 {
 			failures.Add(1)
