@@ -63,6 +63,7 @@ deploy-check: ## validate deploy/ without Docker or a cluster
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff >/dev/null || (echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1)
 
 build:
 	$(GO) build -o bin/jack ./cmd/jack
