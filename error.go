@@ -51,6 +51,21 @@ func ReasonErrorf(code, reason string, format string, args ...any) *Error {
 	return &Error{Code: code, Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
+// ReasonFenced is the reason of the EUNAVAILABLE a write gets when its conversation has a newer
+// owner (see ConversationStore.InOwnedConversationTx): the caller's activation is stale.
+const ReasonFenced = "fenced"
+
+// Fenced returns the error of a write refused because its conversation has a newer owner.
+func Fenced() *Error {
+	return ReasonErrorf(EUNAVAILABLE, ReasonFenced, "The conversation moved to another node; please retry.")
+}
+
+// IsFenced reports whether err is a write refused because its conversation has a newer owner.
+func IsFenced(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Reason == ReasonFenced
+}
+
 // ErrorCode unwraps err and returns its code, or EINTERNAL for anything that is not an *Error.
 // A nil error has no code.
 func ErrorCode(err error) string {

@@ -126,6 +126,17 @@ type ConversationStore interface {
 	// not keep effects outside tx from a failed run; each caller gets only its own fn's error.
 	// EUNAVAILABLE when the writer's queue is full (the caller should retry later).
 	InConversationTx(ctx context.Context, orgID uuid.UUID, fn func(tx ConversationTx) error) error
+	// ClaimConversation makes the caller (node, for diagnostics) the conversation's owner and
+	// returns its ownership epoch: one more than the previous owner's. A write of the previous
+	// owner that is committing finishes first; every later one with the old epoch is refused
+	// (InOwnedConversationTx). A grain claims its conversation when it activates.
+	ClaimConversation(ctx context.Context, orgID uuid.UUID, phone, node string) (int64, error)
+	// InOwnedConversationTx is InConversationTx fenced by owner: fn's writes commit only if
+	// owner.Epoch is still the conversation's epoch when the transaction commits, checked in that
+	// transaction; otherwise nothing of them is stored and it returns jack.Fenced(). So an
+	// activation that another one has replaced (a paused or partitioned node's) cannot change
+	// the conversation.
+	InOwnedConversationTx(ctx context.Context, owner ConversationOwner, fn func(tx ConversationTx) error) error
 	// FindMessages returns one page of a lead's timeline; ENOTFOUND if the lead is not orgID's.
 	FindMessages(ctx context.Context, orgID uuid.UUID, filter MessageFilter) (*MessagePage, error)
 	// FindMessage returns one message of orgID by id (the media proxy's lookup); ENOTFOUND if
@@ -152,6 +163,13 @@ type EventStore interface {
 	// EventSeq returns the Seq of orgID's event id, or when it is not kept (trimmed, or never
 	// stored) of the latest kept event whose id is not greater; 0 when there is none.
 	EventSeq(ctx context.Context, orgID uuid.UUID, id uuid.UUID) (int64, error)
+}
+
+// ConversationOwner is an activation's claim on a conversation (ConversationStore.ClaimConversation).
+type ConversationOwner struct {
+	OrgID uuid.UUID
+	Phone string
+	Epoch int64
 }
 
 // ConversationSnapshot is a conversation as a grain loads it on activation.

@@ -118,14 +118,28 @@ type gatedStore struct {
 }
 
 func (s *gatedStore) InConversationTx(ctx context.Context, orgID uuid.UUID, fn func(tx jack.ConversationTx) error) error {
+	if err := s.wait(ctx); err != nil {
+		return err
+	}
+	return s.Store.InConversationTx(ctx, orgID, fn)
+}
+
+func (s *gatedStore) InOwnedConversationTx(ctx context.Context, owner jack.ConversationOwner, fn func(tx jack.ConversationTx) error) error {
+	if err := s.wait(ctx); err != nil {
+		return err
+	}
+	return s.Store.InOwnedConversationTx(ctx, owner, fn)
+}
+
+func (s *gatedStore) wait(ctx context.Context) error {
 	s.waiting.Add(1)
 	defer s.waiting.Add(-1)
 	select {
 	case <-s.gate:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return s.Store.InConversationTx(ctx, orgID, fn)
 }
 
 // A call start is answered from memory while its call session is being stored: the
@@ -148,6 +162,8 @@ func TestCallStartsDoNotWaitForTheirSessions(t *testing.T) {
 		require.NoError(t, err, "call start %s answered while the Store is held", sid)
 		require.Equal(t, customer, vars["phone_number_normalized"])
 	}
+	waitFor(t, 2*time.Second, "the first session at the Store", func() bool { return store.waiting.Load() == 1 })
+	time.Sleep(50 * time.Millisecond)
 	require.EqualValues(t, 1, store.waiting.Load(), "one session is with the Store, the other queued behind it")
 
 	close(store.gate)
@@ -170,4 +186,54 @@ func findSession(t *testing.T, store jack.Store, orgID uuid.UUID, callSid string
 		return err
 	})
 	return cs, err
+}
+
+// An activation whose conversation was claimed by another (its node was paused or cut off, and
+// the conversation moved) commits nothing more: its next write is refused, it drops what it
+// held and starts over, and the request is served once it has claimed the conversation again
+// and read it as the other activation left it.
+func TestStaleActivationIsFenced(t *testing.T) {
+	t.Parallel()
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, sk.open(t), func(c *Config) { c.AIDebounce = time.Hour })
+			customer := "+16045550191"
+			b.inbound(t, customer, "first")
+
+			// Another node claims the conversation and writes to it.
+			epoch, err := b.store.ClaimConversation(t.Context(), b.org.ID, customer, "another-node")
+			require.NoError(t, err)
+			lead, err := b.store.FindLeadByPhone(t.Context(), b.org.ID, customer)
+			require.NoError(t, err)
+			require.NoError(t, b.store.InOwnedConversationTx(t.Context(), jack.ConversationOwner{OrgID: b.org.ID, Phone: customer, Epoch: epoch},
+				func(tx jack.ConversationTx) error {
+					m := &jack.Message{OrganizationID: b.org.ID, LeadID: lead.ID, PhoneNumberNormalized: customer, Content: "written elsewhere",
+						SentBy: jack.SentByCustomer, Type: jack.ChannelSMS, Status: jack.StatusReceived, TwilioMessageSid: newSid()}
+					if _, _, err := tx.InsertMessage(t.Context(), m); err != nil {
+						return err
+					}
+					_, err := tx.UpdateConversation(t.Context(), lead.ID, jack.ConversationChange{Messages: 1})
+					return err
+				}))
+
+			d := b.inbound(t, customer, "second")
+			require.False(t, d.Duplicate)
+			require.EqualValues(t, 1, b.engine.FencedWrites(), "the stale activation's write was refused")
+			require.Equal(t, 3, d.Lead.TotalConversations, "counting the message written elsewhere")
+			epochNow, err := b.store.ClaimConversation(t.Context(), b.org.ID, customer, "probe")
+			require.NoError(t, err)
+			require.Equal(t, epoch+2, epochNow, "the grain claimed the conversation again before serving")
+
+			msgs := messagesOf(t, b.store, b.org.ID, lead.ID)
+			var bodies []string
+			for _, m := range msgs {
+				bodies = append(bodies, m.Content)
+			}
+			require.Equal(t, []string{"first", "written elsewhere", "second"}, bodies, "each stored once")
+			vars, err := b.engine.Context(t.Context(), b.org.ID, customer)
+			require.NoError(t, err)
+			require.Contains(t, vars["conversation_context"], "written elsewhere", "the new activation read it")
+		})
+	}
 }

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,10 +21,12 @@ import (
 // TestDuplicateActivation: two engines, each its own one-member cluster, host an activation of
 // the same conversation over one Store, as happens while members disagree about the topology
 // (DESIGN §5a). Both receive the same inbound texts (plus a few only one of them sees) and
-// both send the same staff texts with shared idempotency keys, concurrently. The Store's
-// unique keys and counters are the guard: every MessageSid and every key is stored once, each
-// key is sent through Twilio once (the pending row is committed before the send, so the
-// second activation finds it), and the lead's counters and version are exact.
+// both send the same staff texts with shared idempotency keys, concurrently. Ownership epochs
+// make one activation at a time the writer (a replaced one refuses as fenced and stops; the
+// caller retries), and the Store's unique keys and counters are the guard: every MessageSid and
+// every key is stored once, each key is sent through Twilio once (the pending row is committed
+// before the send, so the other activation finds it), and the lead's counters and version are
+// exact.
 func TestDuplicateActivation(t *testing.T) {
 	t.Parallel()
 	for _, sk := range stores {
@@ -106,12 +109,22 @@ func TestDuplicateActivation(t *testing.T) {
 								err error
 								key string
 							)
-							if o.in != nil {
-								d, err = eng.ReceiveSMS(context.Background(), a.org.ID, *o.in)
-								key = o.in.MessageSid
-							} else {
-								d, err = eng.SendSMS(context.Background(), a.org.ID, *o.out)
-								key = o.out.IdempotencyKey
+							// An activation the other engine's activation replaced refuses the
+							// request (fenced) and stops, and the two keep replacing each other;
+							// the caller retries a 503, as Twilio and the dashboard do, with the
+							// same MessageSid or key.
+							for try := 0; ; try++ {
+								if o.in != nil {
+									d, err = eng.ReceiveSMS(context.Background(), a.org.ID, *o.in)
+									key = o.in.MessageSid
+								} else {
+									d, err = eng.SendSMS(context.Background(), a.org.ID, *o.out)
+									key = o.out.IdempotencyKey
+								}
+								if jack.ErrorCode(err) != jack.EUNAVAILABLE || try == 50 {
+									break
+								}
+								time.Sleep(time.Duration(5+rand.IntN(20)) * time.Millisecond)
 							}
 							if err != nil {
 								errs <- fmt.Errorf("engine %d: %w", e, err)

@@ -110,6 +110,7 @@ type Engine struct {
 	provider cluster.ClusterProvider
 
 	active atomic.Int64 // live grains on this node
+	fenced atomic.Int64 // writes refused because another activation owns the conversation
 
 	// memberLeft is closed, and replaced, each time a member leaves the topology (see attempt).
 	leftMu     sync.Mutex
@@ -218,6 +219,10 @@ func memberAddresses(members []*cluster.Member) []string {
 // ActiveConversations counts this node's live conversation grains.
 func (e *Engine) ActiveConversations() int64 { return e.active.Load() }
 
+// FencedWrites is how many grains of this node found their conversation claimed by a newer
+// activation (a write refused) and stopped.
+func (e *Engine) FencedWrites() int64 { return e.fenced.Load() }
+
 // Close leaves the cluster without the library's graceful wait: every grain has already
 // committed what it acknowledged, so nothing is lost. Safe to call twice or before Start.
 func (e *Engine) Close() error {
@@ -266,6 +271,12 @@ func (e *Engine) send(ctx context.Context, orgID uuid.UUID, phone string, req *R
 			reply, ok := res.(*Reply)
 			if !ok {
 				return nil, fmt.Errorf("grain %s answered %T", identity, res)
+			}
+			// A stale activation refused the request without changing anything and is stopping:
+			// the next attempt reaches the conversation's owner (or activates a new one).
+			if ferr := replyError(reply); jack.IsFenced(ferr) && attempt < attempts {
+				lastErr = ferr
+				continue
 			}
 			return reply, nil
 		}

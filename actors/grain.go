@@ -31,6 +31,11 @@ type grain struct {
 
 	conversation // memory and rules, loaded on activation and kept current by every commit
 
+	// owner is this activation's claim on the conversation, taken before it loads: every write
+	// is fenced by it, so once another activation claims the conversation (this node was paused
+	// or cut off meanwhile) nothing this one decided on its old memory commits.
+	owner jack.ConversationOwner
+
 	// AI reply state. gen counts customer turns and takeovers: a reply computed for an older
 	// generation is stale and dropped.
 	gen        uint64
@@ -146,6 +151,15 @@ func (g *grain) resumeUnanswered() {
 func (g *grain) load() error {
 	ctx, cancel := g.storeCtx()
 	defer cancel()
+	if g.owner.Epoch == 0 {
+		// Claimed before reading: the claim waits for a write of a previous owner that is
+		// committing, so what is read next includes it.
+		epoch, err := g.e.store.ClaimConversation(ctx, g.orgID, g.phone, g.e.system.Address())
+		if err != nil {
+			return err
+		}
+		g.owner = jack.ConversationOwner{OrgID: g.orgID, Phone: g.phone, Epoch: epoch}
+	}
 	org, err := g.e.store.FindOrganizationByID(ctx, g.orgID)
 	if err != nil {
 		return err
@@ -180,11 +194,47 @@ func (g *grain) inTx(fn func(ctx context.Context, tx jack.ConversationTx) error)
 	g.flushWrites()
 	ctx, cancel := g.storeCtx()
 	defer cancel()
+	err := g.e.store.InOwnedConversationTx(ctx, g.owner, func(tx jack.ConversationTx) error { return fn(ctx, tx) })
+	g.afterWrite(err)
+	return err
+}
+
+// inUnfencedTx is inTx without the ownership fence, for recording facts that hold whoever owns
+// the conversation now (a provider's answer about a text already sent).
+func (g *grain) inUnfencedTx(fn func(ctx context.Context, tx jack.ConversationTx) error) error {
+	g.flushWrites()
+	ctx, cancel := g.storeCtx()
+	defer cancel()
 	err := g.e.store.InConversationTx(ctx, g.orgID, func(tx jack.ConversationTx) error { return fn(ctx, tx) })
-	if err != nil {
+	g.afterWrite(err)
+	return err
+}
+
+// afterWrite reacts to a failed write: memory may be behind the Store now, so it reloads before
+// the next use. A fenced write means another activation claimed the conversation: everything
+// this one holds was decided on memory that is no longer the conversation's, so it is dropped
+// (the AI's pending reply, the writes still queued behind the answer) and the grain starts over
+// as a new activation: its next request claims the conversation again and reads it afresh. (It
+// does not stop: requests queued to a stopping actor are lost to their callers' timeouts.) Texts
+// already committed as pending still go to the provider: they were decided while this activation
+// owned the conversation, and no other activation sends them.
+func (g *grain) afterWrite(err error) {
+	switch {
+	case err == nil:
+	case jack.IsFenced(err):
+		if g.owner.Epoch == 0 {
+			return // already started over
+		}
+		g.e.fenced.Add(1)
+		g.log.Warn("conversation claimed by another activation: this one starts over", "epoch", g.owner.Epoch)
+		g.owner, g.loaded = jack.ConversationOwner{}, false
+		g.gen++
+		g.cancelAI()
+		g.closeSession()
+		g.dropQueuedWrites(err)
+	default:
 		g.loaded = false
 	}
-	return err
 }
 
 func (g *grain) handle(req *Request) *Reply {

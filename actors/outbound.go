@@ -227,7 +227,9 @@ func (g *grain) recordSend(r *smsSent) (*jack.Lead, *jack.Message, error) {
 		lead   *jack.Lead
 		events []*jack.Event
 	)
-	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+	// Not fenced: what the provider answered about a text already sent is a fact to record even
+	// when this activation was replaced meanwhile (a stale "pending" would hide a sent text).
+	err := g.inUnfencedTx(func(ctx context.Context, tx jack.ConversationTx) error {
 		// A group commit may run this again (jack.ConversationStore): start from nothing.
 		lead, events = nil, nil
 		now := tx.Now()

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"slices"
 
 	"github.com/jack-auto/jack"
 )
@@ -41,11 +42,11 @@ func (g *grain) startWrite() {
 	w := g.writes[0]
 	w.done = make(chan struct{})
 	g.writing = true
-	store, org, self, root, base, timeout := g.e.store, g.orgID, g.self, g.e.system.Root, g.e.ctx, g.e.cfg.StoreTimeout
+	store, owner, self, root, base, timeout := g.e.store, g.owner, g.self, g.e.system.Root, g.e.ctx, g.e.cfg.StoreTimeout
 	go func() {
 		ctx, cancel := context.WithTimeout(base, timeout)
 		defer cancel()
-		w.err = store.InConversationTx(ctx, org, func(tx jack.ConversationTx) error { return w.fn(ctx, tx) })
+		w.err = store.InOwnedConversationTx(ctx, owner, func(tx jack.ConversationTx) error { return w.fn(ctx, tx) })
 		close(w.done)
 		root.Send(self, &writeDone{w: w})
 	}()
@@ -67,10 +68,25 @@ func (g *grain) finishWrite() {
 	w := g.writes[0]
 	g.writes = g.writes[1:]
 	g.writing = false
-	if w.err != nil {
-		g.loaded = false // memory may be behind the Store now: reload before the next use
-	}
+	g.afterWrite(w.err)
 	w.then(w.err)
+}
+
+// dropQueuedWrites fails the write-behinds not yet started (the one with the Store finishes on
+// its own): they were decided by an activation that no longer owns the conversation.
+func (g *grain) dropQueuedWrites(err error) {
+	first := 0
+	if g.writing {
+		first = 1
+	}
+	if len(g.writes) <= first {
+		return
+	}
+	dropped := slices.Clone(g.writes[first:])
+	g.writes = g.writes[:first]
+	for _, w := range dropped {
+		w.then(err)
+	}
 }
 
 // flushWrites waits until every queued write-behind has committed: the one with the Store
@@ -80,7 +96,7 @@ func (g *grain) flushWrites() {
 		w := g.writes[0]
 		if !g.writing {
 			ctx, cancel := g.storeCtx()
-			w.err = g.e.store.InConversationTx(ctx, g.orgID, func(tx jack.ConversationTx) error { return w.fn(ctx, tx) })
+			w.err = g.e.store.InOwnedConversationTx(ctx, g.owner, func(tx jack.ConversationTx) error { return w.fn(ctx, tx) })
 			cancel()
 		} else {
 			<-w.done

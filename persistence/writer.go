@@ -86,6 +86,9 @@ type Write struct {
 	Ctx   context.Context
 	OrgID uuid.UUID
 	Fn    func(tx jack.ConversationTx) error
+	// Owner, when set, fences the write: the adapter commits it only while Owner.Epoch is the
+	// conversation's epoch, and blames it with jack.Fenced() otherwise.
+	Owner *jack.ConversationOwner
 	// Events is what Fn's InsertEvents asked for, in order; the adapter resets it before each
 	// run of Fn and sets each event's Seq before Commit returns.
 	Events []*jack.Event
@@ -125,12 +128,21 @@ func (w *Writer) Close() {
 // own error, a database error, ErrWriterBusy when the queue is full, or ctx's error when the
 // caller stopped waiting (the write may still commit: retries go through unique keys).
 func (w *Writer) Submit(ctx context.Context, orgID uuid.UUID, fn func(tx jack.ConversationTx) error) error {
+	return w.submit(ctx, &Write{Ctx: ctx, OrgID: orgID, Fn: fn})
+}
+
+// SubmitOwned is Submit fenced by owner (see Write.Owner).
+func (w *Writer) SubmitOwned(ctx context.Context, owner jack.ConversationOwner, fn func(tx jack.ConversationTx) error) error {
+	return w.submit(ctx, &Write{Ctx: ctx, OrgID: owner.OrgID, Fn: fn, Owner: &owner})
+}
+
+func (w *Writer) submit(ctx context.Context, op *Write) error {
 	select {
 	case <-w.quit:
 		return errWriterClosed
 	default:
 	}
-	op := &Write{Ctx: ctx, OrgID: orgID, Fn: fn, done: make(chan error, 1)}
+	op.done = make(chan error, 1)
 	select {
 	case w.in <- op:
 	default:

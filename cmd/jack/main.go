@@ -237,7 +237,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.HTTP.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "jack_active_conversations",
 		Help: "Conversation grains active on this node.",
-	}, func() float64 { return float64(m.Engine.ActiveConversations()) }))
+	}, func() float64 { return float64(m.Engine.ActiveConversations()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "jack_fenced_writes_total",
+			Help: "Grains of this node that found their conversation claimed by a newer activation and stopped.",
+		}, func() float64 { return float64(m.Engine.FencedWrites()) }))
 	if w, ok := m.Store.(writerStatser); ok {
 		registerWriterMetrics(m.HTTP.Registry(), w)
 	}

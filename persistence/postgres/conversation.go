@@ -104,6 +104,31 @@ func (s *Store) InConversationTx(ctx context.Context, orgID uuid.UUID, fn func(t
 	return s.writer.Submit(ctx, orgID, fn)
 }
 
+// ClaimConversation bumps the conversation's ownership epoch (1 for its first owner) and
+// returns it. The row lock it takes waits for a write of the previous owner that is committing
+// (its fence holds the row FOR SHARE).
+func (s *Store) ClaimConversation(ctx context.Context, orgID uuid.UUID, phone, node string) (int64, error) {
+	var epoch int64
+	err := s.inTx(ctx, orgID, func(tx *Tx) error {
+		return tx.tx.QueryRow(ctx, `INSERT INTO conversation_owners AS o
+				(organization_id, phone_number_normalized, epoch, node, claimed_at)
+			VALUES ($1, $2, 1, $3, $4)
+			ON CONFLICT (organization_id, phone_number_normalized)
+			DO UPDATE SET epoch = o.epoch + 1, node = EXCLUDED.node, claimed_at = EXCLUDED.claimed_at
+			RETURNING epoch`, tx.orgID, phone, node, tx.now).Scan(&epoch)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("claim conversation: %w", err)
+	}
+	return epoch, nil
+}
+
+// InOwnedConversationTx runs fn through the group-commit writer, fenced by owner: the batch
+// checks right before its COMMIT that owner.Epoch still owns the conversation (commitWithEvents).
+func (s *Store) InOwnedConversationTx(ctx context.Context, owner jack.ConversationOwner, fn func(tx jack.ConversationTx) error) error {
+	return s.writer.SubmitOwned(ctx, owner, fn)
+}
+
 // FindMessages returns one page of a lead's timeline, oldest first; the first page holds the
 // most recent messages and NextCursor leads back in time. ENOTFOUND if the lead is not orgID's,
 // EINVALID for a malformed cursor.

@@ -32,10 +32,12 @@ func TestMigrate(t *testing.T) {
 		return out.String()
 	}
 
-	require.Equal(t, 10, tableCount())
+	require.Equal(t, 11, tableCount())
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
+	require.Contains(t, run("down"), "00009_conversation_owners.sql")
+	require.Equal(t, 10, tableCount())
 	require.Contains(t, run("down"), "00006_event_seq.sql")
 	require.Equal(t, 9, tableCount())
 	require.Contains(t, run("down"), "00005_indexes.sql")
@@ -56,7 +58,8 @@ func TestMigrate(t *testing.T) {
 	require.Contains(t, up, "00004_nurture.sql")
 	require.Contains(t, up, "00005_indexes.sql")
 	require.Contains(t, up, "00006_event_seq.sql")
-	require.Equal(t, 10, tableCount())
+	require.Contains(t, up, "00009_conversation_owners.sql")
+	require.Equal(t, 11, tableCount())
 	require.NotContains(t, run("status"), "pending")
 
 	t.Run("ErrUnknownCommand", func(t *testing.T) {

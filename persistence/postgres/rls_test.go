@@ -18,7 +18,7 @@ import (
 
 // tenantTables are the tables that hold organizations' rows.
 var tenantTables = []string{
-	"call_sessions", "conversation_summaries", "conversations", "event_seqs", "events", "leads",
+	"call_sessions", "conversation_owners", "conversation_summaries", "conversations", "event_seqs", "events", "leads",
 	"organization_phone_numbers", "organizations", "reminders", "user_profiles",
 }
 

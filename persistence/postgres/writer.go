@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -71,7 +73,10 @@ func (s *Store) commitWrites(writes []*persistence.Write) (culprit int, retryabl
 			return -1, true, err
 		}
 	}
-	committed, err = commitWithEvents(ctx, conn, writes)
+	committed, fenced, err := commitWithEvents(ctx, conn, writes)
+	if fenced >= 0 {
+		return fenced, false, jack.Fenced()
+	}
 	if err != nil {
 		// Not committed when a statement before the COMMIT failed (the server then skipped
 		// the COMMIT); unknown when the COMMIT itself got no answer.
@@ -102,70 +107,123 @@ const writeTimeout = 30 * time.Second
 
 const setOrganization = `SELECT set_config('app.current_organization_id', $1, true)`
 
-// commitWithEvents numbers and inserts the batch's events and commits, in one pipelined round
-// trip: per organization (writes are sorted by organization) one statement that adds the count
-// to the organization's counter row and inserts the events numbered just below the new value,
-// in submit order; then COMMIT. Each event's Seq is set once its statement answers (the caller
-// sees it only after the COMMIT). It reports whether the transaction committed: on an error
-// from the COMMIT itself, committed is true and the error wraps errCommitUnknown.
-func commitWithEvents(ctx context.Context, conn *pgx.Conn, writes []*persistence.Write) (committed bool, err error) {
+// commitWithEvents fences, numbers and inserts the batch's events, and commits, in one
+// pipelined round trip: per organization (writes are sorted by organization) the owned writes'
+// fence (fence_owned_writes: each (phone, epoch) must still own its conversation), then one
+// statement that adds the count of events to the organization's counter row and inserts the
+// events numbered just below the new value, in submit order; then COMMIT. An error stops the
+// server until the end of the pipeline, so a failed fence or insert also skips the COMMIT.
+// Each event's Seq is set once its statement answers (the caller sees it only after the
+// COMMIT). It reports whether the transaction committed (on an error from the COMMIT itself,
+// committed is true and the error wraps errCommitUnknown), and the index of a fenced write
+// (-1 when none).
+func commitWithEvents(ctx context.Context, conn *pgx.Conn, writes []*persistence.Write) (committed bool, fenced int, err error) {
+	type pair struct {
+		phone string
+		epoch int64
+	}
 	type group struct {
 		orgID  uuid.UUID
 		events []*jack.Event
+		pairs  []pair
+		writer map[pair]int // a write holding each pair, to blame
 	}
-	var groups []group
-	for _, w := range writes {
-		if len(w.Events) == 0 {
+	var groups []*group
+	for i, w := range writes {
+		if len(w.Events) == 0 && w.Owner == nil {
 			continue
 		}
 		if n := len(groups); n == 0 || groups[n-1].orgID != w.OrgID {
-			groups = append(groups, group{orgID: w.OrgID})
+			groups = append(groups, &group{orgID: w.OrgID, writer: map[pair]int{}})
 		}
-		g := &groups[len(groups)-1]
+		g := groups[len(groups)-1]
 		g.events = append(g.events, w.Events...)
+		if w.Owner != nil {
+			p := pair{w.Owner.Phone, w.Owner.Epoch}
+			if _, ok := g.writer[p]; !ok {
+				g.writer[p] = i
+				g.pairs = append(g.pairs, p)
+			}
+		}
 	}
 	batch := &pgx.Batch{}
 	for _, g := range groups {
-		n := len(g.events)
-		ids, leads, types := make([]uuid.UUID, n), make([]*string, n), make([]string, n)
-		payloads, times := make([]string, n), make([]time.Time, n)
-		for i, e := range g.events {
-			payload, err := json.Marshal(e)
-			if err != nil {
-				return false, fmt.Errorf("marshal event: %w", err)
-			}
-			ids[i], leads[i], types[i], payloads[i], times[i] = e.ID, nullText(e.LeadID), e.Type, string(payload), e.Timestamp
-		}
 		batch.Queue(setOrganization, g.orgID.String())
-		batch.Queue(insertEventsSQL, g.orgID, int64(n), ids, leads, types, payloads, times)
+		if len(g.pairs) > 0 {
+			phones, epochs := make([]string, len(g.pairs)), make([]int64, len(g.pairs))
+			for i, p := range g.pairs {
+				phones[i], epochs[i] = p.phone, p.epoch
+			}
+			batch.Queue(`SELECT fence_owned_writes($1, $2)`, phones, epochs)
+		}
+		if n := len(g.events); n > 0 {
+			ids, leads, types := make([]uuid.UUID, n), make([]*string, n), make([]string, n)
+			payloads, times := make([]string, n), make([]time.Time, n)
+			for i, e := range g.events {
+				payload, err := json.Marshal(e)
+				if err != nil {
+					return false, -1, fmt.Errorf("marshal event: %w", err)
+				}
+				ids[i], leads[i], types[i], payloads[i], times[i] = e.ID, nullText(e.LeadID), e.Type, string(payload), e.Timestamp
+			}
+			batch.Queue(insertEventsSQL, g.orgID, int64(n), ids, leads, types, payloads, times)
+		}
 	}
 	batch.Queue("COMMIT")
 	br := conn.SendBatch(ctx, batch)
 	defer func() {
-		if cerr := br.Close(); cerr != nil && err == nil {
+		if cerr := br.Close(); cerr != nil && err == nil && fenced < 0 {
 			committed, err = true, fmt.Errorf("postgres: commit: %w: %w", errCommitUnknown, cerr)
 		}
 	}()
 	for _, g := range groups {
 		if _, err := br.Exec(); err != nil {
-			return false, fmt.Errorf("postgres: set organization: %w", err)
+			return false, -1, fmt.Errorf("postgres: set organization: %w", err)
 		}
-		var last int64
-		if err := br.QueryRow().Scan(&last); err != nil {
-			return false, fmt.Errorf("insert events: %w", err)
+		if len(g.pairs) > 0 {
+			if _, err := br.Exec(); err != nil {
+				if stale, ok := stalePositions(err); ok && len(stale) > 0 && stale[0] <= len(g.pairs) {
+					return false, g.writer[g.pairs[stale[0]-1]], err
+				}
+				return false, -1, fmt.Errorf("postgres: fence: %w", err)
+			}
 		}
-		for i, e := range g.events {
-			e.Seq = last - int64(len(g.events)) + int64(i) + 1
+		if len(g.events) > 0 {
+			var last int64
+			if err := br.QueryRow().Scan(&last); err != nil {
+				return false, -1, fmt.Errorf("insert events: %w", err)
+			}
+			for i, e := range g.events {
+				e.Seq = last - int64(len(g.events)) + int64(i) + 1
+			}
 		}
 	}
 	tag, err := br.Exec()
 	switch {
 	case err != nil:
-		return true, fmt.Errorf("postgres: commit: %w: %w", errCommitUnknown, err)
+		return true, -1, fmt.Errorf("postgres: commit: %w: %w", errCommitUnknown, err)
 	case tag.String() != "COMMIT": // the server rolled back instead (a deferred constraint)
-		return false, fmt.Errorf("postgres: commit answered %q", tag.String())
+		return false, -1, fmt.Errorf("postgres: commit answered %q", tag.String())
 	}
-	return true, nil
+	return true, -1, nil
+}
+
+// codeFenced is the SQLSTATE fence_owned_writes raises (migration 00009).
+const codeFenced = "JF001"
+
+// stalePositions reads the 1-based positions of the stale pairs from fence_owned_writes' error.
+func stalePositions(err error) ([]int, bool) {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != codeFenced {
+		return nil, false
+	}
+	var out []int
+	for _, f := range strings.Split(pgErr.Detail, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out, true
 }
 
 // insertEventsSQL bumps the organization's counter and inserts the events numbered below it.

@@ -141,6 +141,29 @@ func (s *Store) InConversationTx(ctx context.Context, orgID uuid.UUID, fn func(t
 	return s.writer.Submit(ctx, orgID, fn)
 }
 
+// ClaimConversation bumps the conversation's ownership epoch (1 for its first owner) and
+// returns it.
+func (s *Store) ClaimConversation(ctx context.Context, orgID uuid.UUID, phone, node string) (int64, error) {
+	var epoch int64
+	err := s.inTx(ctx, orgID, func(tx *Tx) error {
+		return tx.queryRow(ctx, `INSERT INTO conversation_owners (organization_id, phone_number_normalized, epoch, node, claimed_at)
+			VALUES (?, ?, 1, ?, ?)
+			ON CONFLICT (organization_id, phone_number_normalized)
+			DO UPDATE SET epoch = conversation_owners.epoch + 1, node = excluded.node, claimed_at = excluded.claimed_at
+			RETURNING epoch`, tx.orgID.String(), phone, node, timeArg(tx.now)).Scan(&epoch)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("claim conversation: %w", formatError(err))
+	}
+	return epoch, nil
+}
+
+// InOwnedConversationTx runs fn through the group-commit writer, fenced by owner: the writer
+// checks the epoch before fn runs, in the same transaction (commitWrites).
+func (s *Store) InOwnedConversationTx(ctx context.Context, owner jack.ConversationOwner, fn func(tx jack.ConversationTx) error) error {
+	return s.writer.SubmitOwned(ctx, owner, fn)
+}
+
 // FindMessages returns one page of a lead's timeline, oldest first; the next page holds older
 // messages. ENOTFOUND if the lead is not orgID's, EINVALID for a malformed cursor.
 func (s *Store) FindMessages(ctx context.Context, orgID uuid.UUID, filter jack.MessageFilter) (*jack.MessagePage, error) {

@@ -130,7 +130,20 @@ func (s *Store) commitWrites(writes []*persistence.Write) (int, bool, error) {
 	now := persistence.TxTime(s.Now)
 	for i, w := range writes {
 		w.Events = w.Events[:0]
-		if err := w.Fn(&Tx{tx: sqlTx, orgID: w.OrgID, now: now, write: w}); err != nil {
+		tx := &Tx{tx: sqlTx, orgID: w.OrgID, now: now, write: w}
+		if w.Owner != nil {
+			// One writer: the epoch read here cannot change before this transaction commits.
+			var epoch int64
+			err := tx.queryRow(ctx, `SELECT epoch FROM conversation_owners WHERE organization_id = ? AND phone_number_normalized = ?`,
+				w.OrgID.String(), w.Owner.Phone).Scan(&epoch)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return -1, true, fmt.Errorf("fence: %w", formatError(err))
+			}
+			if epoch != w.Owner.Epoch {
+				return i, false, jack.Fenced()
+			}
+		}
+		if err := w.Fn(tx); err != nil {
 			return i, false, err
 		}
 	}

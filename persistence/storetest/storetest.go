@@ -49,6 +49,7 @@ func RunStore(t *testing.T, f Features, newStore func(t *testing.T) jack.Store) 
 		{"Leads", testLeads},
 		{"PhoneNumbers", testPhoneNumbers},
 		{"Conversations", testConversations},
+		{"Fencing", testFencing},
 		{"Events", testEvents},
 		{"Calls", testCalls},
 		{"Intake", testIntake},
