@@ -78,11 +78,24 @@ func (s *Store) commitWrites(writes []*persistence.Write) (culprit int, retryabl
 		return fenced, false, jack.Fenced()
 	}
 	if err != nil {
-		// Not committed when a statement before the COMMIT failed (the server then skipped
-		// the COMMIT); unknown when the COMMIT itself got no answer.
-		return -1, !committed && !errors.Is(err, errCommitUnknown), translate(err)
+		// Not committed when a statement or the COMMIT was refused (the batch runs again, each
+		// write alone, so one write's failure stays its own); unknown when the COMMIT got no
+		// answer: the caller is told to retry, and its retry meets the unique keys.
+		if !committed {
+			return -1, true, errNotStored(err)
+		}
+		return -1, false, errNotStored(err)
 	}
 	return -1, false, nil
+}
+
+// errNotStored is a batch's failure as its callers see it: 503, retry (never a 500: the request
+// was fine, the database did not take it).
+func errNotStored(err error) error {
+	if je := (*jack.Error)(nil); errors.As(err, &je) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", jack.Errorf(jack.EUNAVAILABLE, "The database did not store this change; please retry."), err)
 }
 
 // errCommitUnknown marks a COMMIT sent without an answer: it may have committed.
@@ -176,22 +189,31 @@ func commitWithEvents(ctx context.Context, conn *pgx.Conn, writes []*persistence
 			committed, err = true, fmt.Errorf("postgres: commit: %w: %w", errCommitUnknown, cerr)
 		}
 	}()
+	// A statement's error answered by the server means it skipped the rest, COMMIT included;
+	// an I/O error means the answers were lost, whatever the server did: the COMMIT may have run.
+	failed := func(what string, err error) (bool, int, error) {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			return false, -1, fmt.Errorf("postgres: %s: %w", what, err)
+		}
+		return true, -1, fmt.Errorf("postgres: %s: %w: %w", what, errCommitUnknown, err)
+	}
 	for _, g := range groups {
 		if _, err := br.Exec(); err != nil {
-			return false, -1, fmt.Errorf("postgres: set organization: %w", err)
+			return failed("set organization", err)
 		}
 		if len(g.pairs) > 0 {
 			if _, err := br.Exec(); err != nil {
 				if stale, ok := stalePositions(err); ok && len(stale) > 0 && stale[0] <= len(g.pairs) {
 					return false, g.writer[g.pairs[stale[0]-1]], err
 				}
-				return false, -1, fmt.Errorf("postgres: fence: %w", err)
+				return failed("fence", err)
 			}
 		}
 		if len(g.events) > 0 {
 			var last int64
 			if err := br.QueryRow().Scan(&last); err != nil {
-				return false, -1, fmt.Errorf("insert events: %w", err)
+				return failed("insert events", err)
 			}
 			for i, e := range g.events {
 				e.Seq = last - int64(len(g.events)) + int64(i) + 1
@@ -200,8 +222,8 @@ func commitWithEvents(ctx context.Context, conn *pgx.Conn, writes []*persistence
 	}
 	tag, err := br.Exec()
 	switch {
-	case err != nil:
-		return true, -1, fmt.Errorf("postgres: commit: %w: %w", errCommitUnknown, err)
+	case err != nil: // refused (a deferred constraint or trigger) or unanswered
+		return failed("commit", err)
 	case tag.String() != "COMMIT": // the server rolled back instead (a deferred constraint)
 		return false, -1, fmt.Errorf("postgres: commit answered %q", tag.String())
 	}
