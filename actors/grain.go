@@ -188,24 +188,30 @@ func (g *grain) storeCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(g.e.ctx, g.e.cfg.StoreTimeout)
 }
 
-// inTx runs fn in a conversation transaction. A failed transaction may leave memory behind the
-// Store (a concurrent activation elsewhere, a deleted lead), so memory reloads before the next use.
+// inTx runs fn in a conversation transaction fenced by the grain's ownership epoch. A failed
+// transaction may leave memory behind the Store (a concurrent activation elsewhere, a deleted
+// lead), so memory reloads before the next use.
 func (g *grain) inTx(fn func(ctx context.Context, tx jack.ConversationTx) error) error {
-	g.flushWrites()
-	ctx, cancel := g.storeCtx()
-	defer cancel()
-	err := g.e.store.InOwnedConversationTx(ctx, g.owner, func(tx jack.ConversationTx) error { return fn(ctx, tx) })
-	g.afterWrite(err)
-	return err
+	return g.commit(true, fn)
 }
 
 // inUnfencedTx is inTx without the ownership fence, for recording facts that hold whoever owns
 // the conversation now (a provider's answer about a text already sent).
 func (g *grain) inUnfencedTx(fn func(ctx context.Context, tx jack.ConversationTx) error) error {
+	return g.commit(false, fn)
+}
+
+func (g *grain) commit(fenced bool, fn func(ctx context.Context, tx jack.ConversationTx) error) error {
 	g.flushWrites()
 	ctx, cancel := g.storeCtx()
 	defer cancel()
-	err := g.e.store.InConversationTx(ctx, g.orgID, func(tx jack.ConversationTx) error { return fn(ctx, tx) })
+	run := func(tx jack.ConversationTx) error { return fn(ctx, tx) }
+	var err error
+	if fenced {
+		err = g.e.store.InOwnedConversationTx(ctx, g.owner, run)
+	} else {
+		err = g.e.store.InConversationTx(ctx, g.orgID, run)
+	}
 	g.afterWrite(err)
 	return err
 }

@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -151,7 +150,7 @@ func TestWriter_CrashBeforeCommitIsNotAcknowledged(t *testing.T) {
 // TestWriter_TailingReadersNeverSkipOrRepeat is the property the SSE feeds rest on: many
 // writers of three organizations commit through several flushers whose batches wait a random
 // time before COMMIT (and sometimes fail there), while readers tail each organization's events
-// after the last Seq they saw, restarting from their cursor at random. Every reader sees
+// in pages of random size, each read resuming after the last Seq seen, as a reconnect does. Every reader sees
 // exactly the events whose writers were told they committed, each once, in Seq order, and an
 // organization's numbers have no gap.
 func TestWriter_TailingReadersNeverSkipOrRepeat(t *testing.T) {
@@ -178,7 +177,8 @@ func TestWriter_TailingReadersNeverSkipOrRepeat(t *testing.T) {
 	readerErrs := make(chan error, len(seen))
 	for r := range seen {
 		org := orgs[r%len(orgs)]
-		go func() { readerErrs <- tailWithRestarts(t.Context(), s, org, stop, &seen[r]) }()
+		pageSize := func() int { return 1 + rand.IntN(9) } // each page is a reconnect from the last Seq seen
+		go func() { readerErrs <- storetest.TailEvents(t.Context(), s, org, pageSize, stop, &seen[r]) }()
 	}
 
 	committed := make([]map[uuid.UUID]bool, len(orgs))
@@ -222,49 +222,6 @@ func TestWriter_TailingReadersNeverSkipOrRepeat(t *testing.T) {
 		for i, e := range got {
 			require.Equal(t, int64(i+1), e.Seq)
 			require.True(t, want[e.ID], "reader %d saw event %s that no writer was told committed", r, e.ID)
-		}
-	}
-}
-
-// tailWithRestarts follows orgID's events like storetest.TailEvents, but now and then drops its
-// reader and starts a new one from the last Seq it saw, as a dashboard that reconnects does.
-func tailWithRestarts(ctx context.Context, s jack.Store, orgID uuid.UUID, stop <-chan struct{}, seen *[]*jack.Event) error {
-	var after int64
-	read := func() error {
-		for {
-			page, err := s.FindEvents(ctx, orgID, jack.EventFilter{AfterSeq: after, Limit: 1 + rand.IntN(9)})
-			if err != nil || len(page) == 0 {
-				return err
-			}
-			for _, e := range page {
-				if e.Seq != after+1 {
-					return fmt.Errorf("after event %d came event %d", after, e.Seq)
-				}
-				*seen = append(*seen, e)
-				after = e.Seq
-			}
-			if rand.IntN(4) == 0 {
-				return nil // "reconnect": the next call resumes from after
-			}
-		}
-	}
-	for {
-		select {
-		case <-stop:
-			for {
-				n := len(*seen)
-				if err := read(); err != nil {
-					return err
-				}
-				if len(*seen) == n {
-					return nil
-				}
-			}
-		default:
-			if err := read(); err != nil {
-				return err
-			}
-			time.Sleep(time.Duration(rand.IntN(3)) * time.Millisecond)
 		}
 	}
 }

@@ -296,7 +296,7 @@ func testEventCommitOrder(t *testing.T, f Features, store jack.Store) {
 	stop := make(chan struct{})
 	readerDone := make(chan error, 1)
 	var seen []*jack.Event
-	go func() { readerDone <- TailEvents(ctx, store, org.ID, stop, &seen) }()
+	go func() { readerDone <- TailEvents(ctx, store, org.ID, func() int { return 7 }, stop, &seen) }()
 
 	type written struct {
 		events     []*jack.Event
@@ -373,14 +373,14 @@ func testEventCommitOrder(t *testing.T, f Features, store jack.Store) {
 	require.Equal(t, []uuid.UUID{late.ID}, eventIDs(got))
 }
 
-// TailEvents follows orgID's events in small pages after the last Seq it saw, as a dashboard
-// that reconnects does, appending each to seen, until stop is closed (then it reads once more).
-// It fails on a gap or a repeat in the numbering.
-func TailEvents(ctx context.Context, store jack.Store, orgID uuid.UUID, stop <-chan struct{}, seen *[]*jack.Event) error {
+// TailEvents follows orgID's events in pages of pageSize() after the last Seq it saw, as a
+// dashboard that reconnects does, appending each to seen, until stop is closed (then it reads
+// until it finds nothing more). It fails on a gap or a repeat in the numbering.
+func TailEvents(ctx context.Context, store jack.Store, orgID uuid.UUID, pageSize func() int, stop <-chan struct{}, seen *[]*jack.Event) error {
 	var after int64
 	drain := func() error {
 		for {
-			page, err := store.FindEvents(ctx, orgID, jack.EventFilter{AfterSeq: after, Limit: 7})
+			page, err := store.FindEvents(ctx, orgID, jack.EventFilter{AfterSeq: after, Limit: pageSize()})
 			if err != nil || len(page) == 0 {
 				return err
 			}
