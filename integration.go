@@ -228,7 +228,8 @@ type IntegrationStore interface {
 	// FindDeliveries lists an integration's deliveries, newest first, at most limit
 	// (DefaultDeliveryListLimit when <= 0). ENOTFOUND if the integration is not orgID's.
 	FindDeliveries(ctx context.Context, orgID, integrationID uuid.UUID, limit int) ([]*IntegrationDelivery, error)
-	// Redeliver makes a delivery pending again, due at once, with the same event id.
+	// Redeliver makes a delivery pending again, due at once, with the same event id and a fresh
+	// retry schedule (attempts back to 0).
 	// ENOTFOUND if id is not a delivery of that integration of orgID.
 	Redeliver(ctx context.Context, orgID, integrationID, id uuid.UUID) (*IntegrationDelivery, error)
 }

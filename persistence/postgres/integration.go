@@ -318,7 +318,7 @@ func (s *Store) Redeliver(ctx context.Context, orgID, integrationID, id uuid.UUI
 	var d *jack.IntegrationDelivery
 	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
 		d, err = scanDelivery(tx.tx.QueryRow(ctx, `UPDATE integration_deliveries SET status = 'pending',
-				next_attempt_at = $4, delivered_at = NULL, claimed_until = NULL
+				next_attempt_at = $4, delivered_at = NULL, claimed_until = NULL, attempts = 0
 			WHERE organization_id = $1 AND integration_id = $2 AND id = $3 RETURNING `+deliveryColumns,
 			orgID, integrationID, id, tx.now))
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -357,7 +357,7 @@ func (s *Store) Redeliver(ctx context.Context, orgID, integrationID, id uuid.UUI
 	var d *jack.IntegrationDelivery
 	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
 		d, err = scanDelivery(tx.queryRow(ctx, `UPDATE integration_deliveries SET status = 'pending',
-				next_attempt_at = ?, delivered_at = NULL, claimed_until = NULL
+				next_attempt_at = ?, delivered_at = NULL, claimed_until = NULL, attempts = 0
 			WHERE organization_id = ? AND integration_id = ? AND id = ? RETURNING `+deliveryColumns,
 			timeArg(tx.now), orgID.String(), integrationID.String(), id.String()))
 		if jack.ErrorCode(err) == jack.ENOTFOUND {
