@@ -2,6 +2,8 @@ package jack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"time"
@@ -232,4 +234,12 @@ type IntegrationStore interface {
 	// retry schedule (attempts back to 0).
 	// ENOTFOUND if id is not a delivery of that integration of orgID.
 	Redeliver(ctx context.Context, orgID, integrationID, id uuid.UUID) (*IntegrationDelivery, error)
+}
+
+// NewIntegrationSecret returns a fresh webhook signing secret: "whsec_" and 32 random bytes in
+// hex. A receiver keys its HMAC with the secret's bytes exactly as shown.
+func NewIntegrationSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return "whsec_" + hex.EncodeToString(b)
 }

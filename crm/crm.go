@@ -9,6 +9,7 @@ package crm
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -280,4 +281,28 @@ func (s *Service) Send(ctx context.Context, i *jack.Integration, eventID, eventT
 		return s.sendADF(ctx, i, eventID, eventType, payload)
 	}
 	return Result{Err: fmt.Errorf("unknown integration kind %q", i.Kind)}
+}
+
+// CheckWebhookURL refuses a URL that is not http(s) or that resolves to a loopback, private or
+// link-local address (unless AllowPrivate): EUNPROCESSABLE naming the field url.
+func (s *Service) CheckWebhookURL(ctx context.Context, url string) error {
+	return CheckURL(ctx, url, s.cfg.AllowPrivate)
+}
+
+// TestIntegration sends i one integration.test event about a sample lead now, outside the
+// outbox, and reports the response code, the latency and the failure if any.
+func (s *Service) TestIntegration(ctx context.Context, i *jack.Integration) (int, time.Duration, error) {
+	now := s.cfg.Now().UTC()
+	lead := jack.NewLead(i.OrganizationID, "Test Customer", "+12025550143", now)
+	lead.Email, lead.VehiclePreference = "test.customer@example.com", "2024 Honda Civic"
+	doc := Document{ID: uuid.Must(uuid.NewV7()), Type: jack.IntegrationTest, CreatedAt: now, OrganizationID: i.OrganizationID,
+		Data: EventData{Lead: lead, Summary: "A test event from Jack: no action needed."}}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return 0, 0, err
+	}
+	test := *i
+	test.Enabled = true // a paused integration can still be tried
+	res := s.Send(ctx, &test, doc.ID.String(), doc.Type, body)
+	return res.StatusCode, res.Latency, res.Err
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -29,13 +28,8 @@ const (
 	SignatureHeader = "Jack-Signature"
 )
 
-// NewSecret returns a fresh webhook signing secret: "whsec_" and 32 random bytes in hex. The
-// receiver keys its HMAC with the secret's bytes exactly as shown.
-func NewSecret() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return "whsec_" + hex.EncodeToString(b)
-}
+// NewSecret returns a fresh webhook signing secret (see jack.NewIntegrationSecret).
+func NewSecret() string { return jack.NewIntegrationSecret() }
 
 // Sign returns the Jack-Signature header of body sent at t:
 // "t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with secret's bytes>".
