@@ -187,7 +187,9 @@ func (s *Service) dispatchFeed(ctx context.Context, f *jack.IntegrationFeed) (mo
 
 // Deliver claims due deliveries and attempts them, Workers at a time.
 func (s *Service) Deliver(ctx context.Context) error {
-	lease := 2*s.cfg.Timeout + 30*time.Second
+	// The claim outlives one attempt (Timeout) with a margin; a node killed mid-attempt holds
+	// its deliveries no longer than this.
+	lease := s.cfg.Timeout + 5*time.Second
 	ds, err := s.store.ClaimDueDeliveries(ctx, s.cfg.Now(), lease, 4*s.cfg.Workers)
 	if err != nil {
 		return err
