@@ -509,3 +509,17 @@ func TestADFEmail(t *testing.T) {
 	})
 	require.Contains(t, string(smtp.messages()[0]), ds[0].EventID.String()+"@jack", "a stable Message-ID per event")
 }
+
+func TestMailerTLSRequired(t *testing.T) {
+	smtp := newSMTPServer(t) // offers no STARTTLS
+	mailer, err := crm.NewMailer(crm.SMTPConfig{URL: "smtp://" + smtp.addr, From: "jack@dealer.test", TLS: crm.TLSRequired})
+	require.NoError(t, err)
+	err = mailer.Send(t.Context(), crm.Email{To: []string{"leads@crm.test"}, Subject: "x", MessageID: "x@jack", Body: []byte("<adf/>")})
+	require.Error(t, err, "SMTP_TLS=required refuses a server without STARTTLS")
+	require.Empty(t, smtp.messages())
+
+	_, err = crm.NewMailer(crm.SMTPConfig{URL: "http://mail.example.com", From: "jack@dealer.test"})
+	require.Error(t, err)
+	_, err = crm.NewMailer(crm.SMTPConfig{URL: "smtp://mail.example.com"})
+	require.ErrorContains(t, err, "SMTP_FROM")
+}
