@@ -75,11 +75,11 @@ func newReceiver(t *testing.T, respond func(n int, r received) int) *receiver {
 		_ = json.Unmarshal(body, &got.Doc)
 		rc.mu.Lock()
 		rc.requests = append(rc.requests, got)
-		n := len(rc.requests)
+		n, respond := len(rc.requests), rc.respond
 		rc.mu.Unlock()
 		status := http.StatusOK
-		if rc.respond != nil {
-			status = rc.respond(n, got)
+		if respond != nil {
+			status = respond(n, got)
 		}
 		w.WriteHeader(status)
 	}))
@@ -259,7 +259,9 @@ func TestWebhook(t *testing.T) {
 		require.GreaterOrEqual(t, d.Attempts, 3)
 
 		// Redelivery sends it again with the same event id.
+		rc.mu.Lock()
 		rc.respond = nil
+		rc.mu.Unlock()
 		n := len(rc.all())
 		_, err := b.store.Redeliver(t.Context(), b.org.ID, i.ID, d.ID)
 		require.NoError(t, err)
