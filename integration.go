@@ -196,8 +196,9 @@ type IntegrationDispatch struct {
 // IntegrationStore keeps integrations, their delivery outbox and the per-organization feed
 // position. Events themselves are the EventStore's rows, written with the change they report.
 type IntegrationStore interface {
-	// CreateIntegration stores i for orgID (fresh id and times) and, on the organization's first
-	// integration, starts its feed at the latest event. EUNPROCESSABLE for an invalid integration.
+	// CreateIntegration stores i for orgID (fresh id and times) and, when it is the organization's
+	// only integration, (re)starts its feed at the latest event, so nothing that happened before
+	// is sent. EUNPROCESSABLE for an invalid integration.
 	CreateIntegration(ctx context.Context, orgID uuid.UUID, i *Integration) error
 	// FindIntegrations lists orgID's integrations, oldest first.
 	FindIntegrations(ctx context.Context, orgID uuid.UUID) ([]*Integration, error)
@@ -209,8 +210,8 @@ type IntegrationStore interface {
 	DeleteIntegration(ctx context.Context, orgID, id uuid.UUID) error
 
 	// ClaimIntegrationFeeds is tenant-free: it claims up to limit feeds of organizations with
-	// at least one integration whose claim expired or is owner's already, until now+lease. One
-	// owner at a time holds a feed. EINVALID for a lease that is not positive.
+	// at least one integration (enabled or not) whose claim expired or is owner's already, until
+	// now+lease. One owner at a time holds a feed. EINVALID for a lease that is not positive.
 	ClaimIntegrationFeeds(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*IntegrationFeed, error)
 	// IntegrationLeadStates returns the stored fingerprints of orgID's leads among ids.
 	IntegrationLeadStates(ctx context.Context, orgID uuid.UUID, ids []string) (map[string]string, error)

@@ -85,9 +85,10 @@ BEGIN
   EXECUTE format('CREATE POLICY definer_claim ON integration_deliveries FOR ALL TO %I USING (true) WITH CHECK (true)', current_user);
   EXECUTE format('CREATE POLICY definer_claim ON integrations FOR SELECT TO %I USING (true)', current_user);
 
-  -- Claims up to claim_limit feeds of organizations with integrations whose claim expired or is
-  -- claim_owner's already (a node renews its own), until claim_until. SKIP LOCKED as in
-  -- claim_due_reminders.
+  -- Claims up to claim_limit feeds of organizations with integrations (paused ones too: a paused
+  -- integration skips what happens meanwhile, it does not replay it on resuming) whose claim
+  -- expired or is claim_owner's already (a node renews its own), until claim_until. SKIP LOCKED
+  -- as in claim_due_reminders.
   EXECUTE format($f$
     CREATE FUNCTION claim_integration_feeds(claim_owner TEXT, claim_now TIMESTAMPTZ, claim_until TIMESTAMPTZ, claim_limit INTEGER)
     RETURNS TABLE (organization_id UUID, last_event_id UUID, since TIMESTAMPTZ)
@@ -95,7 +96,7 @@ BEGIN
       WITH due AS MATERIALIZED (
         SELECT f.organization_id FROM integration_feeds f
         WHERE (f.claimed_until IS NULL OR f.claimed_until <= claim_now OR f.claimed_by = claim_owner)
-          AND EXISTS (SELECT 1 FROM integrations i WHERE i.organization_id = f.organization_id AND i.enabled)
+          AND EXISTS (SELECT 1 FROM integrations i WHERE i.organization_id = f.organization_id)
         ORDER BY f.claimed_until NULLS FIRST, f.organization_id
         LIMIT claim_limit
         FOR UPDATE SKIP LOCKED

@@ -57,9 +57,12 @@ func (s *Store) CreateIntegration(ctx context.Context, orgID uuid.UUID, i *jack.
 			i.ID, orgID, i.Kind, i.URL, i.To, events, i.Enabled, i.Secret, i.CreatedBy, i.CreatedAt, i.UpdatedAt); err != nil {
 			return fmt.Errorf("create integration: %w", err)
 		}
+		// Alone, the new integration (re)starts the feed at the latest event: a feed left behind
+		// by deleted integrations must not replay their backlog to it.
 		_, err := tx.tx.Exec(ctx, `INSERT INTO integration_feeds (organization_id, last_event_id, since)
 			VALUES ($1, COALESCE((SELECT id FROM events WHERE organization_id = $1 ORDER BY id DESC LIMIT 1), $2), $3)
-			ON CONFLICT (organization_id) DO NOTHING`, orgID, uuid.Nil, tx.now)
+			ON CONFLICT (organization_id) DO UPDATE SET last_event_id = EXCLUDED.last_event_id, since = EXCLUDED.since
+			WHERE NOT EXISTS (SELECT 1 FROM integrations WHERE organization_id = $1 AND id <> $4)`, orgID, uuid.Nil, tx.now, i.ID)
 		if err != nil {
 			return fmt.Errorf("start integration feed: %w", err)
 		}

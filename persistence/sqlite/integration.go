@@ -69,9 +69,13 @@ func (s *Store) CreateIntegration(ctx context.Context, orgID uuid.UUID, i *jack.
 			nullUUIDArg(i.CreatedBy), timeArg(i.CreatedAt), timeArg(i.UpdatedAt)); err != nil {
 			return notFoundOrg(fmt.Errorf("create integration: %w", err))
 		}
+		// Alone, the new integration (re)starts the feed at the latest event: a feed left behind
+		// by deleted integrations must not replay their backlog to it.
 		_, err := tx.exec(ctx, `INSERT INTO integration_feeds (organization_id, last_event_id, since)
 			VALUES (?1, COALESCE((SELECT max(id) FROM events WHERE organization_id = ?1), ?2), ?3)
-			ON CONFLICT (organization_id) DO NOTHING`, orgID.String(), uuid.Nil.String(), timeArg(tx.now))
+			ON CONFLICT (organization_id) DO UPDATE SET last_event_id = excluded.last_event_id, since = excluded.since
+			WHERE NOT EXISTS (SELECT 1 FROM integrations WHERE organization_id = ?1 AND id <> ?4)`,
+			orgID.String(), uuid.Nil.String(), timeArg(tx.now), i.ID.String())
 		if err != nil {
 			return fmt.Errorf("start integration feed: %w", err)
 		}
@@ -178,7 +182,7 @@ func (s *Store) ClaimIntegrationFeeds(ctx context.Context, owner string, now tim
 		rows, err := tx.query(ctx, `UPDATE integration_feeds SET claimed_by = ?1, claimed_until = ?3
 			WHERE organization_id IN (SELECT f.organization_id FROM integration_feeds f
 				WHERE (f.claimed_until IS NULL OR f.claimed_until <= ?2 OR f.claimed_by = ?1)
-				  AND EXISTS (SELECT 1 FROM integrations i WHERE i.organization_id = f.organization_id AND i.enabled)
+				  AND EXISTS (SELECT 1 FROM integrations i WHERE i.organization_id = f.organization_id)
 				ORDER BY f.claimed_until, f.organization_id LIMIT ?4)
 			RETURNING organization_id, last_event_id, since`, owner, timeArg(now), timeArg(until), n)
 		if err != nil {

@@ -180,6 +180,30 @@ func testIntegrations(t *testing.T, f Features, newStore NewStoreFunc) {
 		require.Len(t, list, 1)
 		require.Equal(t, d.EventID, list[0].EventID)
 		require.Equal(t, jack.DeliveryPending, list[0].Status)
+
+		// Paused, the organization's feed still moves (what happens meanwhile is skipped).
+		off := false
+		_, err = b.store.UpdateIntegration(t.Context(), b.org.ID, i.ID, jack.IntegrationUpdate{Enabled: &off})
+		require.NoError(t, err)
+		paused, err := b.store.ClaimIntegrationFeeds(t.Context(), "node-a", time.Now().Add(time.Hour), time.Minute, 0)
+		require.NoError(t, err)
+		require.Len(t, paused, 1)
+
+		// All integrations gone, events go on; a new integration starts after them, not at the
+		// old position.
+		require.NoError(t, b.store.DeleteIntegration(t.Context(), b.org.ID, i.ID))
+		gone := jack.NewEvent(jack.EventLeadUpdated, b.org.ID, b.lead.ID, b.lead.PhoneNumberNormalized, f.now(), b.lead)
+		MustInsertEvents(t, b.store, b.org.ID, gone)
+		MustCreateIntegration(t, b.store, b.org.ID, "https://crm.example.com/other", jack.IntegrationLeadUpdated)
+		feeds, err = b.store.ClaimIntegrationFeeds(t.Context(), "node-a", time.Now().Add(2*time.Hour), time.Minute, 0)
+		require.NoError(t, err)
+		require.Len(t, feeds, 1)
+		require.Equal(t, gone.ID, feeds[0].After)
+		MustInsertEvents(t, b.store, b.org.ID, jack.NewEvent(jack.EventLeadUpdated, b.org.ID, b.lead.ID, b.lead.PhoneNumberNormalized, f.now(), b.lead))
+		MustCreateIntegration(t, b.store, b.org.ID, "https://crm.example.com/third", jack.IntegrationLeadUpdated)
+		feeds, err = b.store.ClaimIntegrationFeeds(t.Context(), "node-a", time.Now().Add(3*time.Hour), time.Minute, 0)
+		require.NoError(t, err)
+		require.Equal(t, gone.ID, feeds[0].After, "a second integration leaves the feed where it is")
 	})
 
 	t.Run("Deliveries", func(t *testing.T) {
