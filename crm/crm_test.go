@@ -192,6 +192,29 @@ func TestWebhook(t *testing.T) {
 
 	})
 
+	t.Run("LeadsWithoutALeadEvent", func(t *testing.T) {
+		b := setup(t)
+		// A lead from before the first integration, then one created through the API after it:
+		// neither has a lead event of its own; each texts in.
+		old := storetest.MustCreateLead(t, b.store, b.org.ID, storetest.NewPhone())
+		rc := newReceiver(t, nil)
+		integration(t, b, rc.srv.URL, jack.IntegrationLeadCreated, jack.IntegrationLeadUpdated, jack.IntegrationMessageReceived)
+		fresh := storetest.MustCreateLead(t, b.store, b.org.ID, storetest.NewPhone())
+		for _, l := range []*jack.Lead{old, fresh} {
+			m := storetest.MustInsertMessage(t, b.store, b.org.ID, storetest.NewMessage(l, "Hello from "+l.CustomerName, time.Now()))
+			storetest.MustInsertEvents(t, b.store, b.org.ID, jack.NewEvent(jack.EventSMSReceived, b.org.ID, l.ID, l.PhoneNumberNormalized, time.Now(), m))
+		}
+		start(t, b, crm.Config{})
+		waitFor(t, 5*time.Second, "three deliveries", func() bool { return len(rc.all()) >= 3 })
+		time.Sleep(300 * time.Millisecond)
+		got := map[string][]string{} // per lead: only a lead's own events are ordered
+		for _, r := range rc.all() {
+			got[r.Doc.Data.Lead.ID] = append(got[r.Doc.Data.Lead.ID], r.Doc.Type)
+		}
+		require.Equal(t, []string{jack.IntegrationMessageReceived}, got[old.ID], "an older lead is not announced as new")
+		require.Equal(t, []string{jack.IntegrationLeadCreated, jack.IntegrationMessageReceived}, got[fresh.ID])
+	})
+
 	t.Run("RetriesWithGrowingGaps", func(t *testing.T) {
 		b := setup(t)
 		const timeout = 300 * time.Millisecond

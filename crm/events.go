@@ -133,17 +133,17 @@ func (p *planner) event(e *jack.Event, rest []*jack.Event) error {
 	if e.LeadID == "" {
 		return nil
 	}
-	if _, known := p.states[e.LeadID]; !known {
-		// Announce a new lead with the snapshot of its first lead_updated in this batch.
-		for _, later := range rest {
-			if later.Type == jack.EventLeadUpdated && later.LeadID == e.LeadID {
-				var l jack.Lead
-				if json.Unmarshal(later.Data, &l) == nil && l.ID != "" {
-					if err := p.lead(e, &l); err != nil {
-						return err
-					}
-				}
-				break
+	if _, known := p.states[e.LeadID]; !known && e.Type != jack.EventLeadUpdated {
+		// Announce a new lead before anything else about it, with the snapshot of its first
+		// lead_updated in this batch, else as it is stored now (a lead created through the API
+		// has no event of its own: its first text or call announces it).
+		l, err := p.firstSnapshot(e.LeadID, rest)
+		if err != nil {
+			return err
+		}
+		if l != nil {
+			if err := p.lead(e, l, false); err != nil {
+				return err
 			}
 		}
 	}
@@ -153,7 +153,7 @@ func (p *planner) event(e *jack.Event, rest []*jack.Event) error {
 		if err := json.Unmarshal(e.Data, &l); err != nil || l.ID == "" {
 			return nil // not a lead: nothing to compare
 		}
-		return p.lead(e, &l)
+		return p.lead(e, &l, true)
 	case jack.EventSMSReceived:
 		var m jack.Message
 		if err := json.Unmarshal(e.Data, &m); err != nil {
@@ -170,14 +170,33 @@ func (p *planner) event(e *jack.Event, rest []*jack.Event) error {
 	return nil
 }
 
-// lead compares l with what the feed knew of it and emits the lead events it calls for.
-func (p *planner) lead(e *jack.Event, l *jack.Lead) error {
+// firstSnapshot returns the lead of the first lead_updated about id in rest, else the stored
+// lead (nil when it is gone).
+func (p *planner) firstSnapshot(id string, rest []*jack.Event) (*jack.Lead, error) {
+	for _, later := range rest {
+		if later.Type == jack.EventLeadUpdated && later.LeadID == id {
+			var l jack.Lead
+			if json.Unmarshal(later.Data, &l) == nil && l.ID != "" {
+				return &l, nil
+			}
+			break
+		}
+	}
+	return p.findLead(id)
+}
+
+// lead compares l with what the feed knew of it and emits the lead events it calls for. A lead
+// not seen before is announced (lead.created) when it was created after the organization's
+// first integration; an older one is only noted, or, when l comes from a lead_updated event
+// (changed is true), reported as lead.updated without the changes (its earlier state is unknown).
+func (p *planner) lead(e *jack.Event, l *jack.Lead, changed bool) error {
 	now := stateOf(l)
 	old, known := p.states[l.ID]
 	p.states[l.ID] = now
 	p.changed[l.ID] = now.fingerprint()
 	p.leads[l.ID] = l
-	if !known && !l.CreatedAt.Before(p.feed.Since) {
+	switch {
+	case !known && !l.CreatedAt.Before(p.feed.Since):
 		if err := p.emit(e, jack.IntegrationLeadCreated, EventData{Lead: l}); err != nil {
 			return err
 		}
@@ -185,14 +204,17 @@ func (p *planner) lead(e *jack.Event, l *jack.Lead) error {
 			return p.emit(e, jack.IntegrationLeadQualified, EventData{Lead: l})
 		}
 		return nil
-	}
-	if known && old == now {
+	case !known && !changed, known && old == now:
 		return nil
 	}
-	if err := p.emit(e, jack.IntegrationLeadUpdated, EventData{Lead: l, Changes: changes(old, now)}); err != nil {
+	data := EventData{Lead: l}
+	if known {
+		data.Changes = changes(old, now)
+	}
+	if err := p.emit(e, jack.IntegrationLeadUpdated, data); err != nil {
 		return err
 	}
-	if now.Status == jack.ChaseQualified && old.Status != jack.ChaseQualified {
+	if now.Status == jack.ChaseQualified && (!known || old.Status != jack.ChaseQualified) {
 		return p.emit(e, jack.IntegrationLeadQualified, EventData{Lead: l})
 	}
 	return nil
