@@ -46,7 +46,7 @@ type adfID struct {
 
 type adfVehicle struct {
 	Interest string `xml:"interest,attr"`
-	Status   string `xml:"status,attr"`
+	Status   string `xml:"status,attr,omitempty"` // new or used: Jack does not know
 	Year     string `xml:"year,omitempty"`
 	Make     string `xml:"make,omitempty"`
 	Model    string `xml:"model,omitempty"`
@@ -106,7 +106,7 @@ func ADF(p Prospect) ([]byte, error) {
 		doc.Prospect.Customer.Contact.Name = []adfName{{Part: "full", Value: l.CustomerName}}
 	}
 	if v := strings.Join(strings.Fields(l.VehiclePreference), " "); v != "" {
-		veh := &adfVehicle{Interest: "buy", Status: "used", Model: v}
+		veh := &adfVehicle{Interest: "buy", Model: v}
 		if m := yearPrefix.FindStringSubmatch(v); m != nil {
 			veh.Year, veh.Model = m[1], m[2]
 		}
