@@ -53,8 +53,23 @@ type adfVehicle struct {
 }
 
 type adfCustomer struct {
-	Contact  adfContact `xml:"contact"`
-	Comments string     `xml:"comments,omitempty"`
+	Contact  adfContact  `xml:"contact"`
+	Comments *adfComment `xml:"comments,omitempty"`
+}
+
+// adfComment is text with its line breaks kept as they are (encoding/xml would write &#xA;),
+// so a CRM shows one fact a line.
+type adfComment struct {
+	Text string `xml:",innerxml"`
+}
+
+func newComment(text string) *adfComment {
+	if text == "" {
+		return nil
+	}
+	var b bytes.Buffer
+	_ = xml.EscapeText(&b, []byte(text))
+	return &adfComment{Text: strings.ReplaceAll(b.String(), "&#xA;", "\n")}
 }
 
 type adfContact struct {
@@ -97,7 +112,7 @@ func ADF(p Prospect) ([]byte, error) {
 		RequestDate: p.RequestDate.UTC().Format(time.RFC3339),
 		Customer: adfCustomer{
 			Contact:  adfContact{Email: l.Email, Phone: []adfPhone{{Type: "cellphone", Value: l.PhoneNumberNormalized}}},
-			Comments: comments(p),
+			Comments: newComment(comments(p)),
 		},
 		Vendor:   adfVendor{VendorName: p.Dealership},
 		Provider: adfProvider{Name: "Jack"},
