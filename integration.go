@@ -141,10 +141,10 @@ const (
 	DeliveryFailed    = "failed"
 )
 
-// IntegrationDelivery is one event on its way to one integration. EventID is stable across attempts and
-// redeliveries (Jack-Event-Id), so a receiver dedupes a retry after a lost response. Payload is
-// the JSON document sent (frozen when the event was dispatched). The last attempt's outcome is
-// kept on the delivery.
+// IntegrationDelivery is one event on its way to one integration. EventID is stable across
+// attempts and redeliveries (Jack-Event-Id), so a receiver dedupes a retry after a lost response.
+// Payload is the JSON document sent (frozen when the event was dispatched). The last attempt's
+// outcome is on the delivery itself, and every attempt in History.
 type IntegrationDelivery struct {
 	ID             uuid.UUID       `json:"id"`
 	OrganizationID uuid.UUID       `json:"organizationId"`
@@ -162,6 +162,20 @@ type IntegrationDelivery struct {
 	NextAttemptAt  *time.Time      `json:"nextAttemptAt"`
 	DeliveredAt    *time.Time      `json:"deliveredAt"`
 	CreatedAt      time.Time       `json:"createdAt"`
+	// History is the delivery's attempts, oldest first: the last MaxDeliveryHistory of them.
+	History []DeliveryAttemptRecord `json:"history"`
+}
+
+// MaxDeliveryHistory is how many attempts a delivery remembers.
+const MaxDeliveryHistory = 20
+
+// DeliveryAttemptRecord is one attempt as the deliveries list shows it.
+type DeliveryAttemptRecord struct {
+	At            time.Time `json:"at"`
+	Succeeded     bool      `json:"succeeded"`
+	ResponseCode  *int      `json:"responseCode"`
+	LatencyMillis int64     `json:"latencyMs"`
+	Error         string    `json:"error,omitempty"`
 }
 
 // DeliveryAttempt is the outcome of one attempt. NextAttemptAt nil with Succeeded false marks
@@ -225,7 +239,8 @@ type IntegrationStore interface {
 	// now, not claimed past now and not behind an earlier pending delivery of the same lead to
 	// the same integration, until now+lease, oldest first.
 	ClaimDueDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*IntegrationDelivery, error)
-	// RecordDeliveryAttempt stores a pending delivery's attempt and releases its claim.
+	// RecordDeliveryAttempt stores a pending delivery's attempt (its outcome and a History entry)
+	// and releases its claim.
 	// ENOTFOUND if id is not a delivery of orgID; ECONFLICT if it is not pending any more.
 	RecordDeliveryAttempt(ctx context.Context, orgID, id uuid.UUID, a DeliveryAttempt) (*IntegrationDelivery, error)
 	// FindDeliveries lists an integration's deliveries, newest first, at most limit

@@ -258,6 +258,12 @@ func TestWebhook(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 4, ds[0].Attempts)
 		require.Equal(t, http.StatusNoContent, *ds[0].ResponseCode)
+		var seen []string
+		for _, a := range ds[0].History {
+			seen = append(seen, a.Error)
+		}
+		require.Equal(t, []string{"webhook answered HTTP 500", "webhook answered HTTP 500", "webhook: timed out", ""}, seen,
+			"every attempt is listed with its outcome")
 		require.Len(t, rc.all(), 4, "nothing after the success")
 	})
 

@@ -163,6 +163,7 @@ func testIntegrationsAPI(t *testing.T, so storeOpener) {
 		MustDo(t, b.s.URL, request{Method: "GET", Path: base + "/deliveries", Token: b.token}, http.StatusOK, &ds)
 		require.Len(t, ds.Deliveries, 1)
 		require.Equal(t, d.EventID, ds.Deliveries[0].EventID)
+		require.NotNil(t, ds.Deliveries[0].History, "history is [] before any attempt")
 		var again jack.IntegrationDelivery
 		MustDo(t, b.s.URL, request{Method: "POST", Path: base + "/deliveries/" + d.ID.String() + "/redeliver", Token: b.token,
 			Body: map[string]any{}}, http.StatusAccepted, &again)

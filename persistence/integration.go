@@ -1,6 +1,8 @@
 package persistence
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,4 +49,33 @@ func ApplyAttempt(a jack.DeliveryAttempt) (status string, deliveredAt, next *tim
 	}
 	n := Truncate(*a.NextAttemptAt)
 	return jack.DeliveryPending, nil, &n
+}
+
+// AppendAttempt returns a delivery's history (JSON, as stored) with attempt a added, keeping
+// the last jack.MaxDeliveryHistory.
+func AppendAttempt(history []byte, a jack.DeliveryAttempt) ([]byte, error) {
+	var h []jack.DeliveryAttemptRecord
+	if len(history) > 0 {
+		if err := json.Unmarshal(history, &h); err != nil {
+			return nil, fmt.Errorf("delivery history: %w", err)
+		}
+	}
+	h = append(h, jack.DeliveryAttemptRecord{At: Truncate(a.At), Succeeded: a.Succeeded, ResponseCode: a.ResponseCode,
+		LatencyMillis: a.LatencyMillis, Error: a.Error})
+	if len(h) > jack.MaxDeliveryHistory {
+		h = h[len(h)-jack.MaxDeliveryHistory:]
+	}
+	return json.Marshal(h)
+}
+
+// ParseHistory reads a stored history ([] when empty).
+func ParseHistory(history []byte) ([]jack.DeliveryAttemptRecord, error) {
+	h := []jack.DeliveryAttemptRecord{}
+	if len(history) == 0 {
+		return h, nil
+	}
+	if err := json.Unmarshal(history, &h); err != nil {
+		return nil, fmt.Errorf("delivery history: %w", err)
+	}
+	return h, nil
 }

@@ -74,7 +74,16 @@ func TestBrowser_Integrations(t *testing.T) {
 	b.waitJS("the delivery listed", `[...document.querySelectorAll(".delivery")].some(d => d.textContent.includes("lead.created") && d.textContent.includes("succeeded") && d.textContent.includes("HTTP 204"))`)
 	// A click through script: a toast may cover the button at this width.
 	b.do("redeliver", chromedp.Evaluate[chromedp.Void](`document.querySelector(".delivery button").click()`))
-	waitFor(t, "the redelivery", func() bool { return received.Load() == 3 })
+	waitFor(t, "the redelivery recorded", func() bool {
+		integrations, err := store.FindIntegrations(t.Context(), orgID)
+		require.NoError(t, err)
+		ds, err := store.FindDeliveries(t.Context(), orgID, integrations[0].ID, 0)
+		require.NoError(t, err)
+		return received.Load() == 3 && len(ds) == 1 && len(ds[0].History) == 2
+	})
+	b.do("reload deliveries", chromedp.Evaluate[chromedp.Void](`(b => { b.click(); b.click(); })(
+		[...document.querySelectorAll("#integrations .integration-actions button")].find(x => x.textContent.endsWith("eliveries")))`))
+	b.waitJS("both attempts listed", `(d => d && d.querySelector("summary").textContent === "History: 2 attempts" && d.querySelectorAll("li").length === 2)(document.querySelector(".delivery-attempts"))`)
 	require.LessOrEqual(t, evalJS[int](b, `document.documentElement.scrollWidth`), 375, "no sideways scrolling at 375 px")
 	b.screenshot(dir, "integrations-deliveries-phone.png")
 

@@ -62,6 +62,8 @@ CREATE TABLE integration_deliveries (
   delivered_at TIMESTAMPTZ,
   claimed_until TIMESTAMPTZ,
   created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+  -- The last attempts, oldest first: [{at, succeeded, responseCode, latencyMs, error}].
+  history JSONB NOT NULL DEFAULT '[]'::jsonb,
   CONSTRAINT integration_deliveries_event_key UNIQUE (integration_id, event_id)
 );
 CREATE INDEX integration_deliveries_due_idx ON integration_deliveries (next_attempt_at) WHERE status = 'pending';
@@ -113,7 +115,7 @@ BEGIN
     RETURNS TABLE (id UUID, organization_id UUID, integration_id UUID, event_id UUID, event_type VARCHAR,
                    lead_id VARCHAR, payload TEXT, status VARCHAR, attempts INTEGER, response_code INTEGER,
                    latency_ms BIGINT, last_error TEXT, last_attempt_at TIMESTAMPTZ, next_attempt_at TIMESTAMPTZ,
-                   delivered_at TIMESTAMPTZ, created_at TIMESTAMPTZ)
+                   delivered_at TIMESTAMPTZ, created_at TIMESTAMPTZ, history JSONB)
     LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = %I, pg_temp AS $body$
       WITH due AS MATERIALIZED (
         SELECT d.id FROM integration_deliveries d
@@ -133,7 +135,7 @@ BEGIN
       )
       SELECT c.id, c.organization_id, c.integration_id, c.event_id, c.event_type, c.lead_id, c.payload, c.status,
         c.attempts, c.response_code, c.latency_ms, c.last_error, c.last_attempt_at, c.next_attempt_at,
-        c.delivered_at, c.created_at
+        c.delivered_at, c.created_at, c.history
       FROM claimed c ORDER BY c.seq
     $body$ $f$, current_schema());
 END $$;

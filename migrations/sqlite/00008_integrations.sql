@@ -52,6 +52,7 @@ CREATE TABLE integration_deliveries (
   delivered_at TEXT,
   claimed_until TEXT,
   created_at TEXT NOT NULL,
+  history TEXT NOT NULL DEFAULT '[]',
   UNIQUE (integration_id, event_id)
 );
 CREATE INDEX integration_deliveries_due_idx ON integration_deliveries (next_attempt_at) WHERE status = 'pending';

@@ -30,18 +30,21 @@ func scanIntegration(row pgx.Row) (*jack.Integration, error) {
 }
 
 const deliveryColumns = `id, organization_id, integration_id, event_id, event_type, lead_id, payload, status, attempts,
-	response_code, latency_ms, last_error, last_attempt_at, next_attempt_at, delivered_at, created_at`
+	response_code, latency_ms, last_error, last_attempt_at, next_attempt_at, delivered_at, created_at, history`
 
 func scanDelivery(row pgx.Row) (*jack.IntegrationDelivery, error) {
 	var d jack.IntegrationDelivery
 	var payload string
+	var history []byte
 	if err := row.Scan(&d.ID, &d.OrganizationID, &d.IntegrationID, &d.EventID, &d.EventType, &d.LeadID, &payload,
 		&d.Status, &d.Attempts, &d.ResponseCode, &d.LatencyMillis, &d.LastError, &d.LastAttemptAt, &d.NextAttemptAt,
-		&d.DeliveredAt, &d.CreatedAt); err != nil {
+		&d.DeliveredAt, &d.CreatedAt, &history); err != nil {
 		return nil, err
 	}
 	d.Payload = json.RawMessage(payload)
-	return &d, nil
+	var err error
+	d.History, err = persistence.ParseHistory(history)
+	return &d, err
 }
 
 // CreateIntegration stores i and, on orgID's first integration, starts the organization's feed
@@ -266,29 +269,34 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, now time.Time, lease tim
 	return out, nil
 }
 
-// RecordDeliveryAttempt stores the attempt on a pending delivery and releases its claim.
+// RecordDeliveryAttempt stores the attempt on a pending delivery, locked (FOR UPDATE) while its
+// history grows, and releases its claim.
 func (s *Store) RecordDeliveryAttempt(ctx context.Context, orgID, id uuid.UUID, a jack.DeliveryAttempt) (*jack.IntegrationDelivery, error) {
 	status, delivered, next := persistence.ApplyAttempt(a)
 	var d *jack.IntegrationDelivery
 	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
-		d, err = scanDelivery(tx.tx.QueryRow(ctx, `UPDATE integration_deliveries SET status = $3, attempts = attempts + 1,
-				response_code = $4, latency_ms = $5, last_error = $6, last_attempt_at = $7, next_attempt_at = $8,
-				delivered_at = $9, claimed_until = NULL
-			WHERE organization_id = $1 AND id = $2 AND status = 'pending'
-			RETURNING `+deliveryColumns,
-			orgID, id, status, a.ResponseCode, a.LatencyMillis, a.Error, persistence.Truncate(a.At), next, delivered))
-		if !errors.Is(err, pgx.ErrNoRows) {
+		var current string
+		var history []byte
+		err = tx.tx.QueryRow(ctx, `SELECT status, history FROM integration_deliveries
+			WHERE organization_id = $1 AND id = $2 FOR UPDATE`, orgID, id).Scan(&current, &history)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return persistence.DeliveryNotFound()
+		case err != nil:
 			return err
-		}
-		var exists bool
-		if err := tx.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM integration_deliveries
-			WHERE organization_id = $1 AND id = $2)`, orgID, id).Scan(&exists); err != nil {
-			return err
-		}
-		if exists {
+		case current != jack.DeliveryPending:
 			return persistence.NotPending()
 		}
-		return persistence.DeliveryNotFound()
+		if history, err = persistence.AppendAttempt(history, a); err != nil {
+			return err
+		}
+		d, err = scanDelivery(tx.tx.QueryRow(ctx, `UPDATE integration_deliveries SET status = $3, attempts = attempts + 1,
+				response_code = $4, latency_ms = $5, last_error = $6, last_attempt_at = $7, next_attempt_at = $8,
+				delivered_at = $9, claimed_until = NULL, history = $10
+			WHERE organization_id = $1 AND id = $2
+			RETURNING `+deliveryColumns,
+			orgID, id, status, a.ResponseCode, a.LatencyMillis, a.Error, persistence.Truncate(a.At), next, delivered, history))
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record delivery attempt: %w", err)

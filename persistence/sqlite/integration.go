@@ -24,18 +24,20 @@ func scanIntegration(row scanner) (*jack.Integration, error) {
 }
 
 const deliveryColumns = `id, organization_id, integration_id, event_id, event_type, lead_id, payload, status, attempts,
-	response_code, latency_ms, last_error, last_attempt_at, next_attempt_at, delivered_at, created_at`
+	response_code, latency_ms, last_error, last_attempt_at, next_attempt_at, delivered_at, created_at, history`
 
 func scanDelivery(row scanner) (*jack.IntegrationDelivery, error) {
 	var d jack.IntegrationDelivery
-	var payload string
+	var payload, history string
 	if err := row.Scan(&d.ID, &d.OrganizationID, &d.IntegrationID, &d.EventID, &d.EventType, &d.LeadID, &payload,
 		&d.Status, &d.Attempts, &d.ResponseCode, &d.LatencyMillis, &d.LastError, nullTime{&d.LastAttemptAt},
-		nullTime{&d.NextAttemptAt}, nullTime{&d.DeliveredAt}, textTime{&d.CreatedAt}); err != nil {
+		nullTime{&d.NextAttemptAt}, nullTime{&d.DeliveredAt}, textTime{&d.CreatedAt}, &history); err != nil {
 		return nil, formatError(err)
 	}
 	d.Payload = json.RawMessage(payload)
-	return &d, nil
+	var err error
+	d.History, err = persistence.ParseHistory([]byte(history))
+	return &d, err
 }
 
 func queryDeliveries(ctx context.Context, tx *Tx, query string, args ...any) ([]*jack.IntegrationDelivery, error) {
@@ -307,30 +309,35 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, now time.Time, lease tim
 	return out, nil
 }
 
-// RecordDeliveryAttempt stores the attempt on a pending delivery and releases its claim.
+// RecordDeliveryAttempt stores the attempt on a pending delivery and releases its claim (the
+// one writer keeps the read of its history and the write together).
 func (s *Store) RecordDeliveryAttempt(ctx context.Context, orgID, id uuid.UUID, a jack.DeliveryAttempt) (*jack.IntegrationDelivery, error) {
 	status, delivered, next := persistence.ApplyAttempt(a)
 	var d *jack.IntegrationDelivery
 	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
-		d, err = scanDelivery(tx.queryRow(ctx, `UPDATE integration_deliveries SET status = ?, attempts = attempts + 1,
-				response_code = ?, latency_ms = ?, last_error = ?, last_attempt_at = ?, next_attempt_at = ?,
-				delivered_at = ?, claimed_until = NULL
-			WHERE organization_id = ? AND id = ? AND status = 'pending'
-			RETURNING `+deliveryColumns,
-			status, a.ResponseCode, a.LatencyMillis, a.Error, timeArg(a.At), nullTimeArg(next), nullTimeArg(delivered),
-			orgID.String(), id.String()))
-		if jack.ErrorCode(err) != jack.ENOTFOUND {
+		var current, history string
+		err = formatError(tx.queryRow(ctx, `SELECT status, history FROM integration_deliveries
+			WHERE organization_id = ? AND id = ?`, orgID.String(), id.String()).Scan(&current, &history))
+		switch {
+		case jack.ErrorCode(err) == jack.ENOTFOUND:
+			return persistence.DeliveryNotFound()
+		case err != nil:
 			return err
-		}
-		var n int
-		if err := tx.queryRow(ctx, `SELECT count(*) FROM integration_deliveries WHERE organization_id = ? AND id = ?`,
-			orgID.String(), id.String()).Scan(&n); err != nil {
-			return formatError(err)
-		}
-		if n > 0 {
+		case current != jack.DeliveryPending:
 			return persistence.NotPending()
 		}
-		return persistence.DeliveryNotFound()
+		grown, err := persistence.AppendAttempt([]byte(history), a)
+		if err != nil {
+			return err
+		}
+		d, err = scanDelivery(tx.queryRow(ctx, `UPDATE integration_deliveries SET status = ?, attempts = attempts + 1,
+				response_code = ?, latency_ms = ?, last_error = ?, last_attempt_at = ?, next_attempt_at = ?,
+				delivered_at = ?, claimed_until = NULL, history = ?
+			WHERE organization_id = ? AND id = ?
+			RETURNING `+deliveryColumns,
+			status, a.ResponseCode, a.LatencyMillis, a.Error, timeArg(a.At), nullTimeArg(next), nullTimeArg(delivered),
+			string(grown), orgID.String(), id.String()))
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record delivery attempt: %w", err)

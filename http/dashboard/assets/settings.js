@@ -112,7 +112,7 @@ export function settingsPage(me) {
 
   function deliveryRow(i, d, box) {
     const facts = [
-      d.attempts + (d.attempts === 1 ? " attempt" : " attempts"),
+      d.attempts + (d.attempts === 1 ? " attempt" : " attempts") + ((d.history || []).length > d.attempts ? " since redelivery" : ""),
       d.responseCode ? "HTTP " + d.responseCode : null,
       d.latencyMs !== null && d.latencyMs !== undefined ? d.latencyMs + " ms" : null,
       d.status === "pending" && d.nextAttemptAt ? "next try " + formatFull(d.nextAttemptAt) : null,
@@ -135,7 +135,18 @@ export function settingsPage(me) {
         h("span", { class: "delivery-time" }, formatFull(d.createdAt))),
       h("div", { class: "delivery-facts" }, facts),
       d.lastError && d.status !== "succeeded" ? h("div", { class: "delivery-error" }, d.lastError) : null,
+      attemptList(d.history || []),
       redeliver);
+  }
+
+  // attemptList shows each attempt: when, the answer, how long it took (newest first).
+  function attemptList(history) {
+    if (history.length < 2) return null;
+    return h("details", { class: "delivery-attempts" },
+      h("summary", {}, "History: " + history.length + " attempts"),
+      h("ol", {}, history.slice().reverse().map((a) => h("li", {},
+        formatFull(a.at) + " · " + (a.responseCode ? "HTTP " + a.responseCode : "no answer") + " · " + a.latencyMs + " ms" +
+        (a.error && !a.succeeded ? " · " + a.error : "")))));
   }
 
   const kindSelect = h("select", { id: "f-kind", name: "kind", onchange: () => syncKind() },
