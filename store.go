@@ -25,6 +25,7 @@ type Store interface {
 	EventStore
 	ReportStore
 	ReminderStore
+	IntegrationStore
 }
 
 // OrganizationStore keeps dealerships.

@@ -56,6 +56,16 @@ func (s *Server) routes() {
 	app.Post("/api/admin/phone-numbers/:phone/activate", s.authenticate, requireAdmin, s.activatePhoneNumber)
 	app.Post("/api/admin/phone-numbers/:phone/deactivate", s.authenticate, requireAdmin, s.deactivatePhoneNumber)
 
+	// CRM integrations (admins): webhooks and ADF e-mail, their deliveries.
+	app.Get("/api/integrations", s.authenticate, requireAdmin, s.listIntegrations)
+	app.Post("/api/integrations", s.authenticate, requireAdmin, s.createIntegration)
+	app.Get("/api/integrations/:id", s.authenticate, requireAdmin, s.getIntegration)
+	app.Patch("/api/integrations/:id", s.authenticate, requireAdmin, s.patchIntegration)
+	app.Delete("/api/integrations/:id", s.authenticate, requireAdmin, s.deleteIntegration)
+	app.Post("/api/integrations/:id/test", s.authenticate, requireAdmin, s.testIntegration)
+	app.Get("/api/integrations/:id/deliveries", s.authenticate, requireAdmin, s.listDeliveries)
+	app.Post("/api/integrations/:id/deliveries/:deliveryId/redeliver", s.authenticate, requireAdmin, s.redeliver)
+
 	// Analytics.
 	app.Get("/api/analytics/summary", s.authenticate, s.analyticsSummary)
 

@@ -70,6 +70,10 @@ type Config struct {
 	// MediaMaxBytes is the largest attachment the media route passes on; a larger one is 502
 	// media_too_large. Defaults to DefaultMediaMaxBytes (10 MiB).
 	MediaMaxBytes int64
+	// Integrations checks webhook URLs and sends test events for /api/integrations (package crm).
+	// Defaults to none: creating, changing or testing an integration answers 503
+	// integrations_not_configured.
+	Integrations Integrations
 	// TwilioVoiceURL is where Twilio sends the calls of a bought number. Defaults to
 	// DefaultTwilioVoiceURL (ElevenLabs answers them).
 	TwilioVoiceURL string

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/crm"
 )
 
 // Config is the whole configuration of a jack process, read from the environment (the seed's
@@ -69,6 +72,21 @@ type Config struct {
 	// ReminderPoll is how often this node claims due follow-up reminders (JACK_REMINDER_POLL).
 	// Defaults to 5s.
 	ReminderPoll time.Duration
+
+	// SMTPURL is where ADF e-mail to CRMs leaves (SMTP_URL), smtp://user:pass@host:587 (STARTTLS
+	// whenever the server offers it) or smtps://…:465. Empty: adf_email deliveries fail with
+	// "SMTP is not configured" until it is set.
+	SMTPURL string
+	// SMTPFrom is the sender of ADF e-mail (SMTP_FROM). Required with SMTPURL.
+	SMTPFrom string
+	// SMTPTLS is "opportunistic" (default: STARTTLS when offered) or "required" (SMTP_TLS).
+	SMTPTLS string
+	// WebhookAllowPrivate lets CRM webhooks reach loopback, private and link-local addresses
+	// (JACK_WEBHOOK_ALLOW_PRIVATE=1): on-premises CRMs, tests. Defaults to refusing them.
+	WebhookAllowPrivate bool
+	// DeliveryRetryBase is the first retry's nominal gap of a failed CRM delivery; gaps double
+	// up to an hour, for 24 hours (JACK_DELIVERY_RETRY_BASE). Defaults to 30s.
+	DeliveryRetryBase time.Duration
 
 	// ClusterProvider makes the process one node of a cluster (CLUSTER_PROVIDER): "automanaged"
 	// (static seed list; LAN, loopback) or "kubernetes". Empty: a one-member cluster. A cluster
@@ -140,6 +158,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		AIDebounce:                   dur("JACK_AI_DEBOUNCE", 3*time.Second),
 		AISessionIdle:                dur("JACK_AI_SESSION_IDLE", 5*time.Minute),
 		ReminderPoll:                 dur("JACK_REMINDER_POLL", 5*time.Second),
+		SMTPURL:                      env("SMTP_URL"),
+		SMTPFrom:                     env("SMTP_FROM"),
+		SMTPTLS:                      strings.ToLower(cmp.Or(env("SMTP_TLS"), crm.TLSOpportunistic)),
+		DeliveryRetryBase:            dur("JACK_DELIVERY_RETRY_BASE", 30*time.Second),
 		LogFormat:                    strings.ToLower(cmp.Or(env("LOG_FORMAT"), "text")),
 		ClusterProvider:              strings.ToLower(env("CLUSTER_PROVIDER")),
 		ClusterName:                  cmp.Or(env("CLUSTER_NAME"), "jack"),
@@ -172,6 +194,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.WriterFlushers = count("JACK_WRITER_FLUSHERS", 2, 64)
 	c.WriterMaxBatch = count("JACK_WRITER_MAX_BATCH", 64, 1000)
+	switch v := strings.ToLower(env("JACK_WEBHOOK_ALLOW_PRIVATE")); v {
+	case "", "0", "false", "no":
+	case "1", "true", "yes":
+		c.WebhookAllowPrivate = true
+	default:
+		errs = append(errs, fmt.Sprintf("JACK_WEBHOOK_ALLOW_PRIVATE: %q must be 1 or 0", v))
+	}
 	c.ClusterPort = number("CLUSTER_PORT", 0)
 	c.ClusterAutomanagedPort = number("CLUSTER_AUTOMANAGED_PORT", 6330)
 	for _, seed := range strings.Split(env("CLUSTER_SEEDS"), ",") {
@@ -219,6 +248,20 @@ func (c *Config) validate() []string {
 	}
 	if c.ElevenLabsAPIKey != "" && c.ElevenLabsAgentID == "" {
 		errs = append(errs, "ELEVENLABS_AGENT_ID: required when ELEVENLABS_API_KEY is set")
+	}
+	if c.SMTPURL != "" {
+		if _, err := crm.ParseSMTPURL(c.SMTPURL); err != nil {
+			errs = append(errs, fmt.Sprintf("SMTP_URL: %s (e.g. smtp://user:pass@host:587)", err))
+		}
+		if c.SMTPFrom == "" {
+			errs = append(errs, "SMTP_FROM: required when SMTP_URL is set")
+		}
+	}
+	if c.SMTPFrom != "" && jack.ValidateEmail(c.SMTPFrom) != "" {
+		errs = append(errs, fmt.Sprintf("SMTP_FROM: %q is not an e-mail address", c.SMTPFrom))
+	}
+	if c.SMTPTLS != crm.TLSOpportunistic && c.SMTPTLS != crm.TLSRequired {
+		errs = append(errs, fmt.Sprintf("SMTP_TLS: %q must be opportunistic or required", c.SMTPTLS))
 	}
 	switch c.ClusterProvider {
 	case "":
@@ -279,6 +322,11 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("ai_debounce", c.AIDebounce),
 		slog.Duration("ai_session_idle", c.AISessionIdle),
 		slog.Duration("reminder_poll", c.ReminderPoll),
+		slog.String("smtp_url", redactURL(c.SMTPURL)),
+		slog.String("smtp_from", c.SMTPFrom),
+		slog.String("smtp_tls", c.SMTPTLS),
+		slog.Bool("webhook_allow_private", c.WebhookAllowPrivate),
+		slog.Duration("delivery_retry_base", c.DeliveryRetryBase),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("cluster_provider", c.ClusterProvider),
 		slog.String("cluster_name", c.ClusterName),

@@ -24,6 +24,17 @@ func TestLoadConfig(t *testing.T) {
 		require.Equal(t, 5*time.Minute, cfg.AISessionIdle)
 		require.Equal(t, "https://api.twilio.com", cfg.TwilioAPIURL)
 		require.Equal(t, "jack_app", cfg.DatabaseRole)
+		require.Equal(t, "opportunistic", cfg.SMTPTLS)
+		require.False(t, cfg.WebhookAllowPrivate)
+		require.Equal(t, 30*time.Second, cfg.DeliveryRetryBase)
+	})
+	t.Run("CRM", func(t *testing.T) {
+		env := map[string]string{"SMTP_URL": "smtp://u:p@mail.example.com:587", "SMTP_FROM": "jack@dealer.test",
+			"SMTP_TLS": "required", "JACK_WEBHOOK_ALLOW_PRIVATE": "1"}
+		cfg, err := LoadConfig(func(k string) string { return env[k] })
+		require.NoError(t, err)
+		require.Equal(t, "required", cfg.SMTPTLS)
+		require.True(t, cfg.WebhookAllowPrivate)
 	})
 	for _, tc := range []struct {
 		name string
@@ -39,6 +50,12 @@ func TestLoadConfig(t *testing.T) {
 		{"TwilioWithoutToken", map[string]string{"TWILIO_ACCOUNT_SID": "AC1"}, "TWILIO_AUTH_TOKEN"},
 		{"ElevenLabsWithoutAgent", map[string]string{"ELEVENLABS_API_KEY": "k"}, "ELEVENLABS_AGENT_ID"},
 		{"BadLogLevel", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"BadSMTPURL", map[string]string{"SMTP_URL": "http://mail.example.com", "SMTP_FROM": "jack@dealer.test"}, "SMTP_URL"},
+		{"SMTPWithoutFrom", map[string]string{"SMTP_URL": "smtp://mail.example.com:587"}, "SMTP_FROM"},
+		{"BadSMTPFrom", map[string]string{"SMTP_URL": "smtp://mail.example.com:587", "SMTP_FROM": "jack"}, "SMTP_FROM"},
+		{"BadSMTPTLS", map[string]string{"SMTP_TLS": "sometimes"}, "SMTP_TLS"},
+		{"BadAllowPrivate", map[string]string{"JACK_WEBHOOK_ALLOW_PRIVATE": "maybe"}, "JACK_WEBHOOK_ALLOW_PRIVATE"},
+		{"BadRetryBase", map[string]string{"JACK_DELIVERY_RETRY_BASE": "-1s"}, "JACK_DELIVERY_RETRY_BASE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := LoadConfig(func(k string) string { return tc.env[k] })
@@ -54,13 +71,14 @@ func TestConfigLogValueRedacts(t *testing.T) {
 		"DATABASE_URL": "postgres://jack:pgsecret@db/jack", "JWT_SECRET": strings.Repeat("j", 40),
 		"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "twsecret", "ELEVENLABS_API_KEY": "elsecret", "ELEVENLABS_AGENT_ID": "agent",
 		"ELEVENLABS_CONVERSATION_EVENTS_WEBHOOK_SECRET": "whsecret", "ELEVENLABS_WEBHOOK_HEADER_VALUE": "hdrsecret", "REDIS_URL": "redis://:rdsecret@r:6379",
+		"SMTP_URL": "smtp://mailer:smtpsecret@mail.example.com:587", "SMTP_FROM": "jack@dealer.test",
 	}
 	cfg, err := LoadConfig(func(k string) string { return env[k] })
 	require.NoError(t, err)
 	var b strings.Builder
 	slog.New(slog.NewTextHandler(&b, nil)).Info("config", "config", cfg)
 	out := b.String()
-	for _, secret := range []string{"pgsecret", strings.Repeat("j", 40), "twsecret", "elsecret", "whsecret", "hdrsecret", "rdsecret"} {
+	for _, secret := range []string{"pgsecret", strings.Repeat("j", 40), "twsecret", "elsecret", "whsecret", "hdrsecret", "rdsecret", "smtpsecret"} {
 		require.NotContains(t, out, secret, fmt.Sprintf("%s leaked", secret))
 	}
 	require.Contains(t, out, "[redacted]")

@@ -29,6 +29,7 @@ import (
 
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/actors"
+	"github.com/jack-auto/jack/crm"
 	jackhttp "github.com/jack-auto/jack/http"
 	"github.com/jack-auto/jack/persistence"
 	"github.com/jack-auto/jack/persistence/memory"
@@ -143,6 +144,7 @@ type Main struct {
 	Broker jack.Broker
 	Engine *actors.Engine
 	HTTP   *jackhttp.Server
+	CRM    *crm.Service // delivers integration events to dealers' CRMs
 
 	ln          net.Listener
 	url         string
@@ -216,6 +218,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 
+	if m.CRM, err = m.crmService(); err != nil {
+		return err
+	}
+
 	m.HTTP, err = jackhttp.NewServer(jackhttp.Config{
 		JWTSecret:       []byte(cfg.JWTSecret),
 		JWTTTL:          cfg.JWTTTL,
@@ -230,6 +236,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Numbers:      numbers,
 		VoiceNumbers: voiceNumbers,
 		Media:        mediaFetcher(sms),
+		Integrations: m.CRM,
 	}, m.Store, m.Engine, m.Broker, m.Log.With("component", "http"))
 	if err != nil {
 		return err
@@ -251,6 +258,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	var janitorCtx context.Context
 	janitorCtx, m.stopJanitor = context.WithCancel(context.Background())
 	go m.janitor(janitorCtx, time.Hour)
+	m.CRM.Start()
 	m.HTTP.SetReady(true)
 	m.Log.Info("jack is serving", "url", m.url, "store", storeName(*cfg))
 	return nil
@@ -278,6 +286,10 @@ func (m *Main) Close() error {
 		m.stopJanitor()
 		m.stopJanitor = nil
 	}
+	if m.CRM != nil {
+		errs = append(errs, m.CRM.Close())
+		m.CRM = nil
+	}
 	if m.Engine != nil {
 		errs = append(errs, m.Engine.Close())
 		m.Engine = nil
@@ -291,6 +303,27 @@ func (m *Main) Close() error {
 		m.Store = nil
 	}
 	return errors.Join(errs...)
+}
+
+// crmService returns the CRM hand-off: webhooks always, ADF e-mail when SMTP_URL is set.
+func (m *Main) crmService() (*crm.Service, error) {
+	cfg := m.Config
+	var mailer *crm.Mailer
+	if cfg.SMTPURL != "" {
+		var err error
+		mailer, err = crm.NewMailer(crm.SMTPConfig{URL: cfg.SMTPURL, From: cfg.SMTPFrom, TLS: cfg.SMTPTLS})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cfg.WebhookAllowPrivate {
+		m.Log.Warn("JACK_WEBHOOK_ALLOW_PRIVATE is set: CRM webhooks may reach loopback and private addresses")
+	}
+	return crm.New(m.Store, crm.Config{
+		AllowPrivate: cfg.WebhookAllowPrivate,
+		RetryBase:    cfg.DeliveryRetryBase,
+		Mailer:       mailer,
+	}, m.Log.With("component", "crm")), nil
 }
 
 // smsSender is Twilio when an account is configured, otherwise the local outbox (nothing

@@ -127,4 +127,11 @@ export const api = {
   purchaseNumber: (orgId, b) => post("/api/admin/organizations/" + encodeURIComponent(orgId) + "/phone-numbers/purchase", b),
   analytics: (from, to) => get("/api/analytics/summary", { from, to }),
   streamToken: () => post("/api/stream/token"),
+  integrations: () => get("/api/integrations"),
+  createIntegration: (b) => post("/api/integrations", b),
+  patchIntegration: (id, b) => request("PATCH", "/api/integrations/" + encodeURIComponent(id), { body: b }).then((r) => r.data),
+  deleteIntegration: (id) => request("DELETE", "/api/integrations/" + encodeURIComponent(id)).then((r) => r.data),
+  testIntegration: (id) => post("/api/integrations/" + encodeURIComponent(id) + "/test"),
+  deliveries: (id) => get("/api/integrations/" + encodeURIComponent(id) + "/deliveries"),
+  redeliver: (id, deliveryId) => post("/api/integrations/" + encodeURIComponent(id) + "/deliveries/" + encodeURIComponent(deliveryId) + "/redeliver"),
 };

@@ -1,11 +1,12 @@
 // The dashboard's entry point: the session (who is signed in, staff list, live stream), the
-// page shell and the hash router (#/leads, #/leads/<id>, #/numbers, #/analytics, #/login). It
+// page shell and the hash router (#/leads, #/leads/<id>, #/numbers, #/analytics, #/settings, #/login). It
 // owns the lead list's model and feeds every stream event to the list and the open conversation.
 
 import { api, token, setToken, setUnauthorizedHandler } from "./api.js";
 import { createStream } from "./stream.js";
 import { createLeadList, createConversation } from "./views.js";
 import { authPage, phoneNumbersPage, analyticsPage, logo } from "./pages.js";
+import { settingsPage } from "./settings.js";
 import { h, replace, toast } from "./dom.js";
 
 const root = document.getElementById("app");
@@ -80,7 +81,7 @@ setUnauthorizedHandler(() => {
 
 // ---------- shell ----------
 
-const NAV = [["leads", "Leads"], ["numbers", "Phone numbers"], ["analytics", "Analytics"]];
+const NAV = [["leads", "Leads"], ["numbers", "Phone numbers"], ["analytics", "Analytics"], ["settings", "Settings"]];
 
 function buildShell() {
   const live = h("span", { class: "live", id: "live", role: "status", title: "Live updates" }, h("span", { class: "dot" }), h("span", { class: "live-text" }, "Connecting…"));
@@ -301,6 +302,9 @@ async function route() {
       break;
     case "analytics":
       replace(session.shell.slot, analyticsPage());
+      break;
+    case "settings":
+      replace(session.shell.slot, settingsPage(session.me));
       break;
     case "leads":
       showLeads(id);

@@ -1,0 +1,203 @@
+// Settings: the dealership's CRM integrations (signed webhooks and ADF e-mail): add one, see its
+// secret once, send a test event, pause, rotate the secret, delete, and watch its deliveries
+// (status, response code, latency, next try) with redelivery. Admins only, like the API.
+
+import { api } from "./api.js";
+import { h, replace, toast, formatFull, formValues, showFieldErrors } from "./dom.js";
+
+const EVENTS = [
+  ["lead.created", "Lead created"],
+  ["lead.updated", "Lead updated (status or qualification)"],
+  ["lead.qualified", "Lead qualified"],
+  ["message.received", "Text received"],
+  ["call.completed", "Call completed (with summary)"],
+  ["appointment.booked", "Appointment booked"],
+  ["appointment.updated", "Appointment changed"],
+];
+
+const STATUS_CHIP = { pending: "chip-warn", succeeded: "chip-ok", failed: "chip-danger" };
+
+export function settingsPage(me) {
+  const admin = me.user.role === "owner" || me.user.role === "admin";
+  if (!admin) {
+    return h("main", { class: "page", id: "main" },
+      h("h1", {}, "Settings"),
+      h("p", { class: "note" }, "Only owners and admins can change the dealership's settings and CRM integrations."));
+  }
+  const list = h("ul", { class: "cards", id: "integrations" }, h("li", { class: "empty" }, "Loading integrations…"));
+  const secretBox = h("div", { class: "secret-box", role: "status" });
+
+  async function refresh() {
+    try {
+      const { integrations } = await api.integrations();
+      replace(list, integrations.length ? integrations.map(card) : h("li", { class: "empty" }, "No CRM connected yet. Add your CRM's lead e-mail address or a webhook below."));
+    } catch (err) {
+      if (err.status === 401) return;
+      replace(list, h("li", { class: "empty" }, err.unavailable ? "CRM integrations are not available on this server." : err.message));
+    }
+  }
+
+  function showSecret(secret) {
+    replace(secretBox, h("p", {}, "Signing secret, shown once — copy it into your CRM now:"),
+      h("code", { class: "secret" }, secret));
+  }
+
+  async function act(fn, done) {
+    try {
+      const r = await fn();
+      if (done) done(r);
+      refresh();
+    } catch (err) {
+      if (err.status !== 401) toast(err.message, "error");
+    }
+  }
+
+  function card(i) {
+    const deliveries = h("div", { class: "deliveries", hidden: true });
+    const target = i.kind === "webhook" ? i.url : i.to;
+    const test = h("button", { type: "button", class: "btn btn-small", onclick: async () => {
+      test.disabled = true;
+      try {
+        const r = await api.testIntegration(i.id);
+        toast(r.ok ? `Test delivered (${r.statusCode || "sent"}, ${r.latencyMs} ms).` : "Test failed: " + (r.error || "no answer"), r.ok ? "info" : "error");
+      } catch (err) {
+        if (err.status !== 401) toast(err.message, "error");
+      } finally {
+        test.disabled = false;
+      }
+    } }, "Send test");
+    const toggle = h("button", { type: "button", class: "btn btn-ghost btn-small", onclick: () =>
+      act(() => api.patchIntegration(i.id, { enabled: !i.enabled }), () => toast(i.enabled ? "Paused." : "Resumed.")) },
+    i.enabled ? "Pause" : "Resume");
+    const rotate = i.kind === "webhook"
+      ? h("button", { type: "button", class: "btn btn-ghost btn-small", onclick: () => {
+        if (!confirm("Rotate the signing secret? Your CRM must use the new one from now on.")) return;
+        act(() => api.patchIntegration(i.id, { rotateSecret: true }), (r) => { showSecret(r.secret); toast("Secret rotated."); });
+      } }, "Rotate secret")
+      : null;
+    const remove = h("button", { type: "button", class: "btn btn-ghost btn-small", onclick: () => {
+      if (!confirm("Delete this integration and its delivery history?")) return;
+      act(() => api.deleteIntegration(i.id), () => toast("Integration deleted."));
+    } }, "Delete");
+    const show = h("button", { type: "button", class: "btn btn-small", "aria-expanded": "false", onclick: async () => {
+      const open = deliveries.hidden;
+      deliveries.hidden = !open;
+      show.setAttribute("aria-expanded", String(open));
+      show.textContent = open ? "Hide deliveries" : "Deliveries";
+      if (open) loadDeliveries(i, deliveries);
+    } }, "Deliveries");
+    return h("li", { class: "card integration" },
+      h("div", { class: "number-head" },
+        h("strong", {}, i.kind === "webhook" ? "Webhook" : "ADF e-mail"),
+        h("span", { class: "chip " + (i.enabled ? "chip-ok" : "chip-muted") }, i.enabled ? "On" : "Paused")),
+      h("dl", { class: "facts" },
+        h("dt", {}, i.kind === "webhook" ? "URL" : "To"), h("dd", {}, target),
+        h("dt", {}, "Events"), h("dd", {}, i.events.join(", ")),
+        h("dt", {}, "Added"), h("dd", {}, formatFull(i.createdAt))),
+      h("div", { class: "card-foot integration-actions" }, test, show, toggle, rotate, remove),
+      deliveries);
+  }
+
+  async function loadDeliveries(i, box) {
+    replace(box, h("p", { class: "empty" }, "Loading deliveries…"));
+    try {
+      const { deliveries } = await api.deliveries(i.id);
+      replace(box, deliveries.length
+        ? h("ul", { class: "delivery-list" }, deliveries.map((d) => deliveryRow(i, d, box)))
+        : h("p", { class: "empty" }, "Nothing sent yet."));
+    } catch (err) {
+      if (err.status !== 401) replace(box, h("p", { class: "error" }, err.message));
+    }
+  }
+
+  function deliveryRow(i, d, box) {
+    const facts = [
+      d.attempts + (d.attempts === 1 ? " attempt" : " attempts") + ((d.history || []).length > d.attempts ? " since redelivery" : ""),
+      d.responseCode ? "HTTP " + d.responseCode : null,
+      d.latencyMs !== null && d.latencyMs !== undefined ? d.latencyMs + " ms" : null,
+      d.status === "pending" && d.nextAttemptAt ? "next try " + formatFull(d.nextAttemptAt) : null,
+    ].filter(Boolean).join(" · ");
+    const redeliver = d.status !== "pending"
+      ? h("button", { type: "button", class: "btn btn-ghost btn-small", onclick: async () => {
+        try {
+          await api.redeliver(i.id, d.id);
+          toast("Queued again.");
+          loadDeliveries(i, box);
+        } catch (err) {
+          if (err.status !== 401) toast(err.message, "error");
+        }
+      } }, "Redeliver")
+      : null;
+    return h("li", { class: "delivery" + (d.status === "failed" ? " delivery-failed" : "") },
+      h("div", { class: "delivery-head" },
+        h("span", { class: "chip " + (STATUS_CHIP[d.status] || "chip-muted") }, d.status),
+        h("strong", {}, d.eventType),
+        h("span", { class: "delivery-time" }, formatFull(d.createdAt))),
+      h("div", { class: "delivery-facts" }, facts),
+      d.lastError && d.status !== "succeeded" ? h("div", { class: "delivery-error" }, d.lastError) : null,
+      attemptList(d.history || []),
+      redeliver);
+  }
+
+  // attemptList shows each attempt: when, the answer, how long it took (newest first).
+  function attemptList(history) {
+    if (history.length < 2) return null;
+    return h("details", { class: "delivery-attempts" },
+      h("summary", {}, "History: " + history.length + " attempts"),
+      h("ol", {}, history.slice().reverse().map((a) => h("li", {},
+        formatFull(a.at) + " · " + (a.responseCode ? "HTTP " + a.responseCode : "no answer") + " · " + a.latencyMs + " ms" +
+        (a.error && !a.succeeded ? " · " + a.error : "")))));
+  }
+
+  const kindSelect = h("select", { id: "f-kind", name: "kind", onchange: () => syncKind() },
+    h("option", { value: "adf_email" }, "ADF e-mail to the CRM's lead address"),
+    h("option", { value: "webhook" }, "Webhook (signed JSON)"));
+  const urlField = h("div", { class: "field" }, h("label", { for: "f-url" }, "Webhook URL"),
+    h("input", { id: "f-url", name: "url", type: "url", placeholder: "https://crm.example.com/jack", autocomplete: "off" }));
+  const toField = h("div", { class: "field" }, h("label", { for: "f-to" }, "CRM lead e-mail"),
+    h("input", { id: "f-to", name: "to", type: "email", placeholder: "leads@yourstore.crm.com", autocomplete: "off" }));
+  const events = h("fieldset", { class: "field event-choices" }, h("legend", {}, "Events"),
+    EVENTS.map(([value, label]) => h("label", { class: "check" },
+      h("input", { type: "checkbox", name: "events", value, checked: value === "lead.created" || value === "lead.qualified" }), " ", label)));
+  function syncKind() {
+    const webhook = kindSelect.value === "webhook";
+    urlField.hidden = !webhook;
+    toField.hidden = webhook;
+  }
+  syncKind();
+  const form = h("form", { class: "stack-form", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    const v = formValues(form);
+    const body = { kind: v.kind, events: Array.from(form.querySelectorAll("input[name=events]:checked"), (c) => c.value) };
+    if (v.kind === "webhook") body.url = v.url;
+    else body.to = v.to;
+    const status = form.querySelector(".form-status");
+    try {
+      const created = await api.createIntegration(body);
+      showFieldErrors(form, null);
+      status.textContent = "";
+      form.reset();
+      syncKind();
+      if (created.secret) showSecret(created.secret);
+      else replace(secretBox);
+      toast("Integration added.");
+      refresh();
+    } catch (err) {
+      if (err.status !== 401) status.textContent = showFieldErrors(form, err);
+    }
+  } },
+  h("div", { class: "field" }, h("label", { for: "f-kind" }, "How"), kindSelect),
+  toField, urlField, events,
+  h("button", { type: "submit", class: "btn btn-primary" }, "Add integration"),
+  h("p", { class: "form-status", role: "status" }));
+
+  refresh();
+  return h("main", { class: "page", id: "main" },
+    h("h1", {}, "Settings"),
+    h("section", { class: "settings-section", "aria-labelledby": "integrations-title" },
+      h("h2", { id: "integrations-title" }, "Integrations"),
+      h("p", { class: "lede" }, "Send leads to your CRM (VinSolutions, DealerSocket, Elead, CDK…) as ADF e-mail, or to any system by signed webhook. Each event is delivered once, retried for 24 hours, and listed below."),
+      secretBox,
+      list,
+      h("section", { class: "card" }, h("h3", {}, "Connect your CRM"), form)));
+}
