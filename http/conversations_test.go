@@ -64,9 +64,14 @@ type webhookBundle struct {
 	sent     []jack.OutboundSMS
 }
 
-func newWebhookBundle(t *testing.T) *webhookBundle {
+func newWebhookBundle(t *testing.T, configure ...func(*jackhttp.Config)) *webhookBundle {
 	t.Helper()
-	store := openSQLite(t)
+	return newWebhookBundleOn(t, openSQLite(t), configure...)
+}
+
+// newWebhookBundleOn is newWebhookBundle over the given store.
+func newWebhookBundleOn(t *testing.T, store jack.Store, configure ...func(*jackhttp.Config)) *webhookBundle {
+	t.Helper()
 	org, _ := storetest.MustCreateOrganization(t, store)
 	b := &webhookBundle{org: org, orgPhone: testPhone(900)}
 	storetest.MustCreatePhoneNumber(t, store, org.ID, b.orgPhone, true)
@@ -97,8 +102,12 @@ func newWebhookBundle(t *testing.T) *webhookBundle {
 			return &jack.Delivery{Lead: &jack.Lead{ID: "lead", PhoneNumberNormalized: out.To}, Message: &jack.Message{Content: out.Body}}, nil
 		},
 	}
-	srv, err := jackhttp.NewServer(jackhttp.Config{JWTSecret: testSecret, BcryptCost: bcrypt.MinCost, TwilioAuthToken: twilioToken,
-		ServerURL: "https://jack.example.com"}, store, conv, nil, testLogger(t))
+	cfg := jackhttp.Config{JWTSecret: testSecret, BcryptCost: bcrypt.MinCost, TwilioAuthToken: twilioToken,
+		ServerURL: "https://jack.example.com"}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	srv, err := jackhttp.NewServer(cfg, store, conv, nil, testLogger(t))
 	require.NoError(t, err)
 	b.testServer = serve(t, srv, store, nil)
 	return b

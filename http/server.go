@@ -50,6 +50,10 @@ type Config struct {
 	// TwilioAuthToken verifies Twilio webhook signatures. Without it every Twilio webhook is
 	// refused (403): an unverifiable webhook is never trusted.
 	TwilioAuthToken string
+	// TwilioAccountSIDs are the Twilio accounts (the main account and its subaccounts) whose
+	// webhooks are accepted: a signed webhook whose AccountSid is not one of them is refused
+	// (403). Defaults to none: AccountSid is not checked.
+	TwilioAccountSIDs []string
 	// ElevenLabsWebhookSecret verifies post-call webhook signatures. Without it every post-call
 	// webhook is refused (401).
 	ElevenLabsWebhookSecret string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"mime"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,10 @@ func (s *Server) twilioParams(c *fiber.Ctx) (url.Values, error) {
 	if !twilio.ValidateRequest(s.cfg.TwilioAuthToken, webhookURL, params, c.Get(twilio.SignatureHeader)) {
 		s.log.WarnContext(c.UserContext(), "twilio webhook signature rejected", "route", c.Route().Path, "request_id", requestIDOf(c))
 		return nil, jack.Errorf(jack.EFORBIDDEN, "Invalid Twilio signature.")
+	}
+	if len(s.cfg.TwilioAccountSIDs) > 0 && !slices.Contains(s.cfg.TwilioAccountSIDs, params.Get("AccountSid")) {
+		s.log.WarnContext(c.UserContext(), "twilio webhook for another account rejected", "route", c.Route().Path, "request_id", requestIDOf(c))
+		return nil, jack.Errorf(jack.EFORBIDDEN, "The webhook is for another Twilio account.")
 	}
 	return params, nil
 }

@@ -39,6 +39,10 @@ type Config struct {
 
 	TwilioAccountSID string // TWILIO_ACCOUNT_SID; empty: texts go to the local outbox, nothing is sent
 	TwilioAuthToken  string // TWILIO_AUTH_TOKEN; verifies webhook signatures and authenticates sends
+	// TwilioSubaccountSIDs are subaccounts of TwilioAccountSID whose webhooks are accepted too
+	// (TWILIO_SUBACCOUNT_SIDS, comma-separated). With TwilioAccountSID set, a webhook naming any
+	// other AccountSid is refused.
+	TwilioSubaccountSIDs []string
 	// TwilioAPIURL is Twilio's REST host (TWILIO_API_URL). Defaults to https://api.twilio.com.
 	TwilioAPIURL string
 
@@ -123,6 +127,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		JWTTTL:                       dur("JWT_TTL", 24*time.Hour),
 		TwilioAccountSID:             env("TWILIO_ACCOUNT_SID"),
 		TwilioAuthToken:              env("TWILIO_AUTH_TOKEN"),
+		TwilioSubaccountSIDs:         list(env("TWILIO_SUBACCOUNT_SIDS")),
 		TwilioAPIURL:                 strings.TrimRight(cmp.Or(env("TWILIO_API_URL"), "https://api.twilio.com"), "/"),
 		ElevenLabsAPIKey:             env("ELEVENLABS_API_KEY"),
 		ElevenLabsAgentID:            env("ELEVENLABS_AGENT_ID"),
@@ -279,4 +284,15 @@ func redactURL(s string) string {
 		return "[unparseable]"
 	}
 	return u.Redacted()
+}
+
+// list splits a comma-separated variable, dropping blanks.
+func list(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -222,6 +222,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		TwilioAuthToken: cfg.TwilioAuthToken,
 		ReadyCheck:      m.readyCheck,
 
+		TwilioAccountSIDs: twilioAccounts(*cfg),
+
 		ElevenLabsWebhookSecret:      cfg.ElevenLabsWebhookSecret,
 		ElevenLabsWebhookHeaderName:  cfg.ElevenLabsWebhookHeaderName,
 		ElevenLabsWebhookHeaderValue: cfg.ElevenLabsWebhookHeaderValue,
@@ -483,4 +485,13 @@ func loadOrCreateSecret(dir, name string) (secret string, created bool, err erro
 		return "", false, fmt.Errorf("write %s: %w", path, err)
 	}
 	return secret, true, nil
+}
+
+// twilioAccounts are the accounts whose webhooks the server accepts: the configured account and
+// its subaccounts; none (no check) when no account is configured (embedded simulation).
+func twilioAccounts(cfg Config) []string {
+	if cfg.TwilioAccountSID == "" {
+		return nil
+	}
+	return append([]string{cfg.TwilioAccountSID}, cfg.TwilioSubaccountSIDs...)
 }
