@@ -78,8 +78,9 @@ func parseInitiation(c *fiber.Ctx) (initiationRequest, error) {
 		if err != nil {
 			return req, jack.Errorf(jack.EINVALID, "Webhook body is not a valid form.")
 		}
+		cleanForm(form)
 		req = initiationRequest{CallerID: form.Get("caller_id"), AgentID: form.Get("agent_id"), CalledNumber: form.Get("called_number"), CallSid: form.Get("call_sid")}
-	} else if err := json.Unmarshal(body, &req); err != nil {
+	} else if err := json.Unmarshal(cleanJSON(body), &req); err != nil {
 		return req, jack.Errorf(jack.EINVALID, "Webhook body is not valid JSON.")
 	}
 	if req.CallerID == "" {
@@ -98,7 +99,7 @@ func (s *Server) elevenLabsPostCall(c *fiber.Ctx) error {
 		s.log.WarnContext(c.UserContext(), "post-call webhook signature rejected", "request_id", requestIDOf(c))
 		return err
 	}
-	ev, err := elevenlabs.ParsePostCall(body)
+	ev, err := elevenlabs.ParsePostCall(cleanJSON(body)) // after the signature, which covers what was sent
 	if err != nil {
 		return err
 	}

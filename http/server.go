@@ -79,9 +79,14 @@ type Config struct {
 	TwilioVoiceURL string
 	// ShutdownTimeout bounds Close when its context has no earlier deadline. Defaults to 10s.
 	ShutdownTimeout time.Duration
-	// StreamTokenTTL is how long a stream token (POST /api/stream/token) is good for opening
-	// GET /api/stream. Defaults to 60s.
+	// StreamTokenTTL is no longer used: a stream token is good for (re)opening GET /api/stream
+	// for as long as the session that minted it. Kept so existing configurations still build.
 	StreamTokenTTL time.Duration
+	// SessionCacheTTL is how long a node trusts a session it read (each request checks its
+	// token's session). Changes made on a node apply there at once and reach the other nodes
+	// through the broker; this bounds how stale a node can be if that message is lost.
+	// Defaults to 10s.
+	SessionCacheTTL time.Duration
 	// StreamHeartbeat is how often an event stream gets a comment line, so proxies keep it open
 	// and a gone client is noticed. Defaults to 15s.
 	StreamHeartbeat time.Duration
@@ -105,10 +110,10 @@ const (
 	DefaultLoginMaxFailures = 5
 	DefaultLoginWindow      = 15 * time.Minute
 	DefaultShutdownTimeout  = 10 * time.Second
-	DefaultStreamTokenTTL   = time.Minute
 	DefaultStreamHeartbeat  = 15 * time.Second
 	DefaultStreamBuffer     = 1024
 	DefaultStreamPoll       = 2 * time.Second
+	DefaultSessionCacheTTL  = 10 * time.Second
 )
 
 // WithDefaults returns a copy of c with every unset field at its default.
@@ -119,10 +124,10 @@ func (c Config) WithDefaults() Config {
 	c.LoginWindow = cmp.Or(c.LoginWindow, DefaultLoginWindow)
 	c.BcryptCost = cmp.Or(c.BcryptCost, bcrypt.DefaultCost)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
-	c.StreamTokenTTL = cmp.Or(c.StreamTokenTTL, DefaultStreamTokenTTL)
 	c.StreamHeartbeat = cmp.Or(c.StreamHeartbeat, DefaultStreamHeartbeat)
 	c.StreamBuffer = cmp.Or(c.StreamBuffer, DefaultStreamBuffer)
 	c.StreamPoll = cmp.Or(c.StreamPoll, DefaultStreamPoll)
+	c.SessionCacheTTL = cmp.Or(c.SessionCacheTTL, DefaultSessionCacheTTL)
 	c.ElevenLabsWebhookHeaderName = cmp.Or(c.ElevenLabsWebhookHeaderName, "X-Jack-Webhook-Secret")
 	c.TwilioVoiceURL = cmp.Or(c.TwilioVoiceURL, DefaultTwilioVoiceURL)
 	c.MediaMaxBytes = cmp.Or(c.MediaMaxBytes, DefaultMediaMaxBytes)
@@ -149,8 +154,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("BcryptCost must be between %d and %d", bcrypt.MinCost, bcrypt.MaxCost)
 	case c.ShutdownTimeout < 0:
 		return errors.New("ShutdownTimeout must not be negative")
-	case c.StreamTokenTTL < time.Second || c.StreamTokenTTL > c.JWTTTL:
-		return errors.New("StreamTokenTTL must be between 1s and JWTTTL")
+	case c.SessionCacheTTL < 0:
+		return errors.New("SessionCacheTTL must not be negative")
 	case c.StreamPoll < time.Millisecond:
 		return errors.New("StreamPoll must be at least 1ms")
 	case c.StreamHeartbeat < time.Millisecond:
@@ -191,6 +196,9 @@ type Server struct {
 	metrics *metrics
 	logins  *loginLimiter
 	openAPI []byte
+
+	sessions     *sessionCache
+	stopWatching context.CancelFunc // ends watchSessions
 
 	// dummyHash is compared against when a login names an unknown email, so the answer takes
 	// as long as a wrong password and does not tell which emails exist.
@@ -237,6 +245,12 @@ func NewServer(cfg Config, store jack.Store, conv jack.Conversations, broker jac
 		openAPI:   doc,
 		router:    newPhoneRouter(store, cfg.Now),
 		dummyHash: dummy,
+		sessions:  newSessionCache(store, cfg.SessionCacheTTL, cfg.Now),
+	}
+	watchCtx, stopWatching := context.WithCancel(context.Background())
+	s.stopWatching = stopWatching
+	if broker != nil {
+		go s.watchSessions(watchCtx, log.With("component", "sessions"))
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName: "jack",
@@ -256,7 +270,7 @@ func NewServer(cfg Config, store jack.Store, conv jack.Conversations, broker jac
 	if broker != nil {
 		s.feeds = newFeeds(s.streams.ctx, store, broker, cfg.StreamPoll, log.With("component", "feed"))
 	}
-	s.app.Use(s.requestID, s.observe, s.recoverPanic, s.limitBody)
+	s.app.Use(s.requestID, s.observe, s.recoverPanic, s.limitBody, cleanRequestURL)
 	s.routes()
 	return s, nil
 }
@@ -309,6 +323,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // ShutdownTimeout passes. It tolerates a server that never started and a second call.
 func (s *Server) Close(ctx context.Context) error {
 	s.SetReady(false)
+	s.stopWatching()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

@@ -21,3 +21,6 @@ func ExecInTx(ctx context.Context, s *Store, orgID uuid.UUID, query string, args
 		return err
 	})
 }
+
+// Translate exposes the error mapping to TestTranslate_Unavailable.
+func Translate(err error) error { return translate(err) }

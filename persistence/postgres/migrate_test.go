@@ -32,10 +32,12 @@ func TestMigrate(t *testing.T) {
 		return out.String()
 	}
 
-	require.Equal(t, 9, tableCount())
+	require.Equal(t, 10, tableCount())
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
+	require.Contains(t, run("down"), "00007_sessions.sql")
+	require.Equal(t, 9, tableCount())
 	require.Contains(t, run("down"), "00005_indexes.sql")
 	require.Equal(t, 9, tableCount())
 	require.Contains(t, run("down"), "00004_nurture.sql")
@@ -54,7 +56,8 @@ func TestMigrate(t *testing.T) {
 	require.Contains(t, up, "00003_reports.sql")
 	require.Contains(t, up, "00004_nurture.sql")
 	require.Contains(t, up, "00005_indexes.sql")
-	require.Equal(t, 9, tableCount())
+	require.Contains(t, up, "00007_sessions.sql")
+	require.Equal(t, 10, tableCount())
 	require.NotContains(t, run("status"), "pending")
 
 	t.Run("ErrUnknownCommand", func(t *testing.T) {

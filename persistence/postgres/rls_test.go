@@ -19,7 +19,7 @@ import (
 // tenantTables are the tables that hold organizations' rows.
 var tenantTables = []string{
 	"call_sessions", "conversation_summaries", "conversations", "events", "leads",
-	"organization_phone_numbers", "organizations", "reminders", "user_profiles",
+	"organization_phone_numbers", "organizations", "reminders", "user_profiles", "user_sessions",
 }
 
 // TestRLS proves row-level security at work for a raw connection as the application role: the
