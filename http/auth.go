@@ -290,7 +290,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return err
 	}
 
-	attempt, wait := s.logins.begin(s.cfg.Now(), "email:"+email, "ip:"+c.IP())
+	attempt, wait := s.logins.begin(s.cfg.Now(), email, s.clientIP(c))
 	if wait > 0 {
 		secs := int(math.Ceil(wait.Seconds()))
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))

@@ -33,20 +33,27 @@ type Config struct {
 	ServerURL string
 	// BodyLimit is the largest request body accepted, in bytes. Defaults to 1 MiB.
 	BodyLimit int
-	// LoginMaxFailures is how many failed logins one email, or one client IP, may have inside
-	// LoginWindow before further attempts get 429. Defaults to 5.
+	// LoginMaxFailures is how many failed logins one account may have from one client IP inside
+	// LoginWindow before each further attempt from that IP waits twice as long as the last
+	// (1s, 2s, 4s … up to LoginWindow; 429 with Retry-After meanwhile). Other addresses are not
+	// slowed: the right password from elsewhere still gets in. Defaults to 5.
 	LoginMaxFailures int
+	// LoginIPMaxFailures caps the failed logins of one client IP inside LoginWindow, whatever
+	// the accounts (one address spraying guesses). Defaults to 100.
+	LoginIPMaxFailures int
 	// LoginWindow is the sliding window of the login limiter. Defaults to 15m.
 	LoginWindow time.Duration
 	// BcryptCost is the cost of new password hashes. Defaults to bcrypt.DefaultCost; tests use
 	// bcrypt.MinCost.
 	BcryptCost int
-	// ProxyHeader names the header holding the client IP (e.g. X-Forwarded-For) when Jack runs
-	// behind a proxy. Defaults to none: the socket's peer address.
-	ProxyHeader string
-	// TrustedProxies limits ProxyHeader to requests from these IPs or CIDRs. Defaults to none
-	// (the header is trusted from anyone, so set this whenever ProxyHeader is set in production).
+	// TrustedProxies are the IPs or CIDRs of the proxies (load balancers) in front of Jack
+	// (JACK_TRUSTED_PROXIES): only from them is ProxyHeader believed, read from the right up to
+	// the first address that is not a trusted proxy. Defaults to none: the client is the socket's
+	// peer, and the header is ignored.
 	TrustedProxies []string
+	// ProxyHeader names the header trusted proxies put the client IP in. Defaults to
+	// X-Forwarded-For.
+	ProxyHeader string
 	// TwilioAuthToken verifies Twilio webhook signatures. Without it every Twilio webhook is
 	// refused (403): an unverifiable webhook is never trusted.
 	TwilioAuthToken string
@@ -108,6 +115,7 @@ const (
 	DefaultJWTTTL           = 24 * time.Hour
 	DefaultBodyLimit        = 1 << 20
 	DefaultLoginMaxFailures = 5
+	DefaultLoginIPFailures  = 100
 	DefaultLoginWindow      = 15 * time.Minute
 	DefaultShutdownTimeout  = 10 * time.Second
 	DefaultStreamHeartbeat  = 15 * time.Second
@@ -122,6 +130,8 @@ func (c Config) WithDefaults() Config {
 	c.BodyLimit = cmp.Or(c.BodyLimit, DefaultBodyLimit)
 	c.LoginMaxFailures = cmp.Or(c.LoginMaxFailures, DefaultLoginMaxFailures)
 	c.LoginWindow = cmp.Or(c.LoginWindow, DefaultLoginWindow)
+	c.LoginIPMaxFailures = cmp.Or(c.LoginIPMaxFailures, DefaultLoginIPFailures)
+	c.ProxyHeader = cmp.Or(c.ProxyHeader, fiber.HeaderXForwardedFor)
 	c.BcryptCost = cmp.Or(c.BcryptCost, bcrypt.DefaultCost)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
 	c.StreamHeartbeat = cmp.Or(c.StreamHeartbeat, DefaultStreamHeartbeat)
@@ -148,6 +158,8 @@ func (c Config) validate() error {
 		return errors.New("BodyLimit must be between 1 KiB and 64 MiB")
 	case c.LoginMaxFailures < 1:
 		return errors.New("LoginMaxFailures must be at least 1")
+	case c.LoginIPMaxFailures < c.LoginMaxFailures:
+		return errors.New("LoginIPMaxFailures must be at least LoginMaxFailures")
 	case c.LoginWindow < time.Second:
 		return errors.New("LoginWindow must be at least 1s")
 	case c.BcryptCost < bcrypt.MinCost || c.BcryptCost > bcrypt.MaxCost:
@@ -164,6 +176,9 @@ func (c Config) validate() error {
 		return errors.New("StreamBuffer must be at least 1")
 	case c.MediaMaxBytes < 1:
 		return errors.New("MediaMaxBytes must be at least 1")
+	}
+	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
+		return fmt.Errorf("TrustedProxies: %w", err)
 	}
 	if c.ServerURL != "" {
 		if u, err := url.Parse(c.ServerURL); err != nil || u.Scheme == "" || u.Host == "" {
@@ -195,6 +210,7 @@ type Server struct {
 	app     *fiber.App
 	metrics *metrics
 	logins  *loginLimiter
+	proxies trustedProxies
 	openAPI []byte
 
 	sessions     *sessionCache
@@ -241,10 +257,11 @@ func NewServer(cfg Config, store jack.Store, conv jack.Conversations, broker jac
 		broker:    broker,
 		log:       log,
 		metrics:   newMetrics(),
-		logins:    newLoginLimiter(cfg.LoginMaxFailures, cfg.LoginWindow),
+		logins:    newLoginLimiter(cfg.LoginMaxFailures, cfg.LoginIPMaxFailures, cfg.LoginWindow),
 		openAPI:   doc,
 		router:    newPhoneRouter(store, cfg.Now),
 		dummyHash: dummy,
+		proxies:   must(parseTrustedProxies(cfg.TrustedProxies)), // validate checked them
 		sessions:  newSessionCache(store, cfg.SessionCacheTTL, cfg.Now),
 	}
 	watchCtx, stopWatching := context.WithCancel(context.Background())
@@ -262,9 +279,12 @@ func NewServer(cfg Config, store jack.Store, conv jack.Conversations, broker jac
 		DisableStartupMessage:   true,
 		ReadTimeout:             30 * time.Second,
 		IdleTimeout:             60 * time.Second,
+		// c.IP() believes the header only from trusted proxies (no proxies: never); the login
+		// limiter reads the client with clientIP, which also skips proxy hops.
 		ProxyHeader:             cfg.ProxyHeader,
-		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
+		EnableTrustedProxyCheck: true,
 		TrustedProxies:          cfg.TrustedProxies,
+		EnableIPValidation:      true,
 	})
 	s.streams = newStreamHub(s.metrics.registry)
 	if broker != nil {
@@ -344,4 +364,12 @@ func (s *Server) Close(ctx context.Context) error {
 		return fmt.Errorf("http: shutdown: %w", err)
 	}
 	return nil
+}
+
+// must returns v, panicking on err: for values validate already checked.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -22,6 +23,11 @@ type Config struct {
 	ServerURL string
 	// DataDir keeps the embedded database and generated secrets (JACK_DATA_DIR). Defaults to ./data.
 	DataDir string
+
+	// TrustedProxies are the IPs or CIDRs of the load balancers in front of the node
+	// (JACK_TRUSTED_PROXIES, comma-separated): only from them is X-Forwarded-For believed, so
+	// the login limiter sees each client's address. Empty: the socket's peer is the client.
+	TrustedProxies []string
 
 	// DatabaseURL switches the Store to Postgres (DATABASE_URL). Empty: SQLite under DataDir.
 	DatabaseURL string
@@ -128,6 +134,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		TwilioAccountSID:             env("TWILIO_ACCOUNT_SID"),
 		TwilioAuthToken:              env("TWILIO_AUTH_TOKEN"),
 		TwilioSubaccountSIDs:         list(env("TWILIO_SUBACCOUNT_SIDS")),
+		TrustedProxies:               list(env("JACK_TRUSTED_PROXIES")),
 		TwilioAPIURL:                 strings.TrimRight(cmp.Or(env("TWILIO_API_URL"), "https://api.twilio.com"), "/"),
 		ElevenLabsAPIKey:             env("ELEVENLABS_API_KEY"),
 		ElevenLabsAgentID:            env("ELEVENLABS_AGENT_ID"),
@@ -199,6 +206,13 @@ func (c *Config) validate() []string {
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		errs = append(errs, "JWT_SECRET: must be at least 32 characters")
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				errs = append(errs, fmt.Sprintf("JACK_TRUSTED_PROXIES: %q is not an IP or CIDR", p))
+			}
+		}
 	}
 	if c.TwilioAccountSID != "" && c.TwilioAuthToken == "" {
 		errs = append(errs, "TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set")

@@ -24,6 +24,14 @@ func TestLoadConfig(t *testing.T) {
 		require.Equal(t, 5*time.Minute, cfg.AISessionIdle)
 		require.Equal(t, "https://api.twilio.com", cfg.TwilioAPIURL)
 		require.Equal(t, "jack_app", cfg.DatabaseRole)
+		require.Empty(t, cfg.TrustedProxies)
+	})
+	t.Run("TrustedProxiesAndSubaccounts", func(t *testing.T) {
+		env := map[string]string{"JACK_TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7 ,", "TWILIO_SUBACCOUNT_SIDS": "AC2,AC3"}
+		cfg, err := LoadConfig(func(k string) string { return env[k] })
+		require.NoError(t, err)
+		require.Equal(t, []string{"10.0.0.0/8", "192.0.2.7"}, cfg.TrustedProxies)
+		require.Equal(t, []string{"AC2", "AC3"}, cfg.TwilioSubaccountSIDs)
 	})
 	for _, tc := range []struct {
 		name string
@@ -39,6 +47,7 @@ func TestLoadConfig(t *testing.T) {
 		{"TwilioWithoutToken", map[string]string{"TWILIO_ACCOUNT_SID": "AC1"}, "TWILIO_AUTH_TOKEN"},
 		{"ElevenLabsWithoutAgent", map[string]string{"ELEVENLABS_API_KEY": "k"}, "ELEVENLABS_AGENT_ID"},
 		{"BadLogLevel", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"BadTrustedProxy", map[string]string{"JACK_TRUSTED_PROXIES": "10.0.0.0/8, lb.internal"}, "JACK_TRUSTED_PROXIES"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := LoadConfig(func(k string) string { return tc.env[k] })

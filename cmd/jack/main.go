@@ -223,6 +223,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ReadyCheck:      m.readyCheck,
 
 		TwilioAccountSIDs: twilioAccounts(*cfg),
+		TrustedProxies:    cfg.TrustedProxies,
 
 		ElevenLabsWebhookSecret:      cfg.ElevenLabsWebhookSecret,
 		ElevenLabsWebhookHeaderName:  cfg.ElevenLabsWebhookHeaderName,
