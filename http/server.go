@@ -273,12 +273,12 @@ func NewServer(cfg Config, store jack.Store, conv jack.Conversations, broker jac
 		AppName: "jack",
 		// Values from the request (params, headers, the method) are copies, not views into
 		// fasthttp's reused buffers: they end up in metric labels, maps and goroutines.
-		Immutable:               true,
-		BodyLimit:               cfg.BodyLimit * readAheadFactor,
-		ErrorHandler:            s.handleError,
-		DisableStartupMessage:   true,
-		ReadTimeout:             30 * time.Second,
-		IdleTimeout:             60 * time.Second,
+		Immutable:             true,
+		BodyLimit:             cfg.BodyLimit * readAheadFactor,
+		ErrorHandler:          s.handleError,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           60 * time.Second,
 		// c.IP() believes the header only from trusted proxies (no proxies: never); the login
 		// limiter reads the client with clientIP, which also skips proxy hops.
 		ProxyHeader:             cfg.ProxyHeader,
