@@ -101,8 +101,15 @@ type Config struct {
 }
 
 // LoadConfig reads the configuration through getenv (os.Getenv in main, a map in tests), fills
-// defaults and validates it, naming the variable at fault.
+// defaults and validates it for serving, naming the variable at fault.
 func LoadConfig(getenv func(string) string) (Config, error) {
+	return loadConfig(getenv, true)
+}
+
+// loadConfig is LoadConfig; signs says whether the command signs session tokens (serve), so
+// that DATABASE_URL requires JWT_SECRET. Other commands (migrate, import, audit) never sign a
+// token and run without it.
+func loadConfig(getenv func(string) string, signs bool) (Config, error) {
 	var errs []string
 	dur := func(name string, def time.Duration) time.Duration {
 		v := strings.TrimSpace(getenv(name))
@@ -175,14 +182,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(env("LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, fmt.Sprintf("LOG_LEVEL: %q is not one of debug, info, warn, error", env("LOG_LEVEL")))
 	}
-	errs = append(errs, c.validate()...)
+	errs = append(errs, c.validate(signs)...)
 	if len(errs) > 0 {
 		return c, fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))
 	}
 	return c, nil
 }
 
-func (c *Config) validate() []string {
+func (c *Config) validate(signs bool) []string {
 	var errs []string
 	checkURL := func(name, v string, schemes ...string) {
 		u, err := url.Parse(v)
@@ -197,7 +204,7 @@ func (c *Config) validate() []string {
 	checkURL("ELEVENLABS_API_URL", c.ElevenLabsAPIURL, "http", "https")
 	if c.DatabaseURL != "" {
 		checkURL("DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
-		if c.JWTSecret == "" {
+		if c.JWTSecret == "" && signs {
 			errs = append(errs, "JWT_SECRET: required when DATABASE_URL is set (every node must sign tokens with the same secret); generate one with `openssl rand -hex 32`")
 		}
 	}

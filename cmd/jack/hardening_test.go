@@ -11,6 +11,7 @@ import (
 
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/persistence/postgres/postgrestest"
+	"github.com/jack-auto/jack/persistence/storetest"
 )
 
 // hardeningStores are the two Stores a node can run on; Postgres skips without its URL.
@@ -84,4 +85,40 @@ func TestHardening_IdempotencyKeyReused(t *testing.T) {
 			require.Len(t, b.twilio.Messages(), 1, "one text went out")
 		})
 	}
+}
+
+// TestCommandHelp: `jack <cmd> --help` (and -h) prints the command's usage and succeeds, for
+// every command, whatever the environment (issue 15, item 10).
+func TestCommandHelp(t *testing.T) {
+	t.Parallel()
+	broken := map[string]string{"DATABASE_URL": "postgres://nowhere/db"} // no JWT_SECRET: serve would refuse
+	for _, args := range [][]string{
+		{"serve", "--help"}, {"serve", "-h"}, {"migrate", "--help"}, {"migrate", "up", "-h"},
+		{"simulate", "sms", "--help"}, {"simulate", "--help"}, {"import", "leads", "--help"}, {"import", "--help"},
+		{"audit", "--help"}, {"audit", "-h"}, {"help"}, {"--help"}, {"-h"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel()
+			out, errOut, err := runCLI(t, broken, args...)
+			require.NoError(t, err, errOut)
+			require.Contains(t, strings.ToLower(out), "usage:")
+		})
+	}
+}
+
+// TestImportLeadsCommand_PostgresWithoutSecret: `jack import leads` on Postgres signs no token,
+// so it runs without JWT_SECRET (issue 15, item 10).
+func TestImportLeadsCommand_PostgresWithoutSecret(t *testing.T) {
+	t.Parallel()
+	withSecret := map[string]string{"DATABASE_URL": postgrestest.URL(t), "JWT_SECRET": strings.Repeat("s", 40), "JACK_DATA_DIR": t.TempDir()}
+	store := mustOpenCLIStore(t, withSecret)
+	org, _ := storetest.MustCreateOrganization(t, store)
+	path := mustWriteFile(t, "leads.csv", "name,phone\nNo Secret,(201) 555-0160\n")
+	env := map[string]string{"DATABASE_URL": withSecret["DATABASE_URL"], "JACK_DATA_DIR": withSecret["JACK_DATA_DIR"]}
+	_, errOut, err := runCLI(t, env, "import", "leads", "--org", org.ID.String(), path)
+	require.NoError(t, err, errOut)
+	_, err = store.FindLeadByPhone(t.Context(), org.ID, "+12015550160")
+	require.NoError(t, err)
+	_, _, err = runCLI(t, env, "serve")
+	require.ErrorContains(t, err, "JWT_SECRET", "serve still needs it")
 }

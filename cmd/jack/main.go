@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -71,7 +72,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
 	}
-	cfg, err := LoadConfig(getenv)
+	if text, ok := commandHelp(args); ok {
+		fmt.Fprint(stdout, text) // help is an answer, not an error: exit 0, before any configuration
+		return nil
+	}
+	cfg, err := loadConfig(getenv, args[0] == "serve")
 	if err != nil {
 		return err
 	}
@@ -86,13 +91,51 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runImport(ctx, cfg, args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(ctx, cfg, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return nil
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
+}
+
+// Usages of the commands that have no flag set of their own.
+const (
+	serveUsage = `usage: jack serve
+
+Runs a node: the API, the dashboard, the webhooks and the conversation engine, configured by the
+environment (see the README). It migrates the database first.
+`
+	migrateUsage = `usage: jack migrate up|down|status
+
+Applies, rolls back (one step) or lists the database migrations of the configured database
+(DATABASE_URL, else the embedded one under JACK_DATA_DIR).
+`
+	simulateUsage = `usage: jack simulate sms --to <dealership number> --from <customer number> [--region US] [--server URL] "text"
+
+Signs an incoming-message webhook as Twilio would and posts it to a running server.
+`
+)
+
+// commandHelp returns the usage of args' command when args ask for help (-h, -help or --help
+// after the command, or help as the command).
+func commandHelp(args []string) (string, bool) {
+	usages := map[string]string{"serve": serveUsage, "migrate": migrateUsage, "simulate": simulateUsage,
+		"import": importUsage, "audit": auditUsage}
+	if slices.Contains([]string{"-h", "-help", "--help", "help"}, args[0]) {
+		return usage, true
+	}
+	text, known := usages[args[0]]
+	if !known {
+		return "", false
+	}
+	for _, a := range args[1:] {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			return text, true
+		}
+	}
+	return "", false
 }
 
 func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
