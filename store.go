@@ -114,6 +114,9 @@ type ReminderStore interface {
 	ClaimDueReminders(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Reminder, error)
 	// FindReminders lists orgID's reminders of one phone ("" for all), newest first, at most 200.
 	FindReminders(ctx context.Context, orgID uuid.UUID, phone string) ([]*Reminder, error)
+	// DeleteRemindersBefore is tenant-free maintenance: it drops fired and canceled reminders
+	// that fired (canceled ones: were created) before t, and says how many. Pending ones stay.
+	DeleteRemindersBefore(ctx context.Context, t time.Time) (int64, error)
 }
 
 // PhoneNumberStore keeps the dealerships' own numbers.

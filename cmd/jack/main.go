@@ -395,7 +395,12 @@ func (m *Main) voice() (jack.Agent, jack.VoiceDialer, error) {
 // EventRetention is how long published events are kept for dashboards to replay (DESIGN §3).
 const EventRetention = 30 * 24 * time.Hour
 
-// janitor drops events older than EventRetention now and every interval. Every node runs it;
+// ReminderRetention is how long fired and canceled follow-up reminders are kept (for the
+// timeline's "what was sent when" and for support); pending ones are never dropped.
+const ReminderRetention = 30 * 24 * time.Hour
+
+// janitor drops events older than EventRetention, and fired or canceled reminders older than
+// ReminderRetention, now and every interval. Every node runs it;
 // the deletes are idempotent.
 func (m *Main) janitor(ctx context.Context, interval time.Duration) {
 	for {
@@ -405,6 +410,13 @@ func (m *Main) janitor(ctx context.Context, interval time.Duration) {
 			m.Log.Warn("drop old events", "err", err)
 		case n > 0:
 			m.Log.Info("dropped old events", "count", n)
+		}
+		n, err = m.Store.DeleteRemindersBefore(ctx, time.Now().Add(-ReminderRetention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			m.Log.Warn("drop old reminders", "err", err)
+		case n > 0:
+			m.Log.Info("dropped old reminders", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -36,7 +36,7 @@ func TestMigrate(t *testing.T) {
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
-	require.Contains(t, run("down"), "00007_sessions.sql")
+	require.Contains(t, run("down"), "00007_hardening.sql")
 	require.Equal(t, 9, tableCount())
 	require.Contains(t, run("down"), "00005_indexes.sql")
 	require.Equal(t, 9, tableCount())
@@ -56,7 +56,7 @@ func TestMigrate(t *testing.T) {
 	require.Contains(t, up, "00003_reports.sql")
 	require.Contains(t, up, "00004_nurture.sql")
 	require.Contains(t, up, "00005_indexes.sql")
-	require.Contains(t, up, "00007_sessions.sql")
+	require.Contains(t, up, "00007_hardening.sql")
 	require.Equal(t, 10, tableCount())
 	require.NotContains(t, run("status"), "pending")
 

@@ -55,6 +55,7 @@ func RunStore(t *testing.T, f Features, newStore func(t *testing.T) jack.Store) 
 		{"Intake", testIntake},
 		{"Reports", testReports},
 		{"Reminders", testReminders},
+		{"ReminderUpkeep", testReminderUpkeep},
 		{"Tenancy", testTenancy},
 	} {
 		t.Run(area.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
--- Sessions that can end (issue 15): every access token names a row here, checked on each
+-- Hardening (issue 15). Sessions that can end: every access token names a row here, checked on each
 -- request, so logout, a password change and removing or deactivating a user take effect at once.
 
 -- +goose Up
