@@ -129,25 +129,38 @@ func testSessions(t *testing.T, open func(testing.TB) jack.Store) {
 		MustFail(t, s.URL, request{Method: "PATCH", Path: "/api/users/not-a-uuid", Token: owner, Body: map[string]any{"active": false}}, http.StatusNotFound, jack.ENOTFOUND)
 	})
 
-	// Two nodes over one Store and one broker, each trusting a cached session for an hour: a
-	// deactivation on one node stops the token on the other at once (the broker tells it).
-	t.Run("RevokedOnEveryNode", func(t *testing.T) {
-		t.Parallel()
-		store, broker := open(t), mustMemoryBroker(t)
-		long := func(cfg *jackhttp.Config) { cfg.SessionCacheTTL = time.Hour }
-		a := MustOpenServerWithBroker(t, store, broker, long)
-		b := MustOpenServerWithBroker(t, store, broker, long)
-		owner, _, _ := MustRegister(t, a.URL)
-		agent, u := MustCreateUser(t, a.URL, owner, jack.RoleAgent)
-		require.Equal(t, http.StatusOK, me(t, b, agent), "node b caches the session")
-		MustDo(t, a.URL, request{Method: "PATCH", Path: "/api/users/" + u.ID.String(), Token: owner, Body: map[string]any{"active": false}}, http.StatusOK, nil)
-		waitUntil(t, 5*time.Second, "node b refuses the token", func() bool { return me(t, b, agent) == http.StatusUnauthorized })
+	// Two nodes over one Store, each trusting a cached session for an hour: a deactivation or a
+	// logout on one node stops the token on the other at once (the broker tells it), with the
+	// in-process broker and with Redis (each node its own connection).
+	for _, br := range brokers {
+		t.Run("RevokedOnEveryNode/"+br.name, func(t *testing.T) {
+			t.Parallel()
+			if br.needsEnv != "" && os.Getenv(br.needsEnv) == "" {
+				t.Skipf("%s is not set: the %s broker's tests need it", br.needsEnv, br.name)
+			}
+			store := open(t)
+			shared := br.open(t)
+			nodeBroker := func() jack.Broker {
+				if br.name == "Memory" {
+					return shared // in-process: the nodes must share it to hear each other
+				}
+				return br.open(t)
+			}
+			long := func(cfg *jackhttp.Config) { cfg.SessionCacheTTL = time.Hour }
+			a := MustOpenServerWithBroker(t, store, nodeBroker(), long)
+			b := MustOpenServerWithBroker(t, store, nodeBroker(), long)
+			owner, _, _ := MustRegister(t, a.URL)
+			agent, u := MustCreateUser(t, a.URL, owner, jack.RoleAgent)
+			require.Equal(t, http.StatusOK, me(t, b, agent), "node b caches the session")
+			MustDo(t, a.URL, request{Method: "PATCH", Path: "/api/users/" + u.ID.String(), Token: owner, Body: map[string]any{"active": false}}, http.StatusOK, nil)
+			waitUntil(t, 5*time.Second, "node b refuses the token", func() bool { return me(t, b, agent) == http.StatusUnauthorized })
 
-		other, _ := MustCreateUser(t, a.URL, owner, jack.RoleAgent)
-		require.Equal(t, http.StatusOK, me(t, b, other))
-		MustDo(t, a.URL, request{Method: "POST", Path: "/api/auth/logout", Token: other}, http.StatusNoContent, nil)
-		waitUntil(t, 5*time.Second, "node b refuses the logged-out token", func() bool { return me(t, b, other) == http.StatusUnauthorized })
-	})
+			other, _ := MustCreateUser(t, a.URL, owner, jack.RoleAgent)
+			require.Equal(t, http.StatusOK, me(t, b, other))
+			MustDo(t, a.URL, request{Method: "POST", Path: "/api/auth/logout", Token: other}, http.StatusNoContent, nil)
+			waitUntil(t, 5*time.Second, "node b refuses the logged-out token", func() bool { return me(t, b, other) == http.StatusUnauthorized })
+		})
+	}
 }
 
 // TestRoleMatrix walks every route of the matrix with every role: an admitted role passes
