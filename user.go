@@ -53,6 +53,20 @@ type UserUpdate struct {
 	PasswordHash *string // a new bcrypt hash
 }
 
+// Apply sets upd's fields on u, changed at now.
+func (u *User) Apply(upd UserUpdate, now time.Time) {
+	if upd.Role != nil {
+		u.Role = *upd.Role
+	}
+	if upd.Active != nil {
+		u.Active = *upd.Active
+	}
+	if upd.PasswordHash != nil {
+		u.PasswordHash = *upd.PasswordHash
+	}
+	u.UpdatedAt = now
+}
+
 // Session is one sign-in: every access token (and the stream tokens minted from it) names one,
 // and a token works only while its session is valid.
 type Session struct {

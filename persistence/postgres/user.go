@@ -128,16 +128,7 @@ func (s *Store) UpdateUser(ctx context.Context, orgID, id uuid.UUID, upd jack.Us
 		if u, err = scanUser(tx.tx.QueryRow(ctx, `SELECT `+userColumns+` FROM user_profiles WHERE organization_id = $1 AND id = $2`, tx.orgID, id)); err != nil {
 			return orNotFound(err, "User")
 		}
-		if upd.Role != nil {
-			u.Role = *upd.Role
-		}
-		if upd.Active != nil {
-			u.Active = *upd.Active
-		}
-		if upd.PasswordHash != nil {
-			u.PasswordHash = *upd.PasswordHash
-		}
-		u.UpdatedAt = tx.now
+		u.Apply(upd, tx.now)
 		if _, err := tx.tx.Exec(ctx, `
 			UPDATE user_profiles SET role = $3, password_hash = $4, updated_at = $5,
 				deactivated_at = CASE WHEN $6 THEN NULL ELSE COALESCE(deactivated_at, $5) END

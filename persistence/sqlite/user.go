@@ -117,16 +117,7 @@ func (s *Store) UpdateUser(ctx context.Context, orgID, id uuid.UUID, upd jack.Us
 		if u, err = findUserByID(ctx, tx, id); err != nil {
 			return err
 		}
-		if upd.Role != nil {
-			u.Role = *upd.Role
-		}
-		if upd.Active != nil {
-			u.Active = *upd.Active
-		}
-		if upd.PasswordHash != nil {
-			u.PasswordHash = *upd.PasswordHash
-		}
-		u.UpdatedAt = tx.now
+		u.Apply(upd, tx.now)
 		if _, err := tx.exec(ctx, `
 			UPDATE user_profiles SET role = ?, password_hash = ?, updated_at = ?,
 				deactivated_at = CASE WHEN ? THEN NULL ELSE COALESCE(deactivated_at, ?) END
