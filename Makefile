@@ -27,11 +27,14 @@ test-unit:
 	$(GO) test -count=1 -timeout 10m $(CLUSTER_PKGS)
 	$(GO) test -race -count=1 -timeout 5m -run '^TestSingleEngineRace$$' ./actors/
 
+# cmd/jack's webhook fuzzer starts a whole node on Postgres (TEST_DATABASE_URL) in each fuzz
+# worker: one worker keeps it within the machine.
 fuzz: ## each fuzz target for a bounded few seconds (FUZZTIME)
-	@set -e; for dir in $(FUZZ_TARGETS); do \
+	@set -e; fuzz_parallel() { case $$1 in ./cmd/*) echo -parallel=1;; esac; }; \
+	for dir in $(FUZZ_TARGETS); do \
 	  for target in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
 	    echo "fuzz $$dir $$target"; \
-	    $(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$dir; \
+	    $(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$(fuzz_parallel $$dir) $$dir; \
 	  done; \
 	done
 

@@ -82,6 +82,20 @@ type AuditReport struct {
 	NumbersWithoutElevenLabs []NumberRef `json:"numbersWithoutElevenLabs"`
 	// InvalidLeadPhones lists leads whose normalized phone is not valid E.164.
 	InvalidLeadPhones []LeadRef `json:"invalidLeadPhones"`
+	// OverdueReminders lists pending follow-up reminders due more than ReminderOverdue before
+	// the audit: no node has been firing them.
+	OverdueReminders []ReminderRef `json:"overdueReminders"`
+}
+
+// ReminderOverdue is how late a pending reminder may be before the audit reports it.
+const ReminderOverdue = time.Hour
+
+// ReminderRef names an organization's pending reminder.
+type ReminderRef struct {
+	OrganizationID uuid.UUID `json:"organizationId"`
+	LeadID         string    `json:"leadId"`
+	Phone          string    `json:"phone"`
+	DueAt          time.Time `json:"dueAt"`
 }
 
 // SharedPhone is a customer phone known to several organizations.
@@ -111,5 +125,5 @@ func (r *AuditReport) Problems() bool {
 			return true
 		}
 	}
-	return len(r.NumbersWithoutElevenLabs) > 0 || len(r.InvalidLeadPhones) > 0
+	return len(r.NumbersWithoutElevenLabs) > 0 || len(r.InvalidLeadPhones) > 0 || len(r.OverdueReminders) > 0
 }

@@ -2,6 +2,7 @@ package jack
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -19,7 +20,12 @@ type Principal struct {
 	UserID         uuid.UUID
 	Email          string
 	OrganizationID uuid.UUID
-	Role           Role
+	// Role is the user's current role (read with the session), not the one the token was
+	// issued with.
+	Role Role
+	// SessionID is the sign-in the token belongs to; SessionExpiresAt is when it ends.
+	SessionID        uuid.UUID
+	SessionExpiresAt time.Time
 }
 
 // NewContextWithPrincipal returns a copy of ctx carrying the authenticated principal.

@@ -49,6 +49,28 @@ type UserStore interface {
 	FindUsers(ctx context.Context, orgID uuid.UUID) ([]*User, error)
 	// CreateUser returns ECONFLICT if the email is taken.
 	CreateUser(ctx context.Context, orgID uuid.UUID, u *User) error
+	// UpdateUser applies upd to the user id of orgID and returns it; deactivating also revokes
+	// every session of the user in the same transaction. Returns ENOTFOUND if id is not a user of
+	// orgID, EUNPROCESSABLE for an unknown role, ECONFLICT (reason last_admin) when the change
+	// would leave orgID without an active owner or admin.
+	UpdateUser(ctx context.Context, orgID, id uuid.UUID, upd UserUpdate) (*User, error)
+	// DeleteUser removes the user id of orgID with their sessions; their leads and messages
+	// keep no author. ENOTFOUND if id is not a user of orgID, ECONFLICT (reason last_admin) when
+	// they are the organization's last active owner or admin.
+	DeleteUser(ctx context.Context, orgID, id uuid.UUID) error
+
+	// CreateSession stores a new session of s.UserID in orgID (and drops that user's expired
+	// ones). ENOTFOUND if the user is not an active user of orgID.
+	CreateSession(ctx context.Context, orgID uuid.UUID, s *Session) error
+	// FindSession returns the session id of orgID with its user's current role and state;
+	// ENOTFOUND if there is none (a removed user's sessions are gone).
+	FindSession(ctx context.Context, orgID, id uuid.UUID) (*Session, error)
+	// RevokeSession revokes the session id of orgID (a second call changes nothing); ENOTFOUND
+	// if there is none.
+	RevokeSession(ctx context.Context, orgID, id uuid.UUID) error
+	// RevokeUserSessions revokes every live session of the user of orgID except the one named
+	// except (uuid.Nil for none) and says how many it revoked.
+	RevokeUserSessions(ctx context.Context, orgID, userID, except uuid.UUID) (int, error)
 }
 
 // LeadStore keeps the CRM side of leads. Conversation fields change through ConversationTx.
@@ -93,6 +115,9 @@ type ReminderStore interface {
 	ClaimDueReminders(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Reminder, error)
 	// FindReminders lists orgID's reminders of one phone ("" for all), newest first, at most 200.
 	FindReminders(ctx context.Context, orgID uuid.UUID, phone string) ([]*Reminder, error)
+	// DeleteRemindersBefore is tenant-free maintenance: it drops fired and canceled reminders
+	// that fired (canceled ones: were created) before t, and says how many. Pending ones stay.
+	DeleteRemindersBefore(ctx context.Context, t time.Time) (int64, error)
 }
 
 // PhoneNumberStore keeps the dealerships' own numbers.

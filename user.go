@@ -40,9 +40,58 @@ type User struct {
 	FullName       string    `json:"fullName"`
 	OrganizationID uuid.UUID `json:"organizationId"`
 	Role           Role      `json:"role"`
-	CreatedAt      time.Time `json:"createdAt"`
-	UpdatedAt      time.Time `json:"updatedAt"`
+	// Active is false for a deactivated user, who can neither sign in nor use a token.
+	Active    bool      `json:"active"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
+
+// UserUpdate changes a user; nil fields change nothing.
+type UserUpdate struct {
+	Role         *Role
+	Active       *bool   // false deactivates (and revokes every session), true reactivates
+	PasswordHash *string // a new bcrypt hash
+}
+
+// Apply sets upd's fields on u, changed at now.
+func (u *User) Apply(upd UserUpdate, now time.Time) {
+	if upd.Role != nil {
+		u.Role = *upd.Role
+	}
+	if upd.Active != nil {
+		u.Active = *upd.Active
+	}
+	if upd.PasswordHash != nil {
+		u.PasswordHash = *upd.PasswordHash
+	}
+	u.UpdatedAt = now
+}
+
+// Session is one sign-in: every access token (and the stream tokens minted from it) names one,
+// and a token works only while its session is valid.
+type Session struct {
+	ID             uuid.UUID
+	OrganizationID uuid.UUID
+	UserID         uuid.UUID
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	RevokedAt      *time.Time
+	// Role and Active are the user's current ones, read with the session: a role change or a
+	// deactivation applies to tokens already issued.
+	Role   Role
+	Active bool
+}
+
+// Valid reports whether the session may be used at now.
+func (s *Session) Valid(now time.Time) bool {
+	return s.RevokedAt == nil && s.Active && now.Before(s.ExpiresAt)
+}
+
+// Reasons of the user-management conflicts.
+const (
+	// ReasonLastAdmin: the change would leave the organization without an active owner or admin.
+	ReasonLastAdmin = "last_admin"
+)
 
 // MinPasswordLength is the shortest password accepted.
 const MinPasswordLength = 8

@@ -405,7 +405,8 @@ func testPhoneNumbers(t *testing.T, s *testServer) {
 	e := MustFail(t, s.URL, request{Method: "POST", Path: pathA, Token: tokenA, Body: map[string]string{"phoneNumber": "555"}}, http.StatusUnprocessableEntity, jack.EUNPROCESSABLE)
 	require.Contains(t, e.Error.Fields, "phoneNumber")
 	require.Contains(t, e.Error.Fields, "twilioPhoneSid")
-	MustFail(t, s.URL, request{Method: "POST", Path: activate, Token: tokenA, Body: map[string]string{}}, http.StatusUnprocessableEntity, jack.EUNPROCESSABLE)
+	// A number without an ElevenLabs phone comes back on for texts (issue 15, item 10).
+	MustDo(t, s.URL, request{Method: "POST", Path: activate, Token: tokenA, Body: map[string]string{}}, http.StatusOK, nil)
 
 	var activated jack.PhoneNumber
 	MustDo(t, s.URL, request{Method: "POST", Path: activate, Token: tokenA, Body: map[string]string{"elevenLabsPhoneId": "phnum_a"}}, http.StatusOK, &activated)

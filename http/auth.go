@@ -2,6 +2,7 @@ package http
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -16,7 +17,8 @@ import (
 )
 
 // tokenClaims are the access token's claims (DESIGN §3): userId, email, organizationId, role,
-// exp and iat. A stream token has the same claims without email, plus typ "stream".
+// exp and iat, plus jti, the id of the session the token belongs to. A stream token has the
+// same claims without email, plus typ "stream"; its jti is the session that minted it.
 type tokenClaims struct {
 	UserID         string `json:"userId"`
 	Email          string `json:"email,omitempty"`
@@ -48,15 +50,34 @@ var (
 	errOtherOrg       = jack.Errorf(jack.EFORBIDDEN, "Organization access denied.")
 )
 
-// issueToken signs an access token for u valid for JWTTTL.
-func (s *Server) issueToken(u *jack.User) (string, error) {
+// issueToken starts a session of u valid for JWTTTL and signs its access token. ENOTFOUND when
+// u is not an active user any more.
+func (s *Server) issueToken(ctx context.Context, u *jack.User) (string, error) {
+	sess := &jack.Session{UserID: u.ID, ExpiresAt: s.cfg.Now().Add(s.cfg.JWTTTL)}
+	if err := s.store.CreateSession(ctx, u.OrganizationID, sess); err != nil {
+		return "", err
+	}
 	token, _, err := s.signToken(tokenClaims{
-		UserID:         u.ID.String(),
-		Email:          u.Email,
-		OrganizationID: u.OrganizationID.String(),
-		Role:           string(u.Role),
-	}, s.cfg.JWTTTL)
+		UserID:           u.ID.String(),
+		Email:            u.Email,
+		OrganizationID:   u.OrganizationID.String(),
+		Role:             string(u.Role),
+		RegisteredClaims: jwt.RegisteredClaims{ID: sess.ID.String()},
+	}, sess.ExpiresAt.Sub(s.cfg.Now()))
 	return token, err
+}
+
+// streamTokenClaims are the claims of a stream token minted by p, and how long it lives: as
+// long as p's session, whose id it carries, so an EventSource can reconnect with the same URL
+// for as long as the session lasts, and no longer once it is revoked.
+func streamTokenClaims(p *jack.Principal, now time.Time) (tokenClaims, time.Duration) {
+	return tokenClaims{
+		UserID:           p.UserID.String(),
+		OrganizationID:   p.OrganizationID.String(),
+		Role:             string(p.Role),
+		Type:             streamTokenType,
+		RegisteredClaims: jwt.RegisteredClaims{ID: p.SessionID.String()},
+	}, p.SessionExpiresAt.Sub(now)
 }
 
 // signToken signs claims issued now and valid for ttl, and returns the token with its expiry.
@@ -87,11 +108,28 @@ func (s *Server) parseTokenOfType(raw, typ string) (*jack.Principal, error) {
 	}
 	userID, uerr := uuid.Parse(claims.UserID)
 	orgID, oerr := uuid.Parse(claims.OrganizationID)
+	sessionID, serr := uuid.Parse(claims.ID)
 	role := jack.Role(claims.Role)
-	if uerr != nil || oerr != nil || !role.Valid() {
+	if uerr != nil || oerr != nil || serr != nil || !role.Valid() {
 		return nil, errInvalidToken
 	}
-	return &jack.Principal{UserID: userID, Email: claims.Email, OrganizationID: orgID, Role: role}, nil
+	return &jack.Principal{UserID: userID, Email: claims.Email, OrganizationID: orgID, Role: role, SessionID: sessionID}, nil
+}
+
+// checkSession completes p from its session: the token is good only while the session is
+// valid (not revoked, not expired, its user active), and the role is the user's current one.
+func (s *Server) checkSession(ctx context.Context, p *jack.Principal) error {
+	sess, err := s.sessions.find(ctx, p.OrganizationID, p.SessionID)
+	if jack.ErrorCode(err) == jack.ENOTFOUND {
+		return errInvalidToken
+	} else if err != nil {
+		return err
+	}
+	if sess.UserID != p.UserID || !sess.Valid(s.cfg.Now()) {
+		return errInvalidToken
+	}
+	p.Role, p.SessionExpiresAt = sess.Role, sess.ExpiresAt
+	return nil
 }
 
 // authenticate is the middleware of every signed-in route: it verifies the bearer token, applies
@@ -114,6 +152,12 @@ func (s *Server) authenticateWith(c *fiber.Ctx, credentials func(*fiber.Ctx) (*j
 		return err
 	}
 	if err := checkTenant(c, p.OrganizationID); err != nil {
+		return err
+	}
+	if err := s.checkSession(c.UserContext(), p); err != nil {
+		if jack.ErrorCode(err) == jack.EUNAUTHORIZED {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="jack"`)
+		}
 		return err
 	}
 	c.SetUserContext(jack.NewContextWithPrincipal(c.UserContext(), p))
@@ -246,7 +290,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return err
 	}
 
-	attempt, wait := s.logins.begin(s.cfg.Now(), "email:"+email, "ip:"+c.IP())
+	attempt, wait := s.logins.begin(s.cfg.Now(), email, s.clientIP(c))
 	if wait > 0 {
 		secs := int(math.Ceil(wait.Seconds()))
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
@@ -263,20 +307,24 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(req.Password)) != nil {
 		return errBadCredentials
 	}
-	attempt.succeeded()
-
 	org, err := s.store.FindOrganizationByID(c.UserContext(), u.OrganizationID)
 	if err != nil {
 		return err
 	}
-	return s.signedIn(c, fiber.StatusOK, u, org)
+	if err := s.signedIn(c, fiber.StatusOK, u, org); jack.ErrorCode(err) == jack.ENOTFOUND {
+		return errBadCredentials // deactivated: the same answer as a wrong password
+	} else if err != nil {
+		return err
+	}
+	attempt.succeeded()
+	return nil
 }
 
 // signedIn answers {token,user,organization} and sets the token cookie, which only
 // GET /api/stream reads (other routes want the bearer header, so the cookie cannot be
 // ridden by cross-site requests that change data).
 func (s *Server) signedIn(c *fiber.Ctx, status int, u *jack.User, org *jack.Organization) error {
-	token, err := s.issueToken(u)
+	token, err := s.issueToken(c.UserContext(), u)
 	if err != nil {
 		return err
 	}
@@ -284,10 +332,67 @@ func (s *Server) signedIn(c *fiber.Ctx, status int, u *jack.User, org *jack.Orga
 	return c.Status(status).JSON(authResponse{Token: token, User: u, Organization: org})
 }
 
-// logout clears the token cookie. The token itself stays valid until it expires: access
-// tokens are stateless.
+// logout revokes the session of the token presented (bearer header, else the cookie) on every
+// node, with the stream tokens minted from it, and clears the cookie. A missing, expired or
+// already revoked token is not an error: the caller is signed out either way.
 func (s *Server) logout(c *fiber.Ctx) error {
 	s.setTokenCookie(c, "", 0)
+	p, err := s.bearerPrincipal(c)
+	if err != nil {
+		p, err = s.parseToken(c.Cookies(tokenCookie))
+	}
+	if err == nil {
+		err := s.store.RevokeSession(c.UserContext(), p.OrganizationID, p.SessionID)
+		if err != nil && jack.ErrorCode(err) != jack.ENOTFOUND {
+			return err
+		}
+		s.sessionsChangedNow(c.UserContext(), sessionsChanged{SessionID: p.SessionID})
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+type changePasswordRequest struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
+// changePassword sets the caller's password after checking the current one, and revokes every
+// other session of the caller on every node: the token presented keeps working.
+func (s *Server) changePassword(c *fiber.Ctx) error {
+	var req changePasswordRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	fields := map[string]string{}
+	if req.CurrentPassword == "" {
+		fields["currentPassword"] = "is required"
+	}
+	if p := jack.ValidatePassword(req.NewPassword); p != "" {
+		fields["newPassword"] = p
+	}
+	if err := jack.ValidationError(fields); err != nil {
+		return err
+	}
+	p := principal(c)
+	u, err := s.store.FindUserByID(c.UserContext(), p.OrganizationID, p.UserID)
+	if err != nil {
+		return err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(req.CurrentPassword)) != nil {
+		return jack.ReasonErrorf(jack.EFORBIDDEN, "wrong_password", "The current password is incorrect.")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(req.NewPassword), s.cfg.BcryptCost)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	h := string(hash)
+	if _, err := s.store.UpdateUser(c.UserContext(), p.OrganizationID, p.UserID, jack.UserUpdate{PasswordHash: &h}); err != nil {
+		return err
+	}
+	if _, err := s.store.RevokeUserSessions(c.UserContext(), p.OrganizationID, p.UserID, p.SessionID); err != nil {
+		return err
+	}
+	s.sessionsChangedNow(c.UserContext(), sessionsChanged{UserID: p.UserID})
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -318,6 +423,7 @@ func (s *Server) newUser(orgID uuid.UUID, email, password, fullName string, role
 		FullName:       strings.TrimSpace(fullName),
 		OrganizationID: orgID,
 		Role:           role,
+		Active:         true,
 		CreatedAt:      now,
 		UpdatedAt:      now,
 	}

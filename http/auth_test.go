@@ -72,37 +72,43 @@ func TestLogin(t *testing.T) {
 		require.Contains(t, e.Error.Fields, "password")
 	})
 
-	// After LoginMaxFailures failures for one email, even the right password gets 429 until the
-	// window passes. Each attempt comes from another IP, so only the email's counter applies.
-	t.Run("LockoutByEmail", func(t *testing.T) {
+	// After LoginMaxFailures failures of one account from one address, that address waits
+	// longer and longer (1s, 2s, 4s …) between guesses; the right password from another
+	// address still gets in at once (issue 15, item 4).
+	t.Run("GrowingDelaysPerAccountAndIP", func(t *testing.T) {
 		t.Parallel()
 		s := MustOpenServer(t, nil, behindProxy)
 		_, owner, _ := MustRegister(t, s.URL)
-		for i := range jackhttp.DefaultLoginMaxFailures {
-			MustFail(t, s.URL, loginRequest(owner.Email, "wrong password", ip(i)), http.StatusUnauthorized, jack.EUNAUTHORIZED)
+		attacker := ip(1)
+		for range jackhttp.DefaultLoginMaxFailures {
+			MustFail(t, s.URL, loginRequest(owner.Email, "wrong password", attacker), http.StatusUnauthorized, jack.EUNAUTHORIZED)
 		}
-		resp := Do(t, s.URL, loginRequest(owner.Email, testPassword, ip(100)))
-		require.Equal(t, http.StatusTooManyRequests, resp.Status, "%s", resp.Body)
-		require.Contains(t, string(resp.Body), `"code":"rate_limited"`)
-		retry, err := strconv.Atoi(resp.Header.Get("Retry-After"))
-		require.NoError(t, err)
-		require.InDelta(t, jackhttp.DefaultLoginWindow.Seconds(), retry, 5)
-
-		// The address is normalized: case and spaces do not dodge the limit.
-		MustFail(t, s.URL, loginRequest("  "+strings.ToUpper(owner.Email), testPassword, ip(101)), http.StatusTooManyRequests, jack.ERATELIMIT)
-		// Other accounts are not affected.
-		MustFail(t, s.URL, loginRequest(uniqueEmail("other"), testPassword, ip(102)), http.StatusUnauthorized, jack.EUNAUTHORIZED)
-
+		for _, delay := range []int{1, 2, 4, 8} {
+			resp := Do(t, s.URL, loginRequest(owner.Email, testPassword, attacker))
+			require.Equal(t, http.StatusTooManyRequests, resp.Status, "%s", resp.Body)
+			require.Contains(t, string(resp.Body), `"code":"rate_limited"`)
+			retry, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+			require.NoError(t, err)
+			require.Equal(t, delay, retry)
+			// The address is normalized: case and spaces do not dodge the limit.
+			MustFail(t, s.URL, loginRequest("  "+strings.ToUpper(owner.Email), "wrong password", attacker), http.StatusTooManyRequests, jack.ERATELIMIT)
+			s.Clock.Advance(time.Duration(delay) * time.Second)
+			MustFail(t, s.URL, loginRequest(owner.Email, "wrong password", attacker), http.StatusUnauthorized, jack.EUNAUTHORIZED)
+		}
+		// The owner, typing the right password from another address, is not locked out.
+		MustDo(t, s.URL, loginRequest(owner.Email, testPassword, ip(2)), http.StatusOK, nil)
+		// The attacker's other guesses (other accounts) are not slowed either, below the IP cap.
+		MustFail(t, s.URL, loginRequest(uniqueEmail("other"), testPassword, attacker), http.StatusUnauthorized, jack.EUNAUTHORIZED)
 		s.Clock.Advance(jackhttp.DefaultLoginWindow)
-		MustDo(t, s.URL, loginRequest(owner.Email, testPassword, ip(103)), http.StatusOK, nil)
+		MustDo(t, s.URL, loginRequest(owner.Email, testPassword, attacker), http.StatusOK, nil)
 	})
 
-	// One IP guessing across many emails is limited too.
-	t.Run("LockoutByIP", func(t *testing.T) {
+	// One IP spraying guesses across many accounts meets the looser per-IP cap.
+	t.Run("IPCap", func(t *testing.T) {
 		t.Parallel()
-		s := MustOpenServer(t, nil)
+		s := MustOpenServer(t, nil, func(cfg *jackhttp.Config) { cfg.LoginIPMaxFailures = 8 })
 		_, owner, _ := MustRegister(t, s.URL)
-		for range jackhttp.DefaultLoginMaxFailures {
+		for range 8 {
 			MustFail(t, s.URL, loginRequest(uniqueEmail("guess"), testPassword, ""), http.StatusUnauthorized, jack.EUNAUTHORIZED)
 		}
 		MustFail(t, s.URL, loginRequest(owner.Email, testPassword, ""), http.StatusTooManyRequests, jack.ERATELIMIT)
@@ -110,19 +116,42 @@ func TestLogin(t *testing.T) {
 		MustDo(t, s.URL, loginRequest(owner.Email, testPassword, ""), http.StatusOK, nil)
 	})
 
-	// A success clears the email's failures.
-	t.Run("SuccessResetsEmail", func(t *testing.T) {
+	// Without trusted proxies, X-Forwarded-For is not believed: a client cannot dodge its
+	// limit by inventing addresses, nor lock out a victim's address.
+	t.Run("ForwardedForIgnoredWithoutTrustedProxies", func(t *testing.T) {
+		t.Parallel()
+		s := MustOpenServer(t, nil)
+		_, owner, _ := MustRegister(t, s.URL)
+		for i := range jackhttp.DefaultLoginMaxFailures {
+			MustFail(t, s.URL, loginRequest(owner.Email, "wrong password", ip(i)), http.StatusUnauthorized, jack.EUNAUTHORIZED)
+		}
+		MustFail(t, s.URL, loginRequest(owner.Email, "wrong password", ip(50)), http.StatusTooManyRequests, jack.ERATELIMIT)
+	})
+
+	// Behind a trusted load balancer, everyone shares the balancer's socket address: one
+	// client's failures must not lock out the others, so the client is read from the right of
+	// X-Forwarded-For (entries a client wrote itself, on the left, are not believed).
+	t.Run("BehindLoadBalancerNobodyLocksOutEveryone", func(t *testing.T) {
 		t.Parallel()
 		s := MustOpenServer(t, nil, behindProxy)
 		_, owner, _ := MustRegister(t, s.URL)
-		n := 0
+		for range jackhttp.DefaultLoginMaxFailures + 3 {
+			Do(t, s.URL, loginRequest(owner.Email, "wrong password", ip(66)+", "+ip(7)))
+		}
+		MustDo(t, s.URL, loginRequest(owner.Email, testPassword, ip(66)+", "+ip(8)), http.StatusOK, nil)
+		MustFail(t, s.URL, loginRequest(owner.Email, testPassword, ip(66)+", "+ip(7)), http.StatusTooManyRequests, jack.ERATELIMIT)
+	})
+
+	// A success clears the pair's failures.
+	t.Run("SuccessResetsPair", func(t *testing.T) {
+		t.Parallel()
+		s := MustOpenServer(t, nil, behindProxy)
+		_, owner, _ := MustRegister(t, s.URL)
 		for range 3 {
 			for range jackhttp.DefaultLoginMaxFailures - 1 {
-				MustFail(t, s.URL, loginRequest(owner.Email, "wrong password", ip(n)), http.StatusUnauthorized, jack.EUNAUTHORIZED)
-				n++
+				MustFail(t, s.URL, loginRequest(owner.Email, "wrong password", ip(1)), http.StatusUnauthorized, jack.EUNAUTHORIZED)
 			}
-			MustDo(t, s.URL, loginRequest(owner.Email, testPassword, ip(n)), http.StatusOK, nil)
-			n++
+			MustDo(t, s.URL, loginRequest(owner.Email, testPassword, ip(1)), http.StatusOK, nil)
 		}
 	})
 
@@ -155,8 +184,8 @@ func loginRequest(email, password, clientIP string) request {
 	return r
 }
 
-// behindProxy makes the server read the client IP from X-Forwarded-For, so one test can play
-// many clients.
-func behindProxy(cfg *jackhttp.Config) { cfg.ProxyHeader = "X-Forwarded-For" }
+// behindProxy makes the test client (127.0.0.1) a trusted proxy, so the server reads the client
+// IP from X-Forwarded-For and one test can play many clients.
+func behindProxy(cfg *jackhttp.Config) { cfg.TrustedProxies = []string{"127.0.0.1/32"} }
 
 func ip(n int) string { return "203.0.113." + strconv.Itoa(n%250+1) }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -64,9 +65,14 @@ type webhookBundle struct {
 	sent     []jack.OutboundSMS
 }
 
-func newWebhookBundle(t *testing.T) *webhookBundle {
+func newWebhookBundle(t *testing.T, configure ...func(*jackhttp.Config)) *webhookBundle {
 	t.Helper()
-	store := openSQLite(t)
+	return newWebhookBundleOn(t, openSQLite(t), configure...)
+}
+
+// newWebhookBundleOn is newWebhookBundle over the given store.
+func newWebhookBundleOn(t *testing.T, store jack.Store, configure ...func(*jackhttp.Config)) *webhookBundle {
+	t.Helper()
 	org, _ := storetest.MustCreateOrganization(t, store)
 	b := &webhookBundle{org: org, orgPhone: testPhone(900)}
 	storetest.MustCreatePhoneNumber(t, store, org.ID, b.orgPhone, true)
@@ -97,8 +103,12 @@ func newWebhookBundle(t *testing.T) *webhookBundle {
 			return &jack.Delivery{Lead: &jack.Lead{ID: "lead", PhoneNumberNormalized: out.To}, Message: &jack.Message{Content: out.Body}}, nil
 		},
 	}
-	srv, err := jackhttp.NewServer(jackhttp.Config{JWTSecret: testSecret, BcryptCost: bcrypt.MinCost, TwilioAuthToken: twilioToken,
-		ServerURL: "https://jack.example.com"}, store, conv, nil, testLogger(t))
+	cfg := jackhttp.Config{JWTSecret: testSecret, BcryptCost: bcrypt.MinCost, TwilioAuthToken: twilioToken,
+		ServerURL: "https://jack.example.com"}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	srv, err := jackhttp.NewServer(cfg, store, conv, nil, testLogger(t))
 	require.NoError(t, err)
 	b.testServer = serve(t, srv, store, nil)
 	return b
@@ -237,6 +247,12 @@ func FuzzTwilioWebhook(f *testing.F) {
 	f.Add([]byte(mms.Encode()), "")
 	f.Add([]byte("From=%2B16045550123&MessageSid=MM3&NumMedia=99&MediaUrl0=javascript:alert(1)&MediaUrl1=%2F%2Fx&MediaContentType1=%3C%3E&MediaUrl2=http://127.0.0.1:9/m"), "")
 	f.Add([]byte("From=%2B16045550123&MessageSid=MM4&NumMedia=-1&MediaUrl0=https://x.test/a"), "")
+	// NUL and invalid UTF-8 anywhere (issue 15): the parsed text comes out clean.
+	f.Add([]byte("From=%2B16045550123&To=%2B12015551000&MessageSid=SM5&Body=nul%00in%00text"), "")
+	f.Add([]byte("From=%2B16045550123&To=%2B12015551000&MessageSid=SM6&Body=bad%FF%FEutf8%C3%28"), "")
+	f.Add([]byte("From=%2B16045550123&MessageSid=SM7%00&Body=%00&OptOutType=STOP%00"), "")
+	f.Add([]byte("From=%2B16045550123&MessageSid=MM8&NumMedia=1&MediaUrl0=https://api.twilio.com/m%00&MediaContentType0=image/jpeg%00"), "")
+	f.Add([]byte("Body=\u0000&From=%2B16045550123&MessageSid=SM9"), "")
 	const webhookURL = "https://jack.example.com" + incomingPath
 	f.Fuzz(func(t *testing.T, body []byte, signature string) {
 		in, params, err := jackhttp.ParseInboundSMS(body)
@@ -246,6 +262,10 @@ func FuzzTwilioWebhook(f *testing.F) {
 		}
 		require.True(t, jack.IsE164(in.From), "From %q", in.From)
 		require.NotEmpty(t, in.MessageSid)
+		for _, text := range []string{in.Body, in.MessageSid, in.OptOutType} {
+			require.True(t, utf8.ValidString(text), "%q is valid UTF-8", text)
+			require.NotContains(t, text, "\x00", "%q holds no NUL", text)
+		}
 		if in.To != "" {
 			require.True(t, jack.IsE164(in.To), "To %q", in.To)
 		}

@@ -3,6 +3,7 @@ package http
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -77,8 +78,9 @@ func parseInitiation(c *fiber.Ctx) (initiationRequest, error) {
 		if err != nil {
 			return req, jack.Errorf(jack.EINVALID, "Webhook body is not a valid form.")
 		}
+		cleanForm(form)
 		req = initiationRequest{CallerID: form.Get("caller_id"), AgentID: form.Get("agent_id"), CalledNumber: form.Get("called_number"), CallSid: form.Get("call_sid")}
-	} else if err := json.Unmarshal(body, &req); err != nil {
+	} else if err := json.Unmarshal(cleanJSON(body), &req); err != nil {
 		return req, jack.Errorf(jack.EINVALID, "Webhook body is not valid JSON.")
 	}
 	if req.CallerID == "" {
@@ -97,7 +99,7 @@ func (s *Server) elevenLabsPostCall(c *fiber.Ctx) error {
 		s.log.WarnContext(c.UserContext(), "post-call webhook signature rejected", "request_id", requestIDOf(c))
 		return err
 	}
-	ev, err := elevenlabs.ParsePostCall(body)
+	ev, err := elevenlabs.ParsePostCall(cleanJSON(body)) // after the signature, which covers what was sent
 	if err != nil {
 		return err
 	}
@@ -220,23 +222,47 @@ func stringVar(vars map[string]any, name string) string {
 func transcriptOf(t *elevenlabs.Transcription) jack.CallTranscript {
 	out := jack.CallTranscript{
 		ConversationID:    t.ConversationID,
-		DurationSeconds:   int(t.Metadata.CallDurationSecs),
+		DurationSeconds:   wholeSeconds(t.Metadata.CallDurationSecs),
 		TerminationReason: t.Metadata.TerminationReason,
 	}
-	if t.Metadata.StartTimeUnixSecs > 0 {
-		out.StartedAt = time.Unix(t.Metadata.StartTimeUnixSecs, 0).UTC()
+	if start := t.Metadata.StartTimeUnixSecs; start > 0 && start < maxUnixSecs {
+		sec, frac := math.Modf(start)
+		out.StartedAt = time.Unix(int64(sec), int64(frac*1e9)).UTC().Truncate(time.Microsecond)
 	}
 	if pc := t.Metadata.PhoneCall; pc != nil {
 		out.CallSid, out.Direction = pc.CallSid, pc.Direction
 	}
 	for _, turn := range t.Transcript {
-		out.Turns = append(out.Turns, jack.CallTurn{Role: turn.Role, Message: turn.Text(), TimeInCallSecs: float64(turn.TimeInCallSecs)})
+		out.Turns = append(out.Turns, jack.CallTurn{Role: turn.Role, Message: turn.Text(), TimeInCallSecs: finiteSeconds(turn.TimeInCallSecs)})
 	}
 	if a := t.Analysis; a != nil {
 		out.Summary, out.CallSuccessful = a.TranscriptSummary, a.CallSuccessful
 		out.Analysis, _ = json.Marshal(a)
 	}
 	return out
+}
+
+// maxUnixSecs bounds a provider's Unix time (year 9999); later or negative reads as unknown.
+const maxUnixSecs = 253402300799
+
+// maxCallSeconds bounds a call's duration (a day); anything else reads as unknown (0).
+const maxCallSeconds = 24 * 60 * 60
+
+// wholeSeconds rounds a provider's duration in seconds (fractions happen) to whole seconds; a
+// negative, absurd or non-finite value is 0 (unknown).
+func wholeSeconds(secs float64) int {
+	if !(secs >= 0 && secs <= maxCallSeconds) { // also false for NaN
+		return 0
+	}
+	return int(math.Round(secs))
+}
+
+// finiteSeconds keeps a turn's offset in the call when it is a plausible number, else 0.
+func finiteSeconds(secs float64) float64 {
+	if !(secs >= 0 && secs <= maxCallSeconds) {
+		return 0
+	}
+	return secs
 }
 
 type outboundCallRequest struct {

@@ -26,6 +26,9 @@ var statusOf = map[string]int{
 	jack.EUNAVAILABLE:   fiber.StatusServiceUnavailable,
 }
 
+// retryAfterUnavailable is the Retry-After of a 503, in seconds.
+const retryAfterUnavailable = "2"
+
 // codeOfStatus is statusOf reversed, for Fiber's own errors (unknown route, body too large).
 var codeOfStatus = func() map[int]string {
 	m := make(map[int]string, len(statusOf))
@@ -72,6 +75,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 			"method", c.Method(), "route", c.Route().Path)
 	}
 	s.metrics.errors.WithLabelValues(body["code"].(string)).Inc()
+	if status == fiber.StatusServiceUnavailable && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable) // a database fault, a node shutting down
+	}
 
 	if id == "" {
 		// Fasthttp rejected the request (body too large, bad headers) before any middleware ran.

@@ -15,3 +15,6 @@ func ParseInboundSMS(body []byte) (jack.InboundSMS, url.Values, error) {
 	in, err := inboundSMSFromForm(params)
 	return in, params, err
 }
+
+// RouteTable exposes the role × route matrix to TestRoleMatrix and TestOpenAPI_Roles.
+func RouteTable(s *Server) []Route { return s.routeTable() }

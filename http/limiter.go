@@ -6,12 +6,21 @@ import (
 	"time"
 )
 
-// loginLimiter counts failed logins per key (a normalized email, a client IP) in a sliding
-// window, in memory on this node. Every attempt counts as a failure from the moment it starts
-// until it succeeds, so a burst of concurrent guesses cannot slip past the limit while bcrypt runs.
+// loginLimiter throttles failed logins in memory on this node, so that guessing is slow but
+// nobody can lock anyone else out:
+//   - per (account, client IP) pair, the first maxFree failures inside the window cost nothing;
+//     each further one makes the pair wait twice as long as the one before (1s, 2s, 4s … up to
+//     the window). Only that pair waits: the account's owner typing the right password from
+//     another address gets in.
+//   - per client IP, a looser cap (ipMax failures inside the window, whatever the accounts)
+//     stops one address spraying guesses across many accounts.
+//
+// Every attempt counts as a failure from the moment it starts until it succeeds, so a burst of
+// concurrent guesses cannot slip past while bcrypt runs.
 type loginLimiter struct {
-	max    int
-	window time.Duration
+	maxFree int
+	ipMax   int
+	window  time.Duration
 
 	mu       sync.Mutex
 	failures map[string][]time.Time // per key, oldest first, only inside the window
@@ -20,53 +29,53 @@ type loginLimiter struct {
 
 // loginAttempt is an attempt in progress; succeeded withdraws its failure.
 type loginAttempt struct {
-	l     *loginLimiter
-	at    time.Time
-	reset string   // the key a success clears (the email)
-	keys  []string // every key the attempt counted against
+	l        *loginLimiter
+	at       time.Time
+	pair, ip string
 }
 
 const minSweep = 1024
 
-func newLoginLimiter(max int, window time.Duration) *loginLimiter {
-	return &loginLimiter{max: max, window: window, failures: map[string][]time.Time{}, sweepAt: minSweep}
+// maxLoginDelayShift bounds the doubling (1s << 20 is past any window).
+const maxLoginDelayShift = 20
+
+func newLoginLimiter(maxFree, ipMax int, window time.Duration) *loginLimiter {
+	return &loginLimiter{maxFree: maxFree, ipMax: ipMax, window: window, failures: map[string][]time.Time{}, sweepAt: minSweep}
 }
 
-// begin starts an attempt at now against reset (cleared by a success) and the other keys. When
-// any key already has max failures in the window it returns how long until one expires, and the
-// attempt does not count.
-func (l *loginLimiter) begin(now time.Time, reset string, others ...string) (*loginAttempt, time.Duration) {
-	keys := append([]string{reset}, others...)
+// begin starts an attempt at now on account (a normalized email) from the client IP ip. When
+// the pair must still wait, or the IP is over its cap, it returns how long, and the attempt
+// does not count.
+func (l *loginLimiter) begin(now time.Time, account, ip string) (*loginAttempt, time.Duration) {
+	pair, ipKey := "pair:"+account+"\x00"+ip, "ip:"+ip
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var wait time.Duration
-	for _, k := range keys {
-		f := l.recent(k, now)
-		if len(f) >= l.max {
-			wait = max(wait, f[len(f)-l.max].Add(l.window).Sub(now))
-		}
+	if f := l.recent(pair, now); len(f) >= l.maxFree {
+		delay := min(l.window, time.Second<<min(len(f)-l.maxFree, maxLoginDelayShift))
+		wait = max(wait, f[len(f)-1].Add(delay).Sub(now))
+	}
+	if f := l.recent(ipKey, now); len(f) >= l.ipMax {
+		wait = max(wait, f[len(f)-l.ipMax].Add(l.window).Sub(now))
 	}
 	if wait > 0 {
 		return nil, wait
 	}
-	for _, k := range keys {
-		l.failures[k] = append(l.failures[k], now)
-	}
+	l.failures[pair] = append(l.failures[pair], now)
+	l.failures[ipKey] = append(l.failures[ipKey], now)
 	l.maybeSweep(now)
-	return &loginAttempt{l: l, at: now, reset: reset, keys: keys}, 0
+	return &loginAttempt{l: l, at: now, pair: pair, ip: ipKey}, 0
 }
 
-// succeeded clears the reset key (the email's failures) and withdraws this attempt from the
-// others: a right password does not forgive the IP's earlier guesses at other accounts.
+// succeeded clears the pair's failures and withdraws this attempt from the IP's: a right
+// password does not forgive the IP's earlier guesses at other accounts.
 func (a *loginAttempt) succeeded() {
 	a.l.mu.Lock()
 	defer a.l.mu.Unlock()
-	delete(a.l.failures, a.reset)
-	for _, k := range a.keys[1:] {
-		f := a.l.failures[k]
-		if i := slices.Index(f, a.at); i >= 0 {
-			a.l.failures[k] = slices.Delete(f, i, i+1)
-		}
+	delete(a.l.failures, a.pair)
+	f := a.l.failures[a.ip]
+	if i := slices.Index(f, a.at); i >= 0 {
+		a.l.failures[a.ip] = slices.Delete(f, i, i+1)
 	}
 }
 

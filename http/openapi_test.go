@@ -111,3 +111,26 @@ func TestOpenAPI_ServerURL(t *testing.T) {
 	raw := MustDo(t, s.URL, request{Method: "GET", Path: "/api/openapi.json"}, http.StatusOK, nil).Body
 	require.True(t, json.Valid(raw))
 }
+
+// TestOpenAPI_Roles: each operation's x-roles is the role × route matrix the server enforces.
+func TestOpenAPI_Roles(t *testing.T) {
+	t.Parallel()
+	s := MustOpenServer(t, nil)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Roles *[]string `json:"x-roles"`
+		} `json:"paths"`
+	}
+	raw := MustDo(t, s.URL, request{Method: "GET", Path: "/api/openapi.json"}, http.StatusOK, nil).Body
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	for _, rt := range jackhttp.RouteTable(s.Server) {
+		op, ok := doc.Paths[fiberParam.ReplaceAllString(rt.Path, "{$1}")][strings.ToLower(rt.Method)]
+		require.True(t, ok, "%s %s is documented", rt.Method, rt.Path)
+		require.NotNil(t, op.Roles, "%s %s has x-roles", rt.Method, rt.Path)
+		want := []string{}
+		for _, r := range rt.Access.Roles() {
+			want = append(want, string(r))
+		}
+		require.Equal(t, want, *op.Roles, "%s %s", rt.Method, rt.Path)
+	}
+}

@@ -307,15 +307,18 @@ type activatePhoneNumberRequest struct {
 	ElevenLabsPhoneID string `json:"elevenLabsPhoneId"`
 }
 
-// activatePhoneNumber links one of the caller's numbers to its ElevenLabs phone and turns it
-// on. elevenLabsPhoneId may be left out when the number has one already (turning a
-// deactivated number back on). Another organization's number is 404.
+// activatePhoneNumber turns one of the caller's numbers on, linking it to its ElevenLabs phone
+// when elevenLabsPhoneId is given. Without one the number keeps whatever it had: a number that
+// never had an ElevenLabs phone (imported without voice) comes back on for texts, and calls
+// work once it is activated with an id. The body may be empty or {}. Another organization's
+// number is 404.
 func (s *Server) activatePhoneNumber(c *fiber.Ctx) error {
 	var req activatePhoneNumberRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return err
+	if len(bytes.TrimSpace(c.Request().Body())) > 0 {
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
 	}
-	ctx := c.UserContext()
 	orgID := principal(c).OrganizationID
 	fields := map[string]string{}
 	phone, err := s.phoneParam(c, orgID, fields)
@@ -326,16 +329,11 @@ func (s *Server) activatePhoneNumber(c *fiber.Ctx) error {
 	if err := jack.ValidationError(fields); err != nil {
 		return err
 	}
-	if elevenLabsID == "" {
-		current, err := s.findPhoneNumber(ctx, orgID, phone)
-		if err != nil {
-			return err
-		}
-		if elevenLabsID = current.ElevenLabsPhoneID; elevenLabsID == "" {
-			return jack.ValidationError(map[string]string{"elevenLabsPhoneId": "is required"})
-		}
+	upd := jack.PhoneNumberUpdate{IsActive: ptr(true)}
+	if elevenLabsID != "" {
+		upd.ElevenLabsPhoneID = &elevenLabsID
 	}
-	return s.setPhoneNumber(c, orgID, phone, jack.PhoneNumberUpdate{ElevenLabsPhoneID: &elevenLabsID, IsActive: ptr(true)})
+	return s.setPhoneNumber(c, orgID, phone, upd)
 }
 
 // deactivatePhoneNumber turns one of the caller's numbers off: texts and calls to it no

@@ -432,3 +432,22 @@ func TestActivateDeactivatePhoneNumber(t *testing.T) {
 	MustDo(t, b.s.URL, request{Method: "POST", Path: activate, Token: b.token, Body: map[string]string{"elevenLabsPhoneId": "phnum_new"}}, http.StatusOK, &pn)
 	require.Equal(t, "phnum_new", pn.ElevenLabsPhoneID)
 }
+
+// TestActivatePhoneNumber_WithoutElevenLabs: a number that never had an ElevenLabs phone (no
+// voice provider configured) can be deactivated and turned back on (issue 15, item 10).
+func TestActivatePhoneNumber_WithoutElevenLabs(t *testing.T) {
+	t.Parallel()
+	b := setupNumbers(t, numbersOptions{})
+	var pn jack.PhoneNumber
+	MustDo(t, b.s.URL, b.importNumber("+12015550161"), http.StatusCreated, &pn)
+	require.Empty(t, pn.ElevenLabsPhoneID)
+	phone := url.PathEscape("+12015550161")
+	MustDo(t, b.s.URL, request{Method: "POST", Path: "/api/admin/phone-numbers/" + phone + "/deactivate", Token: b.token}, http.StatusOK, &pn)
+	require.False(t, pn.IsActive)
+	MustDo(t, b.s.URL, request{Method: "POST", Path: "/api/admin/phone-numbers/" + phone + "/activate", Token: b.token}, http.StatusOK, &pn)
+	require.True(t, pn.IsActive)
+	require.Empty(t, pn.ElevenLabsPhoneID)
+	owner, err := b.s.Store.OrganizationByPhoneNumber(t.Context(), "+12015550161")
+	require.NoError(t, err)
+	require.Equal(t, b.org.ID, owner)
+}

@@ -17,13 +17,14 @@ import (
 // decodeJSON reads the body, one JSON object, into v. It reads the raw body: Fiber's c.Body()
 // would inflate a Content-Encoding without a size limit. Malformed JSON is EINVALID (400); a
 // well-formed body with an unknown field or a value of the wrong type is EUNPROCESSABLE (422)
-// naming the field, so a misspelt field never silently does nothing.
+// naming the field, so a misspelt field never silently does nothing. Strings come out without
+// NUL and with invalid UTF-8 replaced (cleanJSON).
 func decodeJSON(c *fiber.Ctx, v any) error {
 	body := bytes.TrimSpace(c.Request().Body())
 	if len(body) == 0 || body[0] != '{' {
 		return jack.Errorf(jack.EINVALID, "Request body must be a JSON object.")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+	dec := json.NewDecoder(bytes.NewReader(cleanJSON(body)))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {

@@ -1,75 +1,174 @@
 package http
 
-import "github.com/jack-auto/jack/http/dashboard"
+import (
+	"time"
 
-// routes registers every route: one line each, with who may call it. Signed-in routes start
-// with s.authenticate (token + tenant rule), admin-only routes add requireAdmin. Every route
-// here is described in openapi.json (TestOpenAPI_CoversRoutes checks both ways).
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/http/dashboard"
+)
+
+// Access says who may call a route: the role × route matrix. routes enforces it, openapi.json
+// states it per operation (x-roles) and TestRoleMatrix walks every route with every role.
+type Access int
+
+const (
+	// Public routes need no credentials.
+	Public Access = iota
+	// Webhook routes are called by a provider and authenticate by its signature or secret.
+	Webhook
+	// Staff routes take any signed-in user: owner, admin or agent.
+	Staff
+	// Admin routes take an owner or an admin.
+	Admin
+)
+
+// Roles returns the roles a route of this access admits (none for public and webhook routes).
+func (a Access) Roles() []jack.Role {
+	switch a {
+	case Staff:
+		return []jack.Role{jack.RoleOwner, jack.RoleAdmin, jack.RoleAgent}
+	case Admin:
+		return []jack.Role{jack.RoleOwner, jack.RoleAdmin}
+	}
+	return nil
+}
+
+// Route is one row of the matrix: a method and path, who may call it, and its handlers after
+// authentication.
+type Route struct {
+	Method, Path string
+	Access       Access
+	handlers     []fiber.Handler
+	auth         fiber.Handler // replaces s.authenticate (the event stream's credentials)
+}
+
+// routeTable is every API route, one line each. Every route here is described in openapi.json
+// (TestOpenAPI_CoversRoutes checks both ways, TestOpenAPI_Roles the x-roles).
+func (s *Server) routeTable() []Route {
+	r := func(method, path string, access Access, handlers ...fiber.Handler) Route {
+		return Route{Method: method, Path: path, Access: access, handlers: handlers}
+	}
+	return []Route{
+		// Ops.
+		r("GET", "/health", Public, s.health),
+		r("GET", "/ready", Public, s.ready),
+		r("GET", "/metrics", Public, s.metricsHandler()),
+		r("GET", "/api/openapi.json", Public, s.openAPIHandler),
+
+		// Accounts. Logout takes whatever token it is given (an expired one too) and revokes it.
+		r("POST", "/api/auth/register", Public, s.register),
+		r("POST", "/api/auth/login", Public, s.login),
+		r("POST", "/api/auth/logout", Public, s.logout),
+		r("POST", "/api/auth/password", Staff, s.changePassword),
+		r("GET", "/api/me", Staff, s.me),
+		r("PATCH", "/api/organization", Admin, s.updateOrganization),
+		r("GET", "/api/users", Staff, s.listUsers), // every role assigns leads to users
+		r("POST", "/api/users", Admin, s.createUser),
+		r("PATCH", "/api/users/:id", Admin, s.updateUser),
+		r("DELETE", "/api/users/:id", Admin, s.deleteUser),
+
+		// Leads.
+		r("GET", "/api/leads", Staff, s.listLeads),
+		r("POST", "/api/leads", Staff, s.createLead),
+		r("GET", "/api/leads/:id", Staff, s.getLead),
+		r("PATCH", "/api/leads/:id", Staff, s.patchLead),
+		r("DELETE", "/api/leads/:id", Admin, s.deleteLead), // removes the whole conversation
+		r("GET", "/api/leads/:id/messages", Staff, s.listMessages),
+		r("GET", "/api/leads/:id/reminders", Staff, s.listReminders),
+		r("GET", "/api/messages/:id/media/:n", Staff, s.messageMedia),
+		r("POST", "/api/leads/:id/ai", Staff, s.needsEngine, s.setAI),
+		r("POST", "/api/leads/import", Admin, s.importLeads),
+
+		// SMS.
+		r("POST", "/api/twilio/send-sms", Staff, s.needsEngine, s.sendSMS),
+		r("POST", "/api/webhooks/twilio/sms/incoming", Webhook, s.needsEngine, s.twilioIncomingSMS),
+		r("POST", "/api/webhooks/twilio/sms/status", Webhook, s.needsEngine, s.twilioSMSStatus),
+
+		// Voice.
+		r("POST", "/api/elevenlabs/outbound-call", Staff, s.needsEngine, s.outboundCall),
+		r("POST", "/api/webhooks/elevenlabs/conversation-initiation", Webhook, s.initiationSecret, s.needsEngine, s.elevenLabsInitiation),
+		r("POST", "/api/webhooks/elevenlabs/post-call", Webhook, s.needsEngine, s.elevenLabsPostCall),
+
+		// Live events (Server-Sent Events). The stream takes the credentials EventSource can carry.
+		r("POST", "/api/stream/token", Staff, s.createStreamToken),
+		{Method: "GET", Path: "/api/stream", Access: Staff, handlers: []fiber.Handler{s.stream}, auth: s.authenticateStream},
+
+		// Phone numbers.
+		r("GET", "/api/organizations/:orgId/phone-numbers", Staff, s.listPhoneNumbers),
+		r("POST", "/api/organizations/:orgId/phone-numbers", Admin, s.importPhoneNumber),
+		r("POST", "/api/admin/organizations/:orgId/phone-numbers/purchase", Admin, s.purchasePhoneNumber),
+		r("POST", "/api/admin/phone-numbers/:phone/activate", Admin, s.activatePhoneNumber),
+		r("POST", "/api/admin/phone-numbers/:phone/deactivate", Admin, s.deactivatePhoneNumber),
+
+		// CRM integrations (admins): webhooks and ADF e-mail, their deliveries.
+		r("GET", "/api/integrations", Admin, s.listIntegrations),
+		r("POST", "/api/integrations", Admin, s.createIntegration),
+		r("GET", "/api/integrations/:id", Admin, s.getIntegration),
+		r("PATCH", "/api/integrations/:id", Admin, s.patchIntegration),
+		r("DELETE", "/api/integrations/:id", Admin, s.deleteIntegration),
+		r("POST", "/api/integrations/:id/test", Admin, s.testIntegration),
+		r("GET", "/api/integrations/:id/deliveries", Admin, s.listDeliveries),
+		r("POST", "/api/integrations/:id/deliveries/:deliveryId/redeliver", Admin, s.redeliver),
+
+		// Analytics.
+		r("GET", "/api/analytics/summary", Staff, s.analyticsSummary),
+	}
+}
+
+// routes registers the route table: staff routes start with s.authenticate (token, session and
+// tenant rule), admin routes add requireAdmin. A GET's final handler is retried once when it
+// fails with EUNAVAILABLE (retryUnavailable).
 func (s *Server) routes() {
-	app := s.app
-
-	// Ops.
-	app.Get("/health", s.health)
-	app.Get("/ready", s.ready)
-	app.Get("/metrics", s.metricsHandler())
-	app.Get("/api/openapi.json", s.openAPIHandler)
-
-	// Accounts.
-	app.Post("/api/auth/register", s.register)
-	app.Post("/api/auth/login", s.login)
-	app.Post("/api/auth/logout", s.logout)
-	app.Get("/api/me", s.authenticate, s.me)
-	app.Patch("/api/organization", s.authenticate, requireAdmin, s.updateOrganization)
-	app.Get("/api/users", s.authenticate, s.listUsers)
-	app.Post("/api/users", s.authenticate, requireAdmin, s.createUser)
-
-	// Leads.
-	app.Get("/api/leads", s.authenticate, s.listLeads)
-	app.Post("/api/leads", s.authenticate, s.createLead)
-	app.Get("/api/leads/:id", s.authenticate, s.getLead)
-	app.Patch("/api/leads/:id", s.authenticate, s.patchLead)
-	app.Delete("/api/leads/:id", s.authenticate, s.deleteLead)
-	app.Get("/api/leads/:id/messages", s.authenticate, s.listMessages)
-	app.Get("/api/leads/:id/reminders", s.authenticate, s.listReminders)
-	app.Get("/api/messages/:id/media/:n", s.authenticate, s.messageMedia)
-	app.Post("/api/leads/:id/ai", s.authenticate, s.needsEngine, s.setAI)
-	app.Post("/api/leads/import", s.authenticate, requireAdmin, s.importLeads)
-
-	// SMS.
-	app.Post("/api/twilio/send-sms", s.authenticate, s.needsEngine, s.sendSMS)
-	app.Post("/api/webhooks/twilio/sms/incoming", s.needsEngine, s.twilioIncomingSMS)
-	app.Post("/api/webhooks/twilio/sms/status", s.needsEngine, s.twilioSMSStatus)
-
-	// Voice.
-	app.Post("/api/elevenlabs/outbound-call", s.authenticate, s.needsEngine, s.outboundCall)
-	app.Post("/api/webhooks/elevenlabs/conversation-initiation", s.initiationSecret, s.needsEngine, s.elevenLabsInitiation)
-	app.Post("/api/webhooks/elevenlabs/post-call", s.needsEngine, s.elevenLabsPostCall)
-
-	// Live events (Server-Sent Events). The stream takes the credentials EventSource can carry.
-	app.Post("/api/stream/token", s.authenticate, s.createStreamToken)
-	app.Get("/api/stream", s.authenticateStream, s.stream)
-
-	// Phone numbers.
-	app.Get("/api/organizations/:orgId/phone-numbers", s.authenticate, s.listPhoneNumbers)
-	app.Post("/api/organizations/:orgId/phone-numbers", s.authenticate, requireAdmin, s.importPhoneNumber)
-	app.Post("/api/admin/organizations/:orgId/phone-numbers/purchase", s.authenticate, requireAdmin, s.purchasePhoneNumber)
-	app.Post("/api/admin/phone-numbers/:phone/activate", s.authenticate, requireAdmin, s.activatePhoneNumber)
-	app.Post("/api/admin/phone-numbers/:phone/deactivate", s.authenticate, requireAdmin, s.deactivatePhoneNumber)
-
-	// CRM integrations (admins): webhooks and ADF e-mail, their deliveries.
-	app.Get("/api/integrations", s.authenticate, requireAdmin, s.listIntegrations)
-	app.Post("/api/integrations", s.authenticate, requireAdmin, s.createIntegration)
-	app.Get("/api/integrations/:id", s.authenticate, requireAdmin, s.getIntegration)
-	app.Patch("/api/integrations/:id", s.authenticate, requireAdmin, s.patchIntegration)
-	app.Delete("/api/integrations/:id", s.authenticate, requireAdmin, s.deleteIntegration)
-	app.Post("/api/integrations/:id/test", s.authenticate, requireAdmin, s.testIntegration)
-	app.Get("/api/integrations/:id/deliveries", s.authenticate, requireAdmin, s.listDeliveries)
-	app.Post("/api/integrations/:id/deliveries/:deliveryId/redeliver", s.authenticate, requireAdmin, s.redeliver)
-
-	// Analytics.
-	app.Get("/api/analytics/summary", s.authenticate, s.analyticsSummary)
-
+	for _, rt := range s.routeTable() {
+		var chain []fiber.Handler
+		switch rt.Access {
+		case Staff, Admin:
+			chain = append(chain, cmpHandler(rt.auth, s.authenticate))
+			if rt.Access == Admin {
+				chain = append(chain, requireAdmin)
+			}
+		}
+		chain = append(chain, rt.handlers...)
+		if rt.Method == fiber.MethodGet {
+			chain[len(chain)-1] = retryUnavailable(chain[len(chain)-1])
+		}
+		s.app.Add(rt.Method, rt.Path, chain...)
+		if rt.Method == fiber.MethodGet {
+			s.app.Add(fiber.MethodHead, rt.Path, chain...) // as app.Get does
+		}
+	}
 	// Staff dashboard: GET / and /assets/*; it passes every other request on, so it never
 	// shadows the API, and as app.Use it is not an API route for openapi.json.
-	app.Use(dashboard.Handler())
+	s.app.Use(dashboard.Handler())
+}
+
+func cmpHandler(h, def fiber.Handler) fiber.Handler {
+	if h != nil {
+		return h
+	}
+	return def
+}
+
+// unavailableRetryDelay is how long an idempotent request waits before its one retry: long
+// enough for the pool to replace a dropped connection, short enough to go unnoticed.
+const unavailableRetryDelay = 100 * time.Millisecond
+
+// retryUnavailable runs an idempotent request's handler once more when it fails with
+// EUNAVAILABLE (a connection lost, a database restarting or shutting down, a pool timeout), so
+// a blip costs the client nothing; a second failure answers 503 with Retry-After.
+func retryUnavailable(h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		err := h(c)
+		if jack.ErrorCode(err) != jack.EUNAVAILABLE {
+			return err
+		}
+		select {
+		case <-c.UserContext().Done():
+			return err
+		case <-time.After(unavailableRetryDelay):
+		}
+		return h(c)
+	}
 }

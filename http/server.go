@@ -33,23 +33,34 @@ type Config struct {
 	ServerURL string
 	// BodyLimit is the largest request body accepted, in bytes. Defaults to 1 MiB.
 	BodyLimit int
-	// LoginMaxFailures is how many failed logins one email, or one client IP, may have inside
-	// LoginWindow before further attempts get 429. Defaults to 5.
+	// LoginMaxFailures is how many failed logins one account may have from one client IP inside
+	// LoginWindow before each further attempt from that IP waits twice as long as the last
+	// (1s, 2s, 4s … up to LoginWindow; 429 with Retry-After meanwhile). Other addresses are not
+	// slowed: the right password from elsewhere still gets in. Defaults to 5.
 	LoginMaxFailures int
+	// LoginIPMaxFailures caps the failed logins of one client IP inside LoginWindow, whatever
+	// the accounts (one address spraying guesses). Defaults to 100.
+	LoginIPMaxFailures int
 	// LoginWindow is the sliding window of the login limiter. Defaults to 15m.
 	LoginWindow time.Duration
 	// BcryptCost is the cost of new password hashes. Defaults to bcrypt.DefaultCost; tests use
 	// bcrypt.MinCost.
 	BcryptCost int
-	// ProxyHeader names the header holding the client IP (e.g. X-Forwarded-For) when Jack runs
-	// behind a proxy. Defaults to none: the socket's peer address.
-	ProxyHeader string
-	// TrustedProxies limits ProxyHeader to requests from these IPs or CIDRs. Defaults to none
-	// (the header is trusted from anyone, so set this whenever ProxyHeader is set in production).
+	// TrustedProxies are the IPs or CIDRs of the proxies (load balancers) in front of Jack
+	// (JACK_TRUSTED_PROXIES): only from them is ProxyHeader believed, read from the right up to
+	// the first address that is not a trusted proxy. Defaults to none: the client is the socket's
+	// peer, and the header is ignored.
 	TrustedProxies []string
+	// ProxyHeader names the header trusted proxies put the client IP in. Defaults to
+	// X-Forwarded-For.
+	ProxyHeader string
 	// TwilioAuthToken verifies Twilio webhook signatures. Without it every Twilio webhook is
 	// refused (403): an unverifiable webhook is never trusted.
 	TwilioAuthToken string
+	// TwilioAccountSIDs are the Twilio accounts (the main account and its subaccounts) whose
+	// webhooks are accepted: a signed webhook whose AccountSid is not one of them is refused
+	// (403). Defaults to none: AccountSid is not checked.
+	TwilioAccountSIDs []string
 	// ElevenLabsWebhookSecret verifies post-call webhook signatures. Without it every post-call
 	// webhook is refused (401).
 	ElevenLabsWebhookSecret string
@@ -79,9 +90,14 @@ type Config struct {
 	TwilioVoiceURL string
 	// ShutdownTimeout bounds Close when its context has no earlier deadline. Defaults to 10s.
 	ShutdownTimeout time.Duration
-	// StreamTokenTTL is how long a stream token (POST /api/stream/token) is good for opening
-	// GET /api/stream. Defaults to 60s.
+	// StreamTokenTTL is no longer used: a stream token is good for (re)opening GET /api/stream
+	// for as long as the session that minted it. Kept so existing configurations still build.
 	StreamTokenTTL time.Duration
+	// SessionCacheTTL is how long a node trusts a session it read (each request checks its
+	// token's session). Changes made on a node apply there at once and reach the other nodes
+	// through the broker; this bounds how stale a node can be if that message is lost.
+	// Defaults to 10s.
+	SessionCacheTTL time.Duration
 	// StreamHeartbeat is how often an event stream gets a comment line, so proxies keep it open
 	// and a gone client is noticed. Defaults to 15s.
 	StreamHeartbeat time.Duration
@@ -103,12 +119,13 @@ const (
 	DefaultJWTTTL           = 24 * time.Hour
 	DefaultBodyLimit        = 1 << 20
 	DefaultLoginMaxFailures = 5
+	DefaultLoginIPFailures  = 100
 	DefaultLoginWindow      = 15 * time.Minute
 	DefaultShutdownTimeout  = 10 * time.Second
-	DefaultStreamTokenTTL   = time.Minute
 	DefaultStreamHeartbeat  = 15 * time.Second
 	DefaultStreamBuffer     = 1024
 	DefaultStreamPoll       = 2 * time.Second
+	DefaultSessionCacheTTL  = 10 * time.Second
 )
 
 // WithDefaults returns a copy of c with every unset field at its default.
@@ -117,12 +134,14 @@ func (c Config) WithDefaults() Config {
 	c.BodyLimit = cmp.Or(c.BodyLimit, DefaultBodyLimit)
 	c.LoginMaxFailures = cmp.Or(c.LoginMaxFailures, DefaultLoginMaxFailures)
 	c.LoginWindow = cmp.Or(c.LoginWindow, DefaultLoginWindow)
+	c.LoginIPMaxFailures = cmp.Or(c.LoginIPMaxFailures, DefaultLoginIPFailures)
+	c.ProxyHeader = cmp.Or(c.ProxyHeader, fiber.HeaderXForwardedFor)
 	c.BcryptCost = cmp.Or(c.BcryptCost, bcrypt.DefaultCost)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
-	c.StreamTokenTTL = cmp.Or(c.StreamTokenTTL, DefaultStreamTokenTTL)
 	c.StreamHeartbeat = cmp.Or(c.StreamHeartbeat, DefaultStreamHeartbeat)
 	c.StreamBuffer = cmp.Or(c.StreamBuffer, DefaultStreamBuffer)
 	c.StreamPoll = cmp.Or(c.StreamPoll, DefaultStreamPoll)
+	c.SessionCacheTTL = cmp.Or(c.SessionCacheTTL, DefaultSessionCacheTTL)
 	c.ElevenLabsWebhookHeaderName = cmp.Or(c.ElevenLabsWebhookHeaderName, "X-Jack-Webhook-Secret")
 	c.TwilioVoiceURL = cmp.Or(c.TwilioVoiceURL, DefaultTwilioVoiceURL)
 	c.MediaMaxBytes = cmp.Or(c.MediaMaxBytes, DefaultMediaMaxBytes)
@@ -143,14 +162,16 @@ func (c Config) validate() error {
 		return errors.New("BodyLimit must be between 1 KiB and 64 MiB")
 	case c.LoginMaxFailures < 1:
 		return errors.New("LoginMaxFailures must be at least 1")
+	case c.LoginIPMaxFailures < c.LoginMaxFailures:
+		return errors.New("LoginIPMaxFailures must be at least LoginMaxFailures")
 	case c.LoginWindow < time.Second:
 		return errors.New("LoginWindow must be at least 1s")
 	case c.BcryptCost < bcrypt.MinCost || c.BcryptCost > bcrypt.MaxCost:
 		return fmt.Errorf("BcryptCost must be between %d and %d", bcrypt.MinCost, bcrypt.MaxCost)
 	case c.ShutdownTimeout < 0:
 		return errors.New("ShutdownTimeout must not be negative")
-	case c.StreamTokenTTL < time.Second || c.StreamTokenTTL > c.JWTTTL:
-		return errors.New("StreamTokenTTL must be between 1s and JWTTTL")
+	case c.SessionCacheTTL < 0:
+		return errors.New("SessionCacheTTL must not be negative")
 	case c.StreamPoll < time.Millisecond:
 		return errors.New("StreamPoll must be at least 1ms")
 	case c.StreamHeartbeat < time.Millisecond:
@@ -159,6 +180,9 @@ func (c Config) validate() error {
 		return errors.New("StreamBuffer must be at least 1")
 	case c.MediaMaxBytes < 1:
 		return errors.New("MediaMaxBytes must be at least 1")
+	}
+	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
+		return fmt.Errorf("TrustedProxies: %w", err)
 	}
 	if c.ServerURL != "" {
 		if u, err := url.Parse(c.ServerURL); err != nil || u.Scheme == "" || u.Host == "" {
@@ -190,7 +214,11 @@ type Server struct {
 	app     *fiber.App
 	metrics *metrics
 	logins  *loginLimiter
+	proxies trustedProxies
 	openAPI []byte
+
+	sessions     *sessionCache
+	stopWatching context.CancelFunc // ends watchSessions
 
 	// dummyHash is compared against when a login names an unknown email, so the answer takes
 	// as long as a wrong password and does not tell which emails exist.
@@ -233,30 +261,40 @@ func NewServer(cfg Config, store jack.Store, conv jack.Conversations, broker jac
 		broker:    broker,
 		log:       log,
 		metrics:   newMetrics(),
-		logins:    newLoginLimiter(cfg.LoginMaxFailures, cfg.LoginWindow),
+		logins:    newLoginLimiter(cfg.LoginMaxFailures, cfg.LoginIPMaxFailures, cfg.LoginWindow),
 		openAPI:   doc,
 		router:    newPhoneRouter(store, cfg.Now),
 		dummyHash: dummy,
+		proxies:   must(parseTrustedProxies(cfg.TrustedProxies)), // validate checked them
+		sessions:  newSessionCache(store, cfg.SessionCacheTTL, cfg.Now),
+	}
+	watchCtx, stopWatching := context.WithCancel(context.Background())
+	s.stopWatching = stopWatching
+	if broker != nil {
+		go s.watchSessions(watchCtx, log.With("component", "sessions"))
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName: "jack",
 		// Values from the request (params, headers, the method) are copies, not views into
 		// fasthttp's reused buffers: they end up in metric labels, maps and goroutines.
-		Immutable:               true,
-		BodyLimit:               cfg.BodyLimit * readAheadFactor,
-		ErrorHandler:            s.handleError,
-		DisableStartupMessage:   true,
-		ReadTimeout:             30 * time.Second,
-		IdleTimeout:             60 * time.Second,
+		Immutable:             true,
+		BodyLimit:             cfg.BodyLimit * readAheadFactor,
+		ErrorHandler:          s.handleError,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           60 * time.Second,
+		// c.IP() believes the header only from trusted proxies (no proxies: never); the login
+		// limiter reads the client with clientIP, which also skips proxy hops.
 		ProxyHeader:             cfg.ProxyHeader,
-		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
+		EnableTrustedProxyCheck: true,
 		TrustedProxies:          cfg.TrustedProxies,
+		EnableIPValidation:      true,
 	})
 	s.streams = newStreamHub(s.metrics.registry)
 	if broker != nil {
 		s.feeds = newFeeds(s.streams.ctx, store, broker, cfg.StreamPoll, log.With("component", "feed"))
 	}
-	s.app.Use(s.requestID, s.observe, s.recoverPanic, s.limitBody)
+	s.app.Use(s.requestID, s.observe, s.recoverPanic, s.limitBody, cleanRequestURL)
 	s.routes()
 	return s, nil
 }
@@ -309,6 +347,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // ShutdownTimeout passes. It tolerates a server that never started and a second call.
 func (s *Server) Close(ctx context.Context) error {
 	s.SetReady(false)
+	s.stopWatching()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -329,4 +368,12 @@ func (s *Server) Close(ctx context.Context) error {
 		return fmt.Errorf("http: shutdown: %w", err)
 	}
 	return nil
+}
+
+// must returns v, panicking on err: for values validate already checked.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -26,7 +26,8 @@ const maxOutboundMedia = 10
 // sendSMS sends a staff member's text (an MMS with mediaUrls) from the organization's active
 // number and pauses the AI for that conversation (human takeover). 201 with {lead, message,
 // duplicate}; a repeat with the same idempotency key (body or Idempotency-Key header) answers
-// the first result with 200.
+// the first result with 200, and the same key with a different message 422
+// idempotency_key_reused.
 func (s *Server) sendSMS(c *fiber.Ctx) error {
 	var req sendSMSRequest
 	if err := decodeJSON(c, &req); err != nil {
@@ -64,10 +65,33 @@ func (s *Server) sendSMS(c *fiber.Ctx) error {
 	}
 	status := fiber.StatusCreated
 	if d.Duplicate {
+		if !sameSend(d.Message, to, body, media) {
+			// The key names another send: answering the old message as if this one were sent
+			// would lose the client's edit (the IETF Idempotency-Key draft answers 422).
+			return jack.ReasonErrorf(jack.EUNPROCESSABLE, "idempotency_key_reused",
+				"This idempotency key was already used for a different message.")
+		}
 		status = fiber.StatusOK
 	}
 	presentLead(d.Lead)
 	return c.Status(status).JSON(d)
+}
+
+// sameSend reports whether the stored message m is the send a retry describes: same customer,
+// same text, same attachments.
+func sameSend(m *jack.Message, to, body string, media []string) bool {
+	if m == nil {
+		return true
+	}
+	if m.PhoneNumberNormalized != to || m.Content != body || len(m.Media) != len(media) {
+		return false
+	}
+	for i, u := range media {
+		if m.Media[i].URL != u {
+			return false
+		}
+	}
+	return true
 }
 
 // outboundMedia checks a send's attachment URLs: at most 10, each an absolute https URL

@@ -49,17 +49,12 @@ type streamTokenAnswer struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-// createStreamToken issues a short-lived token that opens GET /api/stream and nothing else, for
-// EventSource URLs: a long-lived access token never goes into a URL (and from there into proxy
-// logs and browser history).
+// createStreamToken issues a token that opens GET /api/stream and nothing else, for EventSource
+// URLs: an access token never goes into a URL (and from there into proxy logs and browser
+// history). It lasts as long as the caller's session and is revoked with it, so an EventSource
+// reconnecting with the same URL after a long network blip still gets in.
 func (s *Server) createStreamToken(c *fiber.Ctx) error {
-	p := principal(c)
-	token, exp, err := s.signToken(tokenClaims{
-		UserID:         p.UserID.String(),
-		OrganizationID: p.OrganizationID.String(),
-		Role:           string(p.Role),
-		Type:           streamTokenType,
-	}, s.cfg.StreamTokenTTL)
+	token, exp, err := s.signToken(streamTokenClaims(principal(c), s.cfg.Now()))
 	if err != nil {
 		return fmt.Errorf("sign stream token: %w", err)
 	}

@@ -315,7 +315,7 @@ func TestStream_Auth(t *testing.T) {
 		s := MustOpenServer(t, nil)
 		token, _, org := MustRegister(t, s.URL)
 		st := mustStreamToken(t, s, token)
-		require.WithinDuration(t, s.Clock.Now().Add(time.Minute), st.ExpiresAt, 2*time.Second)
+		require.WithinDuration(t, s.Clock.Now().Add(jackhttp.DefaultJWTTTL), st.ExpiresAt, 2*time.Second, "as long as the session")
 
 		stream := MustOpenStream(t, s.URL, request{Path: "/api/stream?token=" + st.Token})
 		e := leadEvent(org.ID, "")
@@ -323,12 +323,36 @@ func TestStream_Auth(t *testing.T) {
 		stream.RequireEvents(t, e.ID)
 	})
 
-	t.Run("ErrStreamTokenExpired", func(t *testing.T) {
+	// A browser EventSource reconnects with the same URL (and Last-Event-ID) after a network
+	// blip of any length: the stream token works for as long as the session that minted it, and
+	// no longer (issue 15, item 5).
+	t.Run("ReconnectWhileSessionLives", func(t *testing.T) {
+		t.Parallel()
+		s := MustOpenServer(t, nil)
+		token, _, org := MustRegister(t, s.URL)
+		st := mustStreamToken(t, s, token)
+		first := MustInsertEvents(t, s.Store, org.ID, "", 2)
+		s.Clock.Advance(10 * time.Minute) // far past the old 60 s
+		again := MustOpenStream(t, s.URL, request{Path: "/api/stream?token=" + st.Token,
+			Headers: map[string]string{"Last-Event-ID": first[0].ID.String()}})
+		again.RequireEvents(t, first[1].ID)
+	})
+
+	t.Run("ErrStreamTokenExpiredWithSession", func(t *testing.T) {
 		t.Parallel()
 		s := MustOpenServer(t, nil)
 		token, _, _ := MustRegister(t, s.URL)
 		st := mustStreamToken(t, s, token)
-		s.Clock.Advance(61 * time.Second)
+		s.Clock.Advance(jackhttp.DefaultJWTTTL + time.Second)
+		MustFail(t, s.URL, request{Method: "GET", Path: "/api/stream?token=" + st.Token}, http.StatusUnauthorized, jack.EUNAUTHORIZED)
+	})
+
+	t.Run("ErrStreamTokenRevokedWithSession", func(t *testing.T) {
+		t.Parallel()
+		s := MustOpenServer(t, nil)
+		token, _, _ := MustRegister(t, s.URL)
+		st := mustStreamToken(t, s, token)
+		MustDo(t, s.URL, request{Method: "POST", Path: "/api/auth/logout", Token: token}, http.StatusNoContent, nil)
 		MustFail(t, s.URL, request{Method: "GET", Path: "/api/stream?token=" + st.Token}, http.StatusUnauthorized, jack.EUNAUTHORIZED)
 	})
 
@@ -426,13 +450,11 @@ func TestStream_Head(t *testing.T) {
 func TestConfig_Stream(t *testing.T) {
 	t.Parallel()
 	cfg := jackhttp.Config{}.WithDefaults()
-	require.Equal(t, time.Minute, cfg.StreamTokenTTL)
 	require.Equal(t, 15*time.Second, cfg.StreamHeartbeat)
 	require.Equal(t, 1024, cfg.StreamBuffer)
 
 	store := openSQLite(t)
 	for field, cfg := range map[string]jackhttp.Config{
-		"StreamTokenTTL":  {JWTSecret: testSecret, StreamTokenTTL: 48 * time.Hour},
 		"StreamHeartbeat": {JWTSecret: testSecret, StreamHeartbeat: -time.Second},
 		"StreamBuffer":    {JWTSecret: testSecret, StreamBuffer: -1},
 	} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"mime"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
 // twilioParams reads and verifies a Twilio webhook: the form parameters, signed with the
 // account's auth token over SERVER_URL + the requested path and query, and every parameter
 // received (Twilio adds parameters without notice). A bad or missing signature is EFORBIDDEN.
+// The values it returns are clean text (cleanForm): a NUL in a customer's text never fails it.
 func (s *Server) twilioParams(c *fiber.Ctx) (url.Values, error) {
 	params, err := parseTwilioForm(c.Request().Body())
 	if err != nil {
@@ -33,6 +35,11 @@ func (s *Server) twilioParams(c *fiber.Ctx) (url.Values, error) {
 		s.log.WarnContext(c.UserContext(), "twilio webhook signature rejected", "route", c.Route().Path, "request_id", requestIDOf(c))
 		return nil, jack.Errorf(jack.EFORBIDDEN, "Invalid Twilio signature.")
 	}
+	if len(s.cfg.TwilioAccountSIDs) > 0 && !slices.Contains(s.cfg.TwilioAccountSIDs, params.Get("AccountSid")) {
+		s.log.WarnContext(c.UserContext(), "twilio webhook for another account rejected", "route", c.Route().Path, "request_id", requestIDOf(c))
+		return nil, jack.Errorf(jack.EFORBIDDEN, "The webhook is for another Twilio account.")
+	}
+	cleanForm(params) // after the signature, which covers what was sent
 	return params, nil
 }
 
@@ -49,9 +56,9 @@ func parseTwilioForm(body []byte) (url.Values, error) {
 // number (E.164 from Twilio); To may be absent only for the caller fallback.
 func inboundSMSFromForm(params url.Values) (jack.InboundSMS, error) {
 	in := jack.InboundSMS{
-		MessageSid: params.Get("MessageSid"),
-		Body:       params.Get("Body"),
-		OptOutType: params.Get("OptOutType"),
+		MessageSid: cleanText(params.Get("MessageSid")),
+		Body:       cleanText(params.Get("Body")),
+		OptOutType: cleanText(params.Get("OptOutType")),
 	}
 	fields := map[string]string{}
 	if in.MessageSid == "" || len(in.MessageSid) > 64 {

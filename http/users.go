@@ -4,6 +4,7 @@ import (
 	"cmp"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 	"github.com/jack-auto/jack"
 )
 
@@ -51,4 +52,86 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+type updateUserRequest struct {
+	Role   *string `json:"role"`
+	Active *bool   `json:"active"`
+}
+
+// updateUser changes a staff member's role or deactivates ({"active":false}) or reactivates
+// them. A deactivated user's tokens stop working at once on every node, and a role change
+// applies to tokens already issued. Only an owner may make an owner or change one; the
+// organization keeps at least one active owner or admin (409 last_admin).
+func (s *Server) updateUser(c *fiber.Ctx) error {
+	id, err := userIDParam(c)
+	if err != nil {
+		return err
+	}
+	var req updateUserRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	p := principal(c)
+	upd := jack.UserUpdate{Active: req.Active}
+	if req.Role != nil {
+		role := jack.Role(*req.Role)
+		if !role.Valid() {
+			return jack.ValidationError(map[string]string{"role": "must be one of owner, admin, agent"})
+		}
+		upd.Role = &role
+	}
+	if upd.Role == nil && upd.Active == nil {
+		return jack.ValidationError(map[string]string{"role": "or active is required"})
+	}
+	if err := s.mayManage(c, id, upd.Role); err != nil {
+		return err
+	}
+	u, err := s.store.UpdateUser(c.UserContext(), p.OrganizationID, id, upd)
+	if err != nil {
+		return err
+	}
+	s.sessionsChangedNow(c.UserContext(), sessionsChanged{UserID: id})
+	return c.JSON(u)
+}
+
+// deleteUser removes a staff member with every session of theirs (on every node at once); their
+// leads and messages keep no author. Same rules as updateUser.
+func (s *Server) deleteUser(c *fiber.Ctx) error {
+	id, err := userIDParam(c)
+	if err != nil {
+		return err
+	}
+	if err := s.mayManage(c, id, nil); err != nil {
+		return err
+	}
+	if err := s.store.DeleteUser(c.UserContext(), principal(c).OrganizationID, id); err != nil {
+		return err
+	}
+	s.sessionsChangedNow(c.UserContext(), sessionsChanged{UserID: id})
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// mayManage returns EFORBIDDEN unless the caller may change the user id (to role, when set):
+// owners are made and changed by owners only. ENOTFOUND when id is not a user of the caller's
+// organization.
+func (s *Server) mayManage(c *fiber.Ctx, id uuid.UUID, role *jack.Role) error {
+	p := principal(c)
+	target, err := s.store.FindUserByID(c.UserContext(), p.OrganizationID, id)
+	if err != nil {
+		return err
+	}
+	if p.Role != jack.RoleOwner && (target.Role == jack.RoleOwner || (role != nil && *role == jack.RoleOwner)) {
+		return jack.Errorf(jack.EFORBIDDEN, "Only an owner may make or change an owner.")
+	}
+	return nil
+}
+
+// userIDParam reads :id; a malformed id is no user (404).
+func userIDParam(c *fiber.Ctx) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Params("id"))
+	if err != nil {
+		return uuid.Nil, jack.Errorf(jack.ENOTFOUND, "User not found.")
+	}
+	return id, nil
 }

@@ -177,7 +177,7 @@ func MedianFirstResponse(msgs []TurnMessage) *float64 {
 // the keys of jack.AuditReport.RowsWithoutOrganization.
 var TenantTables = []string{
 	"call_sessions", "conversation_summaries", "conversations", "events", "leads",
-	"organization_phone_numbers", "user_profiles",
+	"organization_phone_numbers", "reminders", "user_profiles",
 }
 
 // OrphanCounts returns counts with every tenant table present (zero when missing).

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jack-auto/jack"
 )
@@ -69,6 +70,9 @@ func maskAudit(r *jack.AuditReport) {
 	for i := range r.InvalidLeadPhones {
 		r.InvalidLeadPhones[i].Phone = jack.MaskPhone(r.InvalidLeadPhones[i].Phone)
 	}
+	for i := range r.OverdueReminders {
+		r.OverdueReminders[i].Phone = jack.MaskPhone(r.OverdueReminders[i].Phone)
+	}
 }
 
 // writeAudit prints the report for people: one section per check, problems first.
@@ -92,6 +96,12 @@ func writeAudit(w io.Writer, r *jack.AuditReport) {
 		lines[i] = fmt.Sprintf("  %s  lead %s  organization %s", l.Phone, l.LeadID, l.OrganizationID)
 	}
 	section(w, "Leads whose phone is not valid E.164", len(lines), lines)
+
+	lines = make([]string, len(r.OverdueReminders))
+	for i, rr := range r.OverdueReminders {
+		lines[i] = fmt.Sprintf("  %s  due %s  lead %s  organization %s", rr.Phone, rr.DueAt.UTC().Format(time.RFC3339), rr.LeadID, rr.OrganizationID)
+	}
+	section(w, "Follow-up reminders overdue by more than an hour (follow-ups stalled)", len(lines), lines)
 
 	lines = make([]string, len(r.SharedCustomerPhones))
 	for i, p := range r.SharedCustomerPhones {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -25,6 +26,11 @@ type Config struct {
 	ServerURL string
 	// DataDir keeps the embedded database and generated secrets (JACK_DATA_DIR). Defaults to ./data.
 	DataDir string
+
+	// TrustedProxies are the IPs or CIDRs of the load balancers in front of the node
+	// (JACK_TRUSTED_PROXIES, comma-separated): only from them is X-Forwarded-For believed, so
+	// the login limiter sees each client's address. Empty: the socket's peer is the client.
+	TrustedProxies []string
 
 	// DatabaseURL switches the Store to Postgres (DATABASE_URL). Empty: SQLite under DataDir.
 	DatabaseURL string
@@ -47,6 +53,10 @@ type Config struct {
 
 	TwilioAccountSID string // TWILIO_ACCOUNT_SID; empty: texts go to the local outbox, nothing is sent
 	TwilioAuthToken  string // TWILIO_AUTH_TOKEN; verifies webhook signatures and authenticates sends
+	// TwilioSubaccountSIDs are subaccounts of TwilioAccountSID whose webhooks are accepted too
+	// (TWILIO_SUBACCOUNT_SIDS, comma-separated). With TwilioAccountSID set, a webhook naming any
+	// other AccountSid is refused.
+	TwilioSubaccountSIDs []string
 	// TwilioAPIURL is Twilio's REST host (TWILIO_API_URL). Defaults to https://api.twilio.com.
 	TwilioAPIURL string
 
@@ -114,8 +124,15 @@ type Config struct {
 }
 
 // LoadConfig reads the configuration through getenv (os.Getenv in main, a map in tests), fills
-// defaults and validates it, naming the variable at fault.
+// defaults and validates it for serving, naming the variable at fault.
 func LoadConfig(getenv func(string) string) (Config, error) {
+	return loadConfig(getenv, true)
+}
+
+// loadConfig is LoadConfig; signs says whether the command signs session tokens (serve), so
+// that DATABASE_URL requires JWT_SECRET. Other commands (migrate, import, audit) never sign a
+// token and run without it.
+func loadConfig(getenv func(string) string, signs bool) (Config, error) {
 	var errs []string
 	dur := func(name string, def time.Duration) time.Duration {
 		v := strings.TrimSpace(getenv(name))
@@ -146,6 +163,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		JWTTTL:                       dur("JWT_TTL", 24*time.Hour),
 		TwilioAccountSID:             env("TWILIO_ACCOUNT_SID"),
 		TwilioAuthToken:              env("TWILIO_AUTH_TOKEN"),
+		TwilioSubaccountSIDs:         list(env("TWILIO_SUBACCOUNT_SIDS")),
+		TrustedProxies:               list(env("JACK_TRUSTED_PROXIES")),
 		TwilioAPIURL:                 strings.TrimRight(cmp.Or(env("TWILIO_API_URL"), "https://api.twilio.com"), "/"),
 		ElevenLabsAPIKey:             env("ELEVENLABS_API_KEY"),
 		ElevenLabsAgentID:            env("ELEVENLABS_AGENT_ID"),
@@ -211,14 +230,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(env("LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, fmt.Sprintf("LOG_LEVEL: %q is not one of debug, info, warn, error", env("LOG_LEVEL")))
 	}
-	errs = append(errs, c.validate()...)
+	errs = append(errs, c.validate(signs)...)
 	if len(errs) > 0 {
 		return c, fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))
 	}
 	return c, nil
 }
 
-func (c *Config) validate() []string {
+func (c *Config) validate(signs bool) []string {
 	var errs []string
 	checkURL := func(name, v string, schemes ...string) {
 		u, err := url.Parse(v)
@@ -233,7 +252,7 @@ func (c *Config) validate() []string {
 	checkURL("ELEVENLABS_API_URL", c.ElevenLabsAPIURL, "http", "https")
 	if c.DatabaseURL != "" {
 		checkURL("DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
-		if c.JWTSecret == "" {
+		if c.JWTSecret == "" && signs {
 			errs = append(errs, "JWT_SECRET: required when DATABASE_URL is set (every node must sign tokens with the same secret); generate one with `openssl rand -hex 32`")
 		}
 	}
@@ -242,6 +261,13 @@ func (c *Config) validate() []string {
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		errs = append(errs, "JWT_SECRET: must be at least 32 characters")
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				errs = append(errs, fmt.Sprintf("JACK_TRUSTED_PROXIES: %q is not an IP or CIDR", p))
+			}
+		}
 	}
 	if c.TwilioAccountSID != "" && c.TwilioAuthToken == "" {
 		errs = append(errs, "TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set")
@@ -346,4 +372,15 @@ func redactURL(s string) string {
 		return "[unparseable]"
 	}
 	return u.Redacted()
+}
+
+// list splits a comma-separated variable, dropping blanks.
+func list(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

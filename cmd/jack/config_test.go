@@ -27,6 +27,7 @@ func TestLoadConfig(t *testing.T) {
 		require.Equal(t, "opportunistic", cfg.SMTPTLS)
 		require.False(t, cfg.WebhookAllowPrivate)
 		require.Equal(t, 30*time.Second, cfg.DeliveryRetryBase)
+		require.Empty(t, cfg.TrustedProxies)
 	})
 	t.Run("CRM", func(t *testing.T) {
 		env := map[string]string{"SMTP_URL": "smtp://u:p@mail.example.com:587", "SMTP_FROM": "jack@dealer.test",
@@ -35,6 +36,13 @@ func TestLoadConfig(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "required", cfg.SMTPTLS)
 		require.True(t, cfg.WebhookAllowPrivate)
+	})
+	t.Run("TrustedProxiesAndSubaccounts", func(t *testing.T) {
+		env := map[string]string{"JACK_TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7 ,", "TWILIO_SUBACCOUNT_SIDS": "AC2,AC3"}
+		cfg, err := LoadConfig(func(k string) string { return env[k] })
+		require.NoError(t, err)
+		require.Equal(t, []string{"10.0.0.0/8", "192.0.2.7"}, cfg.TrustedProxies)
+		require.Equal(t, []string{"AC2", "AC3"}, cfg.TwilioSubaccountSIDs)
 	})
 	for _, tc := range []struct {
 		name string
@@ -56,6 +64,7 @@ func TestLoadConfig(t *testing.T) {
 		{"BadSMTPTLS", map[string]string{"SMTP_TLS": "sometimes"}, "SMTP_TLS"},
 		{"BadAllowPrivate", map[string]string{"JACK_WEBHOOK_ALLOW_PRIVATE": "maybe"}, "JACK_WEBHOOK_ALLOW_PRIVATE"},
 		{"BadRetryBase", map[string]string{"JACK_DELIVERY_RETRY_BASE": "-1s"}, "JACK_DELIVERY_RETRY_BASE"},
+		{"BadTrustedProxy", map[string]string{"JACK_TRUSTED_PROXIES": "10.0.0.0/8, lb.internal"}, "JACK_TRUSTED_PROXIES"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := LoadConfig(func(k string) string { return tc.env[k] })

@@ -28,7 +28,7 @@ var cliBackends = []struct {
 }{
 	{"Embedded", func(t *testing.T) map[string]string { return map[string]string{"JACK_DATA_DIR": t.TempDir()} }},
 	{"Postgres", func(t *testing.T) map[string]string {
-		// LoadConfig wants JWT_SECRET with DATABASE_URL, whatever the command.
+		// JWT_SECRET only for mustOpenCLIStore, which reads the configuration as serve does.
 		return map[string]string{"JACK_DATA_DIR": t.TempDir(), "DATABASE_URL": postgrestest.URL(t), "JWT_SECRET": strings.Repeat("s", 40)}
 	}},
 }

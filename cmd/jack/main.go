@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -73,7 +74,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
 	}
-	cfg, err := LoadConfig(getenv)
+	if text, ok := commandHelp(args); ok {
+		fmt.Fprint(stdout, text) // help is an answer, not an error: exit 0, before any configuration
+		return nil
+	}
+	cfg, err := loadConfig(getenv, args[0] == "serve")
 	if err != nil {
 		return err
 	}
@@ -88,13 +93,51 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runImport(ctx, cfg, args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(ctx, cfg, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return nil
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
+}
+
+// Usages of the commands that have no flag set of their own.
+const (
+	serveUsage = `usage: jack serve
+
+Runs a node: the API, the dashboard, the webhooks and the conversation engine, configured by the
+environment (see the README). It migrates the database first.
+`
+	migrateUsage = `usage: jack migrate up|down|status
+
+Applies, rolls back (one step) or lists the database migrations of the configured database
+(DATABASE_URL, else the embedded one under JACK_DATA_DIR).
+`
+	simulateUsage = `usage: jack simulate sms --to <dealership number> --from <customer number> [--region US] [--server URL] "text"
+
+Signs an incoming-message webhook as Twilio would and posts it to a running server.
+`
+)
+
+// commandHelp returns the usage of args' command when args ask for help (-h, -help or --help
+// after the command, or help as the command).
+func commandHelp(args []string) (string, bool) {
+	usages := map[string]string{"serve": serveUsage, "migrate": migrateUsage, "simulate": simulateUsage,
+		"import": importUsage, "audit": auditUsage}
+	if slices.Contains([]string{"-h", "-help", "--help", "help"}, args[0]) {
+		return usage, true
+	}
+	text, known := usages[args[0]]
+	if !known {
+		return "", false
+	}
+	for _, a := range args[1:] {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			return text, true
+		}
+	}
+	return "", false
 }
 
 func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
@@ -228,6 +271,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ServerURL:       cfg.ServerURL,
 		TwilioAuthToken: cfg.TwilioAuthToken,
 		ReadyCheck:      m.readyCheck,
+
+		TwilioAccountSIDs: twilioAccounts(*cfg),
+		TrustedProxies:    cfg.TrustedProxies,
 
 		ElevenLabsWebhookSecret:      cfg.ElevenLabsWebhookSecret,
 		ElevenLabsWebhookHeaderName:  cfg.ElevenLabsWebhookHeaderName,
@@ -390,7 +436,12 @@ func (m *Main) voice() (jack.Agent, jack.VoiceDialer, error) {
 // EventRetention is how long published events are kept for dashboards to replay (DESIGN §3).
 const EventRetention = 30 * 24 * time.Hour
 
-// janitor drops events older than EventRetention now and every interval. Every node runs it;
+// ReminderRetention is how long fired and canceled follow-up reminders are kept (for the
+// timeline's "what was sent when" and for support); pending ones are never dropped.
+const ReminderRetention = 30 * 24 * time.Hour
+
+// janitor drops events older than EventRetention, and fired or canceled reminders older than
+// ReminderRetention, now and every interval. Every node runs it;
 // the deletes are idempotent.
 func (m *Main) janitor(ctx context.Context, interval time.Duration) {
 	for {
@@ -400,6 +451,13 @@ func (m *Main) janitor(ctx context.Context, interval time.Duration) {
 			m.Log.Warn("drop old events", "err", err)
 		case n > 0:
 			m.Log.Info("dropped old events", "count", n)
+		}
+		n, err = m.Store.DeleteRemindersBefore(ctx, time.Now().Add(-ReminderRetention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			m.Log.Warn("drop old reminders", "err", err)
+		case n > 0:
+			m.Log.Info("dropped old reminders", "count", n)
 		}
 		select {
 		case <-ctx.Done():
@@ -553,4 +611,13 @@ func registerWriterMetrics(reg *prometheus.Registry, w writerStatser) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "jack_writer_queue_depth", Help: "Writes waiting for the group-commit writer."},
 			func() float64 { return float64(w.WriterStats().QueueDepth) }),
 	)
+}
+
+// twilioAccounts are the accounts whose webhooks the server accepts: the configured account and
+// its subaccounts; none (no check) when no account is configured (embedded simulation).
+func twilioAccounts(cfg Config) []string {
+	if cfg.TwilioAccountSID == "" {
+		return nil
+	}
+	return append([]string{cfg.TwilioAccountSID}, cfg.TwilioSubaccountSIDs...)
 }

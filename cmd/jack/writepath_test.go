@@ -38,7 +38,7 @@ func TestWebhookNotAcknowledgedWhenItsCommitFails(t *testing.T) {
 	params := b.twilio.InboundSMSParams(customer, b.orgPhone, "fail at commit")
 	resp := b.twilio.PostWebhook(t, b.m.URL()+"/api/webhooks/twilio/sms/incoming", params)
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "not acknowledged: Twilio retries")
-	// require.NotEmpty(t, resp.Header.Get("Retry-After")) RETRYAFTER
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
 	lead := b.lead(t, customer)
 	require.Len(t, b.messages(t, lead.ID), 1, "nothing of it was stored")
 

@@ -37,3 +37,6 @@ func RawExec(ctx context.Context, tx jack.ConversationTx, query string, args ...
 	_, err := tx.(*Tx).tx.Exec(ctx, query, args...)
 	return err
 }
+
+// Translate exposes the error mapping to TestTranslate_Unavailable.
+func Translate(err error) error { return translate(err) }

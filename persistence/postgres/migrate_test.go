@@ -32,13 +32,15 @@ func TestMigrate(t *testing.T) {
 		return out.String()
 	}
 
-	require.Equal(t, 15, tableCount())
+	require.Equal(t, 16, tableCount())
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
 	require.Contains(t, run("down"), "00009_conversation_owners.sql")
-	require.Equal(t, 14, tableCount())
+	require.Equal(t, 15, tableCount())
 	require.Contains(t, run("down"), "00008_integrations.sql")
+	require.Equal(t, 11, tableCount())
+	require.Contains(t, run("down"), "00007_hardening.sql")
 	require.Equal(t, 10, tableCount())
 	require.Contains(t, run("down"), "00006_event_seq.sql")
 	require.Equal(t, 9, tableCount())
@@ -60,9 +62,10 @@ func TestMigrate(t *testing.T) {
 	require.Contains(t, up, "00004_nurture.sql")
 	require.Contains(t, up, "00005_indexes.sql")
 	require.Contains(t, up, "00006_event_seq.sql")
+	require.Contains(t, up, "00007_hardening.sql")
 	require.Contains(t, up, "00008_integrations.sql")
 	require.Contains(t, up, "00009_conversation_owners.sql")
-	require.Equal(t, 15, tableCount())
+	require.Equal(t, 16, tableCount())
 	require.NotContains(t, run("status"), "pending")
 
 	t.Run("ErrUnknownCommand", func(t *testing.T) {

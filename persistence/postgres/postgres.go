@@ -8,7 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -130,8 +133,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// unavailable wraps a database fault (down, shutting down, connection lost, pool exhausted) as
+// EUNAVAILABLE: the HTTP layer answers 503 with Retry-After, after one retry of an idempotent
+// request.
 func unavailable(err error) error {
-	return fmt.Errorf("postgres: %w: %w", jack.Errorf(jack.EUNAVAILABLE, "The database is unavailable."), err)
+	return fmt.Errorf("postgres: %w: %w", jack.Errorf(jack.EUNAVAILABLE, "The database is unavailable. Try again shortly."), err)
 }
 
 // Tx is one transaction of one organization: row-level security sees only orgID's rows, and
@@ -193,6 +199,16 @@ const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
 	codeInvalidText         = "22P02"
+	// Text Postgres cannot store: U+0000 (in text or jsonb) and bytes that are not UTF-8. The
+	// HTTP edge cleans input first; this keeps anything that slips through a 400, not a 500.
+	codeUntranslatableCharacter  = "22P05"
+	codeCharacterNotInRepertoire = "22021"
+	// Server going away or refusing connections: the request may succeed on retry (503).
+	codeAdminShutdown      = "57P01"
+	codeCrashShutdown      = "57P02"
+	codeCannotConnectNow   = "57P03"
+	codeTooManyConnections = "53300"
+	codeClassConnection    = "08" // connection_exception and its subclasses
 )
 
 // translate maps database failures to domain errors at the edge; an error that already is a
@@ -210,6 +226,15 @@ func translate(err error) error {
 		return unavailable(err)
 	case errors.As(err, &pgErr):
 		switch pgErr.Code {
+		case codeAdminShutdown, codeCrashShutdown, codeCannotConnectNow, codeTooManyConnections:
+			return unavailable(err)
+		case codeUntranslatableCharacter, codeCharacterNotInRepertoire:
+			return fmt.Errorf("%w: %w", jack.Errorf(jack.EINVALID, "The request holds characters that cannot be stored."), err)
+		}
+		if strings.HasPrefix(pgErr.Code, codeClassConnection) {
+			return unavailable(err)
+		}
+		switch pgErr.Code {
 		case codeUniqueViolation:
 			return fmt.Errorf("%w: %w", persistence.ConflictError(pgErr.ConstraintName), err)
 		case codeForeignKeyViolation:
@@ -220,8 +245,26 @@ func translate(err error) error {
 		case codeInvalidText:
 			return fmt.Errorf("%w: %w", jack.Errorf(jack.EINVALID, "Malformed identifier."), err)
 		}
+	case lostConnection(err):
+		return unavailable(err)
 	}
 	return err
+}
+
+// lostConnection reports whether err is the connection or the pool failing rather than the
+// query: a connection that died or was closed under the query, a network error, a pool that
+// timed out waiting for a free connection or was closed. The request may succeed on retry.
+func lostConnection(err error) bool {
+	var netErr net.Error
+	switch {
+	case pgconn.SafeToRetry(err), pgconn.Timeout(err),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
+		errors.As(err, &netErr):
+		return true
+	}
+	msg := err.Error() // pgx and pgxpool return these as plain errors
+	return strings.HasSuffix(msg, "conn closed") || strings.HasSuffix(msg, "closed pool")
 }
 
 // notFound returns ENOTFOUND with a user-safe message.

@@ -133,3 +133,16 @@ func (tx *Tx) MarkReminderFired(ctx context.Context, id uuid.UUID) error {
 	}
 	return persistence.ReminderFireError(err == nil, status)
 }
+
+// DeleteRemindersBefore drops fired and canceled reminders older than t, through the SECURITY
+// DEFINER delete_reminders_before (it looks across organizations).
+func (s *Store) DeleteRemindersBefore(ctx context.Context, t time.Time) (int64, error) {
+	var n int64
+	err := s.inTenantFreeTx(ctx, func(tx *Tx) error {
+		return tx.tx.QueryRow(ctx, `SELECT delete_reminders_before($1)`, t).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete reminders: %w", err)
+	}
+	return n, nil
+}

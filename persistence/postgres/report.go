@@ -85,7 +85,23 @@ func (s *Store) Audit(ctx context.Context) (*jack.AuditReport, error) {
 		if err := forEach(rows, err, []any{&table, &n}, func() { counts[table] = n }); err != nil {
 			return fmt.Errorf("audit rows without organization: %w", err)
 		}
+		var rr jack.ReminderRef
+		var orphan bool
+		rows, err = tx.tx.Query(ctx, `SELECT organization_id, lead_id, phone, due_at, orphan FROM audit_reminders($1)`,
+			time.Now().Add(-jack.ReminderOverdue))
+		if err := forEach(rows, err, []any{&rr.OrganizationID, &rr.LeadID, &rr.Phone, &rr.DueAt, &orphan}, func() {
+			if orphan {
+				counts["reminders"]++
+			} else {
+				r.OverdueReminders = append(r.OverdueReminders, rr)
+			}
+		}); err != nil {
+			return fmt.Errorf("audit reminders: %w", err)
+		}
 		r.RowsWithoutOrganization = persistence.OrphanCounts(counts)
+		if r.OverdueReminders == nil {
+			r.OverdueReminders = []jack.ReminderRef{}
+		}
 
 		var shared []persistence.PhoneOrganization
 		var po persistence.PhoneOrganization

@@ -20,7 +20,7 @@ import (
 var tenantTables = []string{
 	"call_sessions", "conversation_owners", "conversation_summaries", "conversations", "event_seqs", "events",
 	"integration_deliveries", "integration_feeds", "integration_lead_states", "integrations", "leads",
-	"organization_phone_numbers", "organizations", "reminders", "user_profiles",
+	"organization_phone_numbers", "organizations", "reminders", "user_profiles", "user_sessions",
 }
 
 // TestRLS proves row-level security at work for a raw connection as the application role: the

@@ -151,3 +151,17 @@ func (tx *Tx) MarkReminderFired(ctx context.Context, id uuid.UUID) error {
 	}
 	return persistence.ReminderFireError(err == nil, status)
 }
+
+// DeleteRemindersBefore drops fired and canceled reminders older than t.
+func (s *Store) DeleteRemindersBefore(ctx context.Context, t time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, uuid.Nil, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `DELETE FROM reminders WHERE status <> 'pending' AND COALESCE(fired_at, created_at) < ?`, timeArg(t))
+		if err != nil {
+			return fmt.Errorf("delete reminders: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}

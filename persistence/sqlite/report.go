@@ -84,9 +84,22 @@ func (s *Store) Audit(ctx context.Context) (*jack.AuditReport, error) {
 			r.RowsWithoutOrganization[table] = n
 		}
 
+		var rr jack.ReminderRef
+		err := tx.forEach(ctx, []any{&rr.OrganizationID, &rr.LeadID, &rr.Phone, textTime{&rr.DueAt}},
+			func() { r.OverdueReminders = append(r.OverdueReminders, rr) },
+			`SELECT organization_id, lead_id, phone_number_normalized, due_at FROM reminders
+			WHERE status = 'pending' AND due_at < ? ORDER BY organization_id, lead_id, due_at`,
+			timeArg(time.Now().Add(-jack.ReminderOverdue)))
+		if err != nil {
+			return fmt.Errorf("audit reminders: %w", err)
+		}
+		if r.OverdueReminders == nil {
+			r.OverdueReminders = []jack.ReminderRef{}
+		}
+
 		var shared []persistence.PhoneOrganization
 		var po persistence.PhoneOrganization
-		err := tx.forEach(ctx, []any{&po.Phone, &po.OrganizationID}, func() { shared = append(shared, po) },
+		err = tx.forEach(ctx, []any{&po.Phone, &po.OrganizationID}, func() { shared = append(shared, po) },
 			`SELECT DISTINCT phone_number_normalized, organization_id FROM leads
 			WHERE phone_number_normalized IN (SELECT phone_number_normalized FROM leads
 				GROUP BY phone_number_normalized HAVING count(DISTINCT organization_id) > 1)`)

@@ -231,7 +231,7 @@ var uniqueConstraints = map[string]string{
 }
 
 // formatError translates driver errors at the edge: no rows → ENOTFOUND, unique violations →
-// ECONFLICT by constraint. Everything else keeps its text for logs and reads as EINTERNAL.
+// ECONFLICT by constraint, a database locked past the busy timeout → EUNAVAILABLE. Everything else keeps its text for logs and reads as EINTERNAL.
 func formatError(err error) error {
 	if err == nil {
 		return nil
@@ -250,6 +250,12 @@ func formatError(err error) error {
 				}
 			}
 			return fmt.Errorf("%w (%s)", persistence.ConflictError(""), msg)
+		}
+		switch serr.Code() & 0xff { // primary code
+		case sqlite3lib.SQLITE_BUSY, sqlite3lib.SQLITE_LOCKED:
+			// The database stayed locked past the busy timeout: 503 with Retry-After, like a
+			// Postgres fault.
+			return fmt.Errorf("%w (%s)", jack.Errorf(jack.EUNAVAILABLE, "The database is busy. Try again shortly."), serr.Error())
 		}
 	}
 	return err

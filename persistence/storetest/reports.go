@@ -204,7 +204,7 @@ func testAudit(t *testing.T, f Features, newStore NewStoreFunc) {
 	noOrphans := func() map[string]int64 {
 		m := map[string]int64{}
 		for _, table := range []string{"call_sessions", "conversation_summaries", "conversations", "events", "leads",
-			"organization_phone_numbers", "user_profiles"} {
+			"organization_phone_numbers", "reminders", "user_profiles"} {
 			m[table] = 0
 		}
 		return m
@@ -226,6 +226,7 @@ func testAudit(t *testing.T, f Features, newStore NewStoreFunc) {
 			SharedCustomerPhones:     []jack.SharedPhone{},
 			NumbersWithoutElevenLabs: []jack.NumberRef{},
 			InvalidLeadPhones:        []jack.LeadRef{},
+			OverdueReminders:         []jack.ReminderRef{},
 		}, got, "empty lists are [], never null")
 		require.False(t, got.Problems())
 	})
@@ -305,6 +306,7 @@ func testAudit(t *testing.T, f Features, newStore NewStoreFunc) {
 			SharedCustomerPhones:     wantShared,
 			NumbersWithoutElevenLabs: wantNumbers,
 			InvalidLeadPhones:        wantInvalid,
+			OverdueReminders:         []jack.ReminderRef{},
 		}, got)
 		require.True(t, got.Problems())
 	})

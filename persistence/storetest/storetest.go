@@ -46,6 +46,7 @@ func RunStore(t *testing.T, f Features, newStore func(t *testing.T) jack.Store) 
 	}{
 		{"Organizations", testOrganizations},
 		{"Users", testUsers},
+		{"Sessions", testSessions},
 		{"Leads", testLeads},
 		{"PhoneNumbers", testPhoneNumbers},
 		{"Conversations", testConversations},
@@ -56,6 +57,7 @@ func RunStore(t *testing.T, f Features, newStore func(t *testing.T) jack.Store) 
 		{"Reports", testReports},
 		{"Reminders", testReminders},
 		{"Integrations", testIntegrations},
+		{"ReminderUpkeep", testReminderUpkeep},
 		{"Tenancy", testTenancy},
 	} {
 		t.Run(area.name, func(t *testing.T) {

@@ -169,9 +169,11 @@ type Transcription struct {
 
 // TranscriptTurn is one turn of a transcript.
 type TranscriptTurn struct {
-	Role           string  `json:"role"`    // user or agent
-	Message        *string `json:"message"` // nil for turns without text (tool calls)
-	TimeInCallSecs int64   `json:"time_in_call_secs"`
+	Role    string  `json:"role"`    // user or agent
+	Message *string `json:"message"` // nil for turns without text (tool calls)
+	// TimeInCallSecs is a number, not only an integer: the SDKs model it as one (Python int,
+	// JavaScript number) and real payloads carry fractions.
+	TimeInCallSecs float64 `json:"time_in_call_secs"`
 }
 
 // Text returns the turn's message, or "" when it has none.
@@ -184,8 +186,10 @@ func (t TranscriptTurn) Text() string {
 
 // TranscriptionMetadata is the call's metadata.
 type TranscriptionMetadata struct {
-	StartTimeUnixSecs int64      `json:"start_time_unix_secs"`
-	CallDurationSecs  int64      `json:"call_duration_secs"`
+	// StartTimeUnixSecs and CallDurationSecs are numbers (fractions happen), like every numeric
+	// field the SDKs model.
+	StartTimeUnixSecs float64    `json:"start_time_unix_secs"`
+	CallDurationSecs  float64    `json:"call_duration_secs"`
 	TerminationReason string     `json:"termination_reason"`
 	PhoneCall         *PhoneCall `json:"phone_call"` // nil for a call that was not a phone call
 }

@@ -304,3 +304,23 @@ func TestParsePostCall(t *testing.T) {
 		require.Equal(t, jack.EINVALID, jack.ErrorCode(err))
 	})
 }
+
+// TestParsePostCall_FractionalNumbers: the SDKs model every numeric field as a number, so
+// fractional time_in_call_secs, call_duration_secs and start_time_unix_secs (as real calls
+// send them) parse instead of failing the webhook and losing the transcript (issue 15, item 8).
+func TestParsePostCall_FractionalNumbers(t *testing.T) {
+	t.Parallel()
+	body := `{"type":"post_call_transcription","event_timestamp":1739537297.5,"data":{"agent_id":"a","conversation_id":"c",
+	  "status":"done","transcript":[{"role":"agent","message":"Hi","time_in_call_secs":0.42},
+	  {"role":"user","message":"Hello","time_in_call_secs":3.7e0}],
+	  "metadata":{"start_time_unix_secs":1739537297.25,"call_duration_secs":22.6,"cost":12.5},
+	  "analysis":null,"conversation_initiation_client_data":{"dynamic_variables":{"total_messages":3.0}}}}`
+	ev, err := elevenlabs.ParsePostCall([]byte(body))
+	require.NoError(t, err)
+	tr, err := ev.Transcription()
+	require.NoError(t, err)
+	require.Equal(t, 0.42, tr.Transcript[0].TimeInCallSecs)
+	require.Equal(t, 3.7, tr.Transcript[1].TimeInCallSecs)
+	require.Equal(t, 22.6, tr.Metadata.CallDurationSecs)
+	require.Equal(t, 1739537297.25, tr.Metadata.StartTimeUnixSecs)
+}

@@ -434,6 +434,6 @@ func TestElevenLabs_Webhooks(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, strings.HasPrefix(tr.ConversationID, "conv_"))
 		require.EqualValues(t, 30, tr.Metadata.CallDurationSecs)
-		require.Equal(t, tr.Metadata.StartTimeUnixSecs+30, ev.EventTimestamp)
+		require.EqualValues(t, tr.Metadata.StartTimeUnixSecs+30, ev.EventTimestamp)
 	})
 }

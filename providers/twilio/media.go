@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -40,7 +41,7 @@ func (c *Client) FetchMedia(ctx context.Context, mediaURL string) (body io.ReadC
 	req.SetBasicAuth(c.cfg.AccountSID, c.cfg.AuthToken)
 	hc := *c.cfg.HTTPClient
 	hc.Timeout = 0 // the deadline lives in ctx, and must outlast this call while the body is read
-	hc.CheckRedirect = keepCredentialsHome(u)
+	hc.CheckRedirect = c.checkMediaRedirect(u)
 	resp, err := hc.Do(req)
 	if err != nil {
 		err = translateError(ctx, err) // before cancel, which would read as the caller's
@@ -74,16 +75,31 @@ func (c *Client) isTwilioAPI(u *url.URL) bool {
 	return u.Scheme == "https" && u.Port() == "" && (host == "api.twilio.com" || strings.HasSuffix(host, ".twilio.com"))
 }
 
-// keepCredentialsHome follows redirects, but sends the Authorization header only to the
-// scheme and host the fetch started at: Go's own rule would forward it to any port of the same
-// host name, and a CDN must never see the account's token. It refuses https → http.
-func keepCredentialsHome(start *url.URL) func(*http.Request, []*http.Request) error {
+// checkMediaRedirect follows a media fetch's redirects only to Twilio's media hosts (the
+// configured API's host name, any port; Twilio's own hosts and its CDN), and never to a
+// private, loopback, link-local or otherwise non-public address unless the operator configured
+// that host as the API (a fake or a proxy): a media URL must not become a way into the
+// network Jack runs in. It sends the Authorization header only to the scheme and host the fetch
+// started at (Go's own rule would forward it to any port of the same host name, and a CDN must
+// never see the account's token), and refuses https → http.
+func (c *Client) checkMediaRedirect(start *url.URL) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		switch {
 		case len(via) >= maxMediaRedirects:
 			return errors.New("too many redirects")
 		case req.URL.Scheme != "https" && (req.URL.Scheme != "http" || start.Scheme == "https"):
 			return fmt.Errorf("refusing a redirect to %s", req.URL.Scheme)
+		case req.URL.User != nil:
+			return errors.New("refusing a redirect with credentials in the URL")
+		}
+		host := strings.ToLower(req.URL.Hostname())
+		if host != strings.ToLower(c.api.Hostname()) {
+			if !isTwilioMediaHost(host, req.URL.Path) {
+				return fmt.Errorf("refusing a media redirect to %s: not a Twilio media host", host)
+			}
+			if err := c.publicOnly(req.Context(), host); err != nil {
+				return err
+			}
 		}
 		if req.URL.Scheme != start.Scheme || !strings.EqualFold(req.URL.Host, start.Host) {
 			req.Header.Del("Authorization")
@@ -91,6 +107,50 @@ func keepCredentialsHome(start *url.URL) func(*http.Request, []*http.Request) er
 		return nil
 	}
 }
+
+// isTwilioMediaHost reports whether a redirect may lead to host (lower case): Twilio's hosts,
+// its CDN, or the path-style S3 bucket its CDN is served from.
+func isTwilioMediaHost(host, path string) bool {
+	switch {
+	case host == "twilio.com", strings.HasSuffix(host, ".twilio.com"),
+		host == "twiliocdn.com", strings.HasSuffix(host, ".twiliocdn.com"):
+		return true
+	case strings.HasSuffix(host, ".amazonaws.com") && strings.HasPrefix(host, "s3"):
+		return strings.HasPrefix(path, "/media.twiliocdn.com/") || strings.HasPrefix(path, "/com.twilio.")
+	}
+	return false
+}
+
+// publicOnly returns an error unless every address host resolves to is a public unicast one.
+func (c *Client) publicOnly(ctx context.Context, host string) error {
+	var addrs []netip.Addr
+	if ip, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{ip}
+	} else {
+		ips, err := c.resolve(ctx, host)
+		if err != nil {
+			return fmt.Errorf("resolve media host %s: %w", host, err)
+		}
+		for _, ip := range ips {
+			if a, ok := netip.AddrFromSlice(ip.IP); ok {
+				addrs = append(addrs, a.Unmap())
+			}
+		}
+	}
+	if len(addrs) == 0 {
+		return fmt.Errorf("media host %s has no address", host)
+	}
+	for _, a := range addrs {
+		if !a.IsGlobalUnicast() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() ||
+			sharedAddressSpace.Contains(a) {
+			return fmt.Errorf("refusing a media redirect to %s: %s is not a public address", host, a)
+		}
+	}
+	return nil
+}
+
+// sharedAddressSpace is RFC 6598's carrier-grade NAT range, private in all but name.
+var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
 
 // cancelOnClose ends the fetch's context once the body is closed.
 type cancelOnClose struct {

@@ -1,9 +1,14 @@
 package twilio_test
 
 import (
+	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -125,4 +130,73 @@ func TestClient_SendSMS_Media(t *testing.T) {
 	require.Equal(t, req.MediaURLs, m.MediaURLs)
 	require.Equal(t, req.MediaURLs, m.Form["MediaUrl"], "one MediaUrl parameter per attachment")
 	require.NotContains(t, m.Form, "Body", "an MMS may be media alone")
+}
+
+// TestClient_FetchMedia_RedirectSSRF: a media fetch follows redirects only to Twilio's media
+// hosts, never to an internal address: not the metadata service, not another loopback host, not
+// a Twilio-looking name that resolves inside the network (issue 15, item 6).
+func TestClient_FetchMedia_RedirectSSRF(t *testing.T) {
+	t.Parallel()
+	var internal atomic.Int32
+	inside := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { internal.Add(1) }))
+	t.Cleanup(inside.Close)
+	insidePort := inside.URL[strings.LastIndex(inside.URL, ":"):]
+
+	for _, tc := range []struct {
+		name, location string
+		resolvesTo     string
+	}{
+		{"MetadataService", "http://169.254.169.254/latest/meta-data/", ""},
+		{"OtherLoopbackName", "http://localhost" + insidePort + "/x", ""},
+		{"PrivateLiteral", "http://10.0.0.7/x", ""},
+		{"LookalikeHost", "https://media.twiliocdn.com.evil.test/x", ""},
+		{"TwilioNameResolvingToLoopback", "https://media.twiliocdn.com/x", "127.0.0.1"},
+		{"TwilioNameResolvingToPrivate", "https://media.twiliocdn.com/x", "192.168.1.10"},
+		{"TwilioNameResolvingToLinkLocal", "https://mms.twiliocdn.com/x", "fe80::1"},
+		{"S3OtherBucket", "https://s3-external-1.amazonaws.com/other-bucket/x", "52.216.1.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, tc.location, http.StatusTemporaryRedirect)
+			}))
+			t.Cleanup(api.Close)
+			c, err := twilio.NewClient(twilio.Config{AccountSID: testAccountSID, AuthToken: testAuthToken, APIURL: api.URL})
+			require.NoError(t, err)
+			twilio.SetResolver(c, func(ctx context.Context, host string) ([]net.IPAddr, error) {
+				if tc.resolvesTo == "" {
+					return nil, errors.New("no such host in this test")
+				}
+				return []net.IPAddr{{IP: net.ParseIP(tc.resolvesTo)}}, nil
+			})
+			_, _, _, err = c.FetchMedia(t.Context(), api.URL+"/2010-04-01/Accounts/"+testAccountSID+"/Messages/MM1/Media/ME1")
+			require.Error(t, err)
+			require.NotEqual(t, jack.EINTERNAL, jack.ErrorCode(err), "%v", err)
+		})
+	}
+	require.Zero(t, internal.Load(), "no request reached the internal server")
+
+	t.Run("TwilioCDNOnPublicAddress", func(t *testing.T) {
+		t.Parallel()
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://media.twiliocdn.com/AC1/ME1", http.StatusTemporaryRedirect)
+		}))
+		t.Cleanup(api.Close)
+		c, err := twilio.NewClient(twilio.Config{AccountSID: testAccountSID, AuthToken: testAuthToken, APIURL: api.URL,
+			HTTPClient: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				if r.URL.Host == "media.twiliocdn.com" {
+					return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"image/png"}},
+						Body: io.NopCloser(strings.NewReader("png")), Request: r}, nil
+				}
+				return http.DefaultTransport.RoundTrip(r)
+			})}})
+		require.NoError(t, err)
+		twilio.SetResolver(c, func(ctx context.Context, host string) ([]net.IPAddr, error) {
+			return []net.IPAddr{{IP: net.ParseIP("151.101.1.1")}}, nil
+		})
+		body, contentType, _, err := c.FetchMedia(t.Context(), api.URL+"/2010-04-01/Accounts/"+testAccountSID+"/Messages/MM1/Media/ME1")
+		require.NoError(t, err)
+		body.Close()
+		require.Equal(t, "image/png", contentType)
+	})
 }

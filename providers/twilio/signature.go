@@ -3,12 +3,14 @@ package twilio
 import (
 	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/subtle"
 	"encoding/base64"
+	"hash"
 	"io"
+	"net"
 	"net/url"
 	"slices"
-
-	"github.com/twilio/twilio-go/client"
+	"strings"
 )
 
 // SignatureHeader carries Twilio's signature of a webhook request.
@@ -17,31 +19,37 @@ const SignatureHeader = "X-Twilio-Signature"
 // ValidateRequest reports whether signature is Twilio's signature of a form webhook: webhookURL is
 // the full public URL Twilio requested (scheme, host, path and query; no #fragment, which never
 // reaches the server) and params every form parameter received, not a known subset, because
-// Twilio adds parameters without notice. It uses twilio-go's validator, so a URL also passes
-// with its default port added or removed.
+// Twilio adds parameters without notice. Like twilio-node's validateRequest (Twilio's reference
+// validator), a URL also passes with its default port added or removed, and a key sent more
+// than once signs each distinct value, sorted (twilio-go would sign only the first and reject
+// such a webhook).
 //
-// A key sent more than once counts with its first value only, as in twilio-go's ValidateBody
-// (Twilio's SMS and status webhooks never repeat a key; twilio-node would sign every value).
 // An empty authToken validates nothing, so a misconfigured server cannot accept forgeries
 // signed with the empty key.
 func ValidateRequest(authToken, webhookURL string, params url.Values, signature string) bool {
 	if authToken == "" || signature == "" {
 		return false
 	}
-	first := make(map[string]string, len(params))
-	for k, v := range params {
-		if len(v) > 0 {
-			first[k] = v[0]
-		}
+	got, err := base64.StdEncoding.DecodeString(signature)
+	if err != nil {
+		return false
 	}
-	rv := client.NewRequestValidator(authToken) // addressable: its methods have pointer receivers
-	return rv.Validate(webhookURL, first, signature)
+	ok := 0
+	for _, u := range urlVariants(webhookURL) {
+		ok |= subtle.ConstantTimeCompare(got, mac(authToken, u, params))
+	}
+	return ok == 1
 }
 
 // Sign returns the X-Twilio-Signature Twilio would send for a form POST of params to
 // webhookURL: base64(HMAC-SHA1(authToken, webhookURL + k1 + v1 + k2 + v2 …)) with keys in byte
-// order. Like ValidateRequest it signs the first value of a repeated key, so the two always agree.
+// order and, for a repeated key, key + value for each distinct value in byte order
+// (twilio-node's getExpectedTwilioSignature). ValidateRequest accepts exactly what it signs.
 func Sign(authToken, webhookURL string, params url.Values) string {
+	return base64.StdEncoding.EncodeToString(mac(authToken, webhookURL, params))
+}
+
+func mac(authToken, webhookURL string, params url.Values) []byte {
 	keys := make([]string, 0, len(params))
 	for k, v := range params {
 		if len(v) > 0 {
@@ -49,11 +57,42 @@ func Sign(authToken, webhookURL string, params url.Values) string {
 		}
 	}
 	slices.Sort(keys)
-	mac := hmac.New(sha1.New, []byte(authToken))
-	io.WriteString(mac, webhookURL)
+	var m hash.Hash = hmac.New(sha1.New, []byte(authToken))
+	io.WriteString(m, webhookURL)
 	for _, k := range keys {
-		io.WriteString(mac, k)
-		io.WriteString(mac, params[k][0])
+		values := params[k]
+		if len(values) > 1 {
+			values = slices.Compact(slices.Sorted(slices.Values(values)))
+		}
+		for _, v := range values {
+			io.WriteString(m, k)
+			io.WriteString(m, v)
+		}
 	}
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return m.Sum(nil)
+}
+
+// urlVariants returns webhookURL as given, with its scheme's default port added when it has
+// none, and with its port removed: Twilio's signing is inconsistent about the port, so its own
+// validators try both.
+func urlVariants(webhookURL string) []string {
+	variants := []string{webhookURL}
+	u, err := url.Parse(webhookURL)
+	if err != nil || u.Host == "" {
+		return variants
+	}
+	other := *u
+	host := u.Hostname()
+	switch {
+	case u.Port() != "":
+		other.Host = host
+		if strings.Contains(host, ":") { // IPv6 literal
+			other.Host = "[" + host + "]"
+		}
+	case u.Scheme == "https":
+		other.Host = net.JoinHostPort(host, "443")
+	default:
+		other.Host = net.JoinHostPort(host, "80")
+	}
+	return append(variants, other.String())
 }

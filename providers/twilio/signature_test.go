@@ -39,11 +39,14 @@ func TestSign(t *testing.T) {
 		u := "https://mycompany.com/myapp.php?bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620"
 		require.Equal(t, "y77kIzt2vzLz71DgmJGsen2scGs=", twilio.Sign(readmeToken, u, nil))
 	})
-	t.Run("RepeatedKeySignsFirstValue", func(t *testing.T) {
+	t.Run("RepeatedKeySignsEveryDistinctValueSorted", func(t *testing.T) {
 		t.Parallel()
+		// Vectors computed with twilio-node's getExpectedTwilioSignature (issue 15, item 8).
 		params := readmeParams()
 		params.Add("Digits", "9999")
-		require.Equal(t, readmeSignature, twilio.Sign(readmeToken, readmeURL, params))
+		require.Equal(t, "5Kil6zG72Lo+VjhPSDtj4dAZptk=", twilio.Sign(readmeToken, readmeURL, params))
+		params["Digits"] = []string{"1234", "1234", "0"}
+		require.Equal(t, "QnO+vPQduLlgpoOIoEDURFLh9N4=", twilio.Sign(readmeToken, readmeURL, params))
 	})
 	t.Run("KeyWithoutValuesIsNotSigned", func(t *testing.T) {
 		t.Parallel()
@@ -71,7 +74,13 @@ func TestValidateRequest(t *testing.T) {
 	}{
 		{"READMEVector", readmeToken, readmeURL, readmeParams(), readmeSignature, true},
 		{"DefaultPortAdded", readmeToken, "https://mycompany.com:443/myapp.php?foo=1&bar=2", readmeParams(), readmeSignature, true},
-		{"RepeatedKeyFirstValueCounts", readmeToken, readmeURL, with(func(p url.Values) { p.Add("Digits", "9999") }), readmeSignature, true},
+		// twilio-node signs every distinct value of a repeated key, sorted (vectors from its
+		// getExpectedTwilioSignature); the first value alone no longer passes.
+		{"RepeatedKeyNodeVector", readmeToken, readmeURL, with(func(p url.Values) { p.Add("Digits", "9999") }), "5Kil6zG72Lo+VjhPSDtj4dAZptk=", true},
+		{"RepeatedKeyDuplicatesOnce", readmeToken, readmeURL, with(func(p url.Values) { p["Digits"] = []string{"1234", "1234", "0"} }), "QnO+vPQduLlgpoOIoEDURFLh9N4=", true},
+		{"RepeatedKeyOrderFree", readmeToken, readmeURL, with(func(p url.Values) { p["Digits"] = []string{"9999", "1234"} }), "5Kil6zG72Lo+VjhPSDtj4dAZptk=", true},
+		{"RepeatedKeyFirstValueOnly", readmeToken, readmeURL, with(func(p url.Values) { p.Add("Digits", "9999") }), readmeSignature, false},
+		{"DefaultPortRemoved", readmeToken, "https://mycompany.com/myapp.php?foo=1&bar=2", readmeParams(), twilio.Sign(readmeToken, "https://mycompany.com:443/myapp.php?foo=1&bar=2", readmeParams()), true},
 		{"TamperedParam", readmeToken, readmeURL, with(func(p url.Values) { p.Set("Digits", "1235") }), readmeSignature, false},
 		{"AddedParam", readmeToken, readmeURL, with(func(p url.Values) { p.Set("Body", "hi") }), readmeSignature, false},
 		{"EmptyAddedParam", readmeToken, readmeURL, with(func(p url.Values) { p.Set("ToZip", "") }), readmeSignature, false},

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -85,6 +86,8 @@ type Client struct {
 	cfg   Config
 	api   *url.URL // scheme and host every request is sent to
 	creds *client.Credentials
+	// resolve looks up a media redirect's host (tests replace it).
+	resolve func(ctx context.Context, host string) ([]net.IPAddr, error)
 }
 
 // NewClient returns a Client for cfg. It does not contact Twilio.
@@ -94,7 +97,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, api: api, creds: client.NewCredentials(cfg.AccountSID, cfg.AuthToken)}, nil
+	return &Client{cfg: cfg, api: api, creds: client.NewCredentials(cfg.AccountSID, cfg.AuthToken), resolve: net.DefaultResolver.LookupIPAddr}, nil
 }
 
 // AccountSID returns the account the client sends from.

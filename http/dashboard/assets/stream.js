@@ -1,4 +1,4 @@
-// The live event stream. Each (re)connect fetches a fresh short-lived stream token and opens a
+// The live event stream. Each (re)connect fetches a fresh stream token and opens a
 // new EventSource at /api/stream?token=…&lastEventId=…: the browser's own Last-Event-ID only
 // follows its automatic reconnects to the same URL, and ours changes with every token, so the
 // last seen id is passed explicitly. Replays can repeat events, so ids already seen are dropped.
