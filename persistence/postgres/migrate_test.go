@@ -32,10 +32,12 @@ func TestMigrate(t *testing.T) {
 		return out.String()
 	}
 
-	require.Equal(t, 11, tableCount())
+	require.Equal(t, 12, tableCount())
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
+	require.Contains(t, run("down"), "00010_cluster_members.sql")
+	require.Equal(t, 11, tableCount())
 	require.Contains(t, run("down"), "00009_conversation_owners.sql")
 	require.Equal(t, 10, tableCount())
 	require.Contains(t, run("down"), "00006_event_seq.sql")
@@ -59,7 +61,8 @@ func TestMigrate(t *testing.T) {
 	require.Contains(t, up, "00005_indexes.sql")
 	require.Contains(t, up, "00006_event_seq.sql")
 	require.Contains(t, up, "00009_conversation_owners.sql")
-	require.Equal(t, 11, tableCount())
+	require.Contains(t, up, "00010_cluster_members.sql")
+	require.Equal(t, 12, tableCount())
 	require.NotContains(t, run("status"), "pending")
 
 	t.Run("ErrUnknownCommand", func(t *testing.T) {
