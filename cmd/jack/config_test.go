@@ -24,6 +24,17 @@ func TestLoadConfig(t *testing.T) {
 		require.Equal(t, 5*time.Minute, cfg.AISessionIdle)
 		require.Equal(t, "https://api.twilio.com", cfg.TwilioAPIURL)
 		require.Equal(t, "jack_app", cfg.DatabaseRole)
+		require.Equal(t, 5*time.Second, cfg.MembershipTimeout)
+		require.Equal(t, 500*time.Millisecond, cfg.MembershipHeartbeat)
+	})
+	t.Run("PostgresMembership", func(t *testing.T) {
+		env := map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://r:6379", "JWT_SECRET": strings.Repeat("x", 32),
+			"CLUSTER_PROVIDER": "Postgres", "JACK_MEMBERSHIP_TIMEOUT": "2s", "JACK_MEMBERSHIP_HEARTBEAT": "100ms"}
+		cfg, err := LoadConfig(func(k string) string { return env[k] })
+		require.NoError(t, err)
+		require.Equal(t, "postgres", cfg.ClusterProvider)
+		require.Equal(t, 2*time.Second, cfg.MembershipTimeout)
+		require.Equal(t, 100*time.Millisecond, cfg.MembershipHeartbeat)
 	})
 	for _, tc := range []struct {
 		name string
@@ -39,6 +50,10 @@ func TestLoadConfig(t *testing.T) {
 		{"TwilioWithoutToken", map[string]string{"TWILIO_ACCOUNT_SID": "AC1"}, "TWILIO_AUTH_TOKEN"},
 		{"ElevenLabsWithoutAgent", map[string]string{"ELEVENLABS_API_KEY": "k"}, "ELEVENLABS_AGENT_ID"},
 		{"BadLogLevel", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"PostgresMembershipWithoutDatabase", map[string]string{"CLUSTER_PROVIDER": "postgres"}, "CLUSTER_PROVIDER"},
+		{"UnknownClusterProvider", map[string]string{"CLUSTER_PROVIDER": "consul"}, "must be postgres, automanaged or kubernetes"},
+		{"BadMembershipTimeout", map[string]string{"JACK_MEMBERSHIP_TIMEOUT": "-1s"}, "JACK_MEMBERSHIP_TIMEOUT"},
+		{"HeartbeatTooSlow", map[string]string{"JACK_MEMBERSHIP_TIMEOUT": "2s", "JACK_MEMBERSHIP_HEARTBEAT": "1s"}, "JACK_MEMBERSHIP_HEARTBEAT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := LoadConfig(func(k string) string { return tc.env[k] })
