@@ -270,6 +270,10 @@ func (p *Provider) tick(ctx context.Context) bool {
 		return false
 	}
 	p.lastOK.Store(int64(sent)) // only this goroutine writes it
+	// A heartbeat sent before a pause and answered after it renews nothing.
+	if !p.checkLease() {
+		return false
+	}
 	p.lease.Reset(p.cfg.Timeout/2 - p.sinceOK())
 
 	dead, err := p.declareDead(hctx)
