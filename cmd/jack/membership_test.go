@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -125,6 +126,9 @@ func TestCluster_PausedNodeRejoins(t *testing.T) {
 		return true
 	})
 	declaredAfter := time.Since(pausedAt)
+	metrics := getMetrics(t, survivors[0])
+	require.Contains(t, metrics, "jack_cluster_members 2\n")
+	require.Contains(t, metrics, fmt.Sprintf("jack_cluster_member_info{member_id=%q} 1\n", firstIDs[survivors[0].name]))
 	require.GreaterOrEqual(t, declaredAfter, timeout-500*time.Millisecond, "not declared dead before its heartbeat is older than the timeout")
 	// Keep it frozen a while past the timeout, as a long pause would.
 	time.Sleep(time.Until(pausedAt.Add(timeout + time.Second)))
@@ -256,6 +260,17 @@ func TestCluster_PausedNodeRejoins(t *testing.T) {
 		time.Since(start).Round(time.Millisecond))
 	t.Log(summary)
 	fmt.Println(summary)
+}
+
+// getMetrics returns nd's /metrics page.
+func getMetrics(t *testing.T, nd *clusterNode) string {
+	t.Helper()
+	resp, err := http.Get(nd.url + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
 }
 
 var fenceReasonRE = regexp.MustCompile(`msg="declared dead / lease lost: exiting to rejoin as a new member" reason="([^"]*)"`)
