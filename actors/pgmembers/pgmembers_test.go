@@ -59,8 +59,14 @@ type echo struct{}
 
 func (echo) Receive(actor.Context) {}
 
-// startMember starts a cluster member named "test" on url's schema.
+// startMember starts a member of the cluster named "test" on url's schema.
 func startMember(t *testing.T, url string) *member {
+	t.Helper()
+	return startNamedMember(t, url, "test")
+}
+
+// startNamedMember starts a member of the cluster named name on url's schema.
+func startNamedMember(t *testing.T, url, name string) *member {
 	t.Helper()
 	m := &member{log: &syncBuffer{}}
 	m.provider = pgmembers.New(pgmembers.Config{
@@ -75,7 +81,7 @@ func startMember(t *testing.T, url string) *member {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}))
-	m.cluster = cluster.New(system, cluster.Configure("test", m.provider, disthash.New(),
+	m.cluster = cluster.New(system, cluster.Configure(name, m.provider, disthash.New(),
 		remote.Configure("127.0.0.1", 0),
 		cluster.WithKinds(cluster.NewKind("echo", actor.PropsFromProducer(func() actor.Actor { return echo{} })))))
 	m.cluster.StartMember() // panics when the provider fails to join
@@ -235,6 +241,18 @@ func TestProvider_ShutdownLeaves(t *testing.T) {
 	status, _ := row(t, connect(t, url), b.id())
 	require.Equal(t, "dead", status)
 	require.Empty(t, b.fenceReasons())
+}
+
+// TestProvider_ClustersApart: clusters with different names sharing one table never see each
+// other, and one's stale member is not the other's business.
+func TestProvider_ClustersApart(t *testing.T) {
+	t.Parallel()
+	url := postgrestest.URL(t)
+	a, b := startNamedMember(t, url, "blue"), startNamedMember(t, url, "green")
+	time.Sleep(5 * heartbeat)
+	require.Equal(t, ids(a), a.sees())
+	require.Equal(t, ids(b), b.sees())
+	require.Equal(t, 1, a.provider.Members())
 }
 
 // syncBuffer is a log sink safe for concurrent writers.
