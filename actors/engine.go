@@ -208,6 +208,23 @@ func (e *Engine) Ready() bool {
 	return e.cluster != nil && e.cluster.MemberList != nil && e.cluster.MemberList.Length() > 0
 }
 
+// MemberID is this node's cluster member id (its ActorSystem ID, new at every start); empty
+// before Start.
+func (e *Engine) MemberID() string {
+	if e.system == nil {
+		return ""
+	}
+	return e.system.ID
+}
+
+// Members counts the members of this node's current cluster topology.
+func (e *Engine) Members() int {
+	if c := e.cluster; c != nil && c.MemberList != nil {
+		return c.MemberList.Length()
+	}
+	return 0
+}
+
 func memberAddresses(members []*cluster.Member) []string {
 	out := make([]string, len(members))
 	for i, m := range members {

@@ -37,7 +37,15 @@ func (s *Server) ready(c *fiber.Ctx) error {
 			return jack.Errorf(jack.EUNAVAILABLE, "Not ready: %s", jack.ErrorMessage(err))
 		}
 	}
-	return c.JSON(fiber.Map{"status": "ready"})
+	body := fiber.Map{"status": "ready"}
+	if s.cfg.ReadyInfo != nil {
+		for k, v := range s.cfg.ReadyInfo() {
+			if k != "status" {
+				body[k] = v
+			}
+		}
+	}
+	return c.JSON(body)
 }
 
 // metricsHandler serves the server's own registry in the Prometheus text format.

@@ -104,6 +104,9 @@ type Config struct {
 	// ReadyCheck, when set, is asked by GET /ready after the Store: the node's other
 	// dependencies (the broker, the cluster). Its error's message is shown. Defaults to none.
 	ReadyCheck func(ctx context.Context) error
+	// ReadyInfo, when set, adds its fields to the body of a ready GET /ready (the cluster
+	// member id and member count). Defaults to none.
+	ReadyInfo func() map[string]any
 	// StreamPoll is how often a node's live feed of an organization reads the Store even when the
 	// broker says nothing (a message lost to a crash or a Redis reconnect). Defaults to 2s.
 	StreamPoll time.Duration

@@ -100,6 +100,19 @@ func TestOps(t *testing.T) {
 	require.Contains(t, metrics, `jack_http_request_duration_seconds_bucket{method="POST",route="/api/auth/register"`)
 }
 
+// ReadyInfo's fields (the node's cluster member id and member count) join a ready answer, and
+// cannot hide what the answer says.
+func TestOps_ReadyInfo(t *testing.T) {
+	t.Parallel()
+	s := MustOpenServer(t, nil, func(c *jackhttp.Config) {
+		c.ReadyInfo = func() map[string]any { return map[string]any{"memberId": "m1", "clusterMembers": 3, "status": "other"} }
+	})
+	resp := MustDo(t, s.URL, request{Method: "GET", Path: "/ready"}, http.StatusOK, nil)
+	require.JSONEq(t, `{"status":"ready","memberId":"m1","clusterMembers":3}`, string(resp.Body))
+	s.SetReady(false)
+	MustFail(t, s.URL, request{Method: "GET", Path: "/ready"}, http.StatusServiceUnavailable, jack.EUNAVAILABLE)
+}
+
 // A store that does not answer makes the server not ready.
 func TestOps_ReadyStoreDown(t *testing.T) {
 	t.Parallel()

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -154,23 +155,29 @@ func TestCluster_KillNode(t *testing.T) {
 // testCluster is a set of `jack serve` processes started by a test.
 type testCluster struct {
 	nodes []*clusterNode
+	bin   string // the built jack
+	dir   string
 }
 
 type clusterNode struct {
 	name   string
 	url    string // http://127.0.0.1:<port>, also its SERVER_URL
 	member string // the cluster member address, as replies name it
-	cmd    *exec.Cmd
-	log    string // stdout and stderr
-	exited chan struct{}
+	vars   map[string]string
+	starts int // processes started for this node (restarts make new members)
+
+	cmd      *exec.Cmd
+	log      string // stdout and stderr of the current process
+	exited   chan struct{}
+	exitCode int // once exited
 
 	dead   atomic.Bool  // killed: the load sends it nothing more
 	posted atomic.Int64 // webhooks posted to it
 }
 
 // startCluster builds jack and starts n nodes with env plus each node's own addresses, all
-// seeded with every node's automanaged health port, and waits until each is ready and sees
-// all n members. The nodes get SIGTERM (then SIGKILL) in t.Cleanup; on failure their logs'
+// seeded with every node's automanaged health port (CLUSTER_PROVIDER defaults to automanaged;
+// env may name another), and waits until each is ready and sees all n members. The nodes get SIGTERM (then SIGKILL) in t.Cleanup; on failure their logs'
 // tails are printed.
 func startCluster(t *testing.T, n int, env map[string]string) *testCluster {
 	t.Helper()
@@ -185,7 +192,7 @@ func startCluster(t *testing.T, n int, env map[string]string) *testCluster {
 	for i := range n {
 		seeds = append(seeds, net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[3*i+2])))
 	}
-	cl := &testCluster{}
+	cl := &testCluster{bin: bin, dir: dir}
 	t.Cleanup(func() {
 		cl.stop(t)
 		if t.Failed() {
@@ -200,14 +207,12 @@ func startCluster(t *testing.T, n int, env map[string]string) *testCluster {
 			name:   fmt.Sprintf("node%d", i+1),
 			url:    fmt.Sprintf("http://127.0.0.1:%d", httpPort),
 			member: net.JoinHostPort("127.0.0.1", strconv.Itoa(clusterPort)),
-			log:    filepath.Join(dir, fmt.Sprintf("node%d.log", i+1)),
-			exited: make(chan struct{}),
 		}
-		vars := mergeEnv(env, map[string]string{
+		nd.vars = mergeEnv(env, map[string]string{
 			"JACK_ADDR":                fmt.Sprintf("127.0.0.1:%d", httpPort),
 			"SERVER_URL":               nd.url,
 			"JACK_DATA_DIR":            filepath.Join(dir, nd.name),
-			"CLUSTER_PROVIDER":         "automanaged",
+			"CLUSTER_PROVIDER":         cmp.Or(env["CLUSTER_PROVIDER"], "automanaged"),
 			"CLUSTER_HOST":             "127.0.0.1",
 			"CLUSTER_PORT":             strconv.Itoa(clusterPort),
 			"CLUSTER_AUTOMANAGED_PORT": strconv.Itoa(healthPort),
@@ -215,37 +220,11 @@ func startCluster(t *testing.T, n int, env map[string]string) *testCluster {
 			"LOG_FORMAT":               "text", // lastMemberCount reads the topology changes
 			"LOG_LEVEL":                "info",
 		})
-		f, err := os.Create(nd.log)
-		require.NoError(t, err)
-		nd.cmd = exec.Command(bin, "serve")
-		nd.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-		for k, v := range vars {
-			nd.cmd.Env = append(nd.cmd.Env, k+"="+v)
-		}
-		nd.cmd.Stdout, nd.cmd.Stderr = f, f
-		require.NoError(t, nd.cmd.Start())
-		go func() {
-			_ = nd.cmd.Wait()
-			f.Close()
-			close(nd.exited)
-		}()
+		cl.start(t, nd)
 		cl.nodes = append(cl.nodes, nd)
 	}
-	hc := &http.Client{Timeout: time.Second}
 	for _, nd := range cl.nodes {
-		waitForCond(t, 30*time.Second, nd.name+" to be ready", func() bool {
-			select {
-			case <-nd.exited:
-				t.Fatalf("%s exited while starting:\n%s", nd.name, tail(nd.log, 40))
-			default:
-			}
-			resp, err := hc.Get(nd.url + "/ready")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
+		cl.waitReady(t, nd, 30*time.Second)
 	}
 	// Ready needs only this node in the topology; the test wants every node to see all of
 	// them, so conversations have one owner from the first text.
@@ -253,6 +232,52 @@ func startCluster(t *testing.T, n int, env map[string]string) *testCluster {
 		waitForCond(t, 20*time.Second, nd.name+" to see every member", func() bool { return lastMemberCount(nd.log) == n })
 	}
 	return cl
+}
+
+// start starts a process for nd, logging to a file of its own (node1.log, then node1.2.log…).
+func (cl *testCluster) start(t *testing.T, nd *clusterNode) {
+	t.Helper()
+	nd.starts++
+	nd.log = filepath.Join(cl.dir, nd.name+".log")
+	if nd.starts > 1 {
+		nd.log = filepath.Join(cl.dir, fmt.Sprintf("%s.%d.log", nd.name, nd.starts))
+	}
+	f, err := os.Create(nd.log)
+	require.NoError(t, err)
+	cmd := exec.Command(cl.bin, "serve")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + cl.dir}
+	for k, v := range nd.vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	require.NoError(t, cmd.Start())
+	exited := make(chan struct{})
+	nd.cmd, nd.exited = cmd, exited
+	go func() {
+		_ = cmd.Wait()
+		f.Close()
+		nd.exitCode = cmd.ProcessState.ExitCode()
+		close(exited)
+	}()
+}
+
+// waitReady waits until nd's /ready answers 200, failing t if its process exits first.
+func (cl *testCluster) waitReady(t *testing.T, nd *clusterNode, timeout time.Duration) {
+	t.Helper()
+	hc := &http.Client{Timeout: time.Second}
+	waitForCond(t, timeout, nd.name+" to be ready", func() bool {
+		select {
+		case <-nd.exited:
+			t.Fatalf("%s exited while starting:\n%s", nd.name, tail(nd.log, 40))
+		default:
+		}
+		resp, err := hc.Get(nd.url + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 // crash freezes nd (SIGSTOP) until a webhook is posted to it, then kills it (SIGKILL), so

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/actors/pgmembers"
 	"github.com/jack-auto/jack/crm"
 )
 
@@ -98,10 +99,20 @@ type Config struct {
 	// up to an hour, for 24 hours (JACK_DELIVERY_RETRY_BASE). Defaults to 30s.
 	DeliveryRetryBase time.Duration
 
-	// ClusterProvider makes the process one node of a cluster (CLUSTER_PROVIDER): "automanaged"
-	// (static seed list; LAN, loopback) or "kubernetes". Empty: a one-member cluster. A cluster
-	// needs DATABASE_URL and REDIS_URL, so every node shares the data and the events.
+	// ClusterProvider makes the process one node of a cluster (CLUSTER_PROVIDER): "postgres"
+	// (a membership table in DATABASE_URL; a node declared dead exits with ExitRejoin),
+	// "automanaged" (static seed list; LAN, loopback) or "kubernetes". Empty: a one-member
+	// cluster. A cluster needs DATABASE_URL and REDIS_URL, so every node shares the data and
+	// the events.
 	ClusterProvider string
+	// MembershipTimeout is how old a node's last heartbeat may be, by the database clock,
+	// before the others declare it dead (JACK_MEMBERSHIP_TIMEOUT; CLUSTER_PROVIDER=postgres).
+	// A node stops serving on its own after half of it without a heartbeat. Defaults to 5s.
+	MembershipTimeout time.Duration
+	// MembershipHeartbeat is how often a node heartbeats and refreshes the membership
+	// (JACK_MEMBERSHIP_HEARTBEAT; CLUSTER_PROVIDER=postgres). At most a quarter of
+	// MembershipTimeout. Defaults to 500ms.
+	MembershipHeartbeat time.Duration
 	// ClusterName separates clusters sharing a network (CLUSTER_NAME). Defaults to jack.
 	ClusterName string
 	// ClusterHost and ClusterPort are where the node listens for other nodes (CLUSTER_HOST,
@@ -184,6 +195,8 @@ func loadConfig(getenv func(string) string, signs bool) (Config, error) {
 		LogFormat:                    strings.ToLower(cmp.Or(env("LOG_FORMAT"), "text")),
 		ClusterProvider:              strings.ToLower(env("CLUSTER_PROVIDER")),
 		ClusterName:                  cmp.Or(env("CLUSTER_NAME"), "jack"),
+		MembershipTimeout:            dur("JACK_MEMBERSHIP_TIMEOUT", pgmembers.DefaultTimeout),
+		MembershipHeartbeat:          dur("JACK_MEMBERSHIP_HEARTBEAT", pgmembers.DefaultHeartbeat),
 		ClusterHost:                  cmp.Or(env("CLUSTER_HOST"), "127.0.0.1"),
 		ClusterAdvertisedAddress:     env("CLUSTER_ADVERTISED_ADDRESS"),
 	}
@@ -291,7 +304,7 @@ func (c *Config) validate(signs bool) []string {
 	}
 	switch c.ClusterProvider {
 	case "":
-	case "automanaged", "kubernetes":
+	case "automanaged", "kubernetes", "postgres":
 		if c.DatabaseURL == "" || c.RedisURL == "" {
 			errs = append(errs, "CLUSTER_PROVIDER: a cluster needs DATABASE_URL and REDIS_URL (every node must share the data and the events)")
 		}
@@ -301,7 +314,11 @@ func (c *Config) validate(signs bool) []string {
 			}
 		}
 	default:
-		errs = append(errs, fmt.Sprintf("CLUSTER_PROVIDER: %q must be automanaged or kubernetes", c.ClusterProvider))
+		errs = append(errs, fmt.Sprintf("CLUSTER_PROVIDER: %q must be postgres, automanaged or kubernetes", c.ClusterProvider))
+	}
+	if c.MembershipHeartbeat > c.MembershipTimeout/4 {
+		errs = append(errs, fmt.Sprintf("JACK_MEMBERSHIP_HEARTBEAT: %s must be at most a quarter of JACK_MEMBERSHIP_TIMEOUT (%s), so a node's lease spans several heartbeats",
+			c.MembershipHeartbeat, c.MembershipTimeout))
 	}
 	if a := c.ClusterAdvertisedAddress; a != "" {
 		if _, _, err := net.SplitHostPort(a); err != nil {
@@ -356,6 +373,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("cluster_provider", c.ClusterProvider),
 		slog.String("cluster_name", c.ClusterName),
+		slog.Duration("membership_timeout", c.MembershipTimeout),
+		slog.Duration("membership_heartbeat", c.MembershipHeartbeat),
 		slog.String("cluster_address", net.JoinHostPort(c.ClusterHost, strconv.Itoa(c.ClusterPort))),
 		slog.String("cluster_advertised_address", c.ClusterAdvertisedAddress),
 		slog.Any("cluster_seeds", c.ClusterSeeds),

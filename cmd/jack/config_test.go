@@ -28,6 +28,8 @@ func TestLoadConfig(t *testing.T) {
 		require.False(t, cfg.WebhookAllowPrivate)
 		require.Equal(t, 30*time.Second, cfg.DeliveryRetryBase)
 		require.Empty(t, cfg.TrustedProxies)
+		require.Equal(t, 5*time.Second, cfg.MembershipTimeout)
+		require.Equal(t, 500*time.Millisecond, cfg.MembershipHeartbeat)
 	})
 	t.Run("CRM", func(t *testing.T) {
 		env := map[string]string{"SMTP_URL": "smtp://u:p@mail.example.com:587", "SMTP_FROM": "jack@dealer.test",
@@ -43,6 +45,15 @@ func TestLoadConfig(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []string{"10.0.0.0/8", "192.0.2.7"}, cfg.TrustedProxies)
 		require.Equal(t, []string{"AC2", "AC3"}, cfg.TwilioSubaccountSIDs)
+	})
+	t.Run("PostgresMembership", func(t *testing.T) {
+		env := map[string]string{"DATABASE_URL": "postgres://h/db", "REDIS_URL": "redis://r:6379", "JWT_SECRET": strings.Repeat("x", 32),
+			"CLUSTER_PROVIDER": "Postgres", "JACK_MEMBERSHIP_TIMEOUT": "2s", "JACK_MEMBERSHIP_HEARTBEAT": "100ms"}
+		cfg, err := LoadConfig(func(k string) string { return env[k] })
+		require.NoError(t, err)
+		require.Equal(t, "postgres", cfg.ClusterProvider)
+		require.Equal(t, 2*time.Second, cfg.MembershipTimeout)
+		require.Equal(t, 100*time.Millisecond, cfg.MembershipHeartbeat)
 	})
 	for _, tc := range []struct {
 		name string
@@ -65,6 +76,10 @@ func TestLoadConfig(t *testing.T) {
 		{"BadAllowPrivate", map[string]string{"JACK_WEBHOOK_ALLOW_PRIVATE": "maybe"}, "JACK_WEBHOOK_ALLOW_PRIVATE"},
 		{"BadRetryBase", map[string]string{"JACK_DELIVERY_RETRY_BASE": "-1s"}, "JACK_DELIVERY_RETRY_BASE"},
 		{"BadTrustedProxy", map[string]string{"JACK_TRUSTED_PROXIES": "10.0.0.0/8, lb.internal"}, "JACK_TRUSTED_PROXIES"},
+		{"PostgresMembershipWithoutDatabase", map[string]string{"CLUSTER_PROVIDER": "postgres"}, "CLUSTER_PROVIDER"},
+		{"UnknownClusterProvider", map[string]string{"CLUSTER_PROVIDER": "consul"}, "must be postgres, automanaged or kubernetes"},
+		{"BadMembershipTimeout", map[string]string{"JACK_MEMBERSHIP_TIMEOUT": "-1s"}, "JACK_MEMBERSHIP_TIMEOUT"},
+		{"HeartbeatTooSlow", map[string]string{"JACK_MEMBERSHIP_TIMEOUT": "2s", "JACK_MEMBERSHIP_HEARTBEAT": "1s"}, "JACK_MEMBERSHIP_HEARTBEAT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := LoadConfig(func(k string) string { return tc.env[k] })

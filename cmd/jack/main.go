@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/actors"
+	"github.com/jack-auto/jack/actors/pgmembers"
 	"github.com/jack-auto/jack/crm"
 	jackhttp "github.com/jack-auto/jack/http"
 	"github.com/jack-auto/jack/persistence"
@@ -61,6 +63,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, errRejoin) {
+			os.Exit(ExitRejoin) // logged already; the supervisor restarts the node as a new member
+		}
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "jack:", err)
 		}
@@ -140,13 +145,30 @@ func commandHelp(args []string) (string, bool) {
 	return "", false
 }
 
+// ExitRejoin is the exit status of `jack serve` when the cluster declared the node dead, or its
+// membership lease ran out (CLUSTER_PROVIDER=postgres): the node stopped serving and its
+// supervisor should start it again, which makes it a new member.
+const ExitRejoin = 75 // EX_TEMPFAIL: try again
+
+// errRejoin ends `jack serve` with ExitRejoin.
+var errRejoin = errors.New("this node is no longer a cluster member: exiting to rejoin as a new member")
+
 func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 	m := NewMain(cfg, NewLogger(cfg, stderr))
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		return err
 	}
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-m.Fenced():
+		// No graceful Close: draining requests and leaving the cluster would keep a node that
+		// is no member any more serving for seconds. Nothing acknowledged lives only in memory,
+		// and the conversations' ownership epochs refuse whatever a grain here still writes.
+		m.Log.Error("declared dead / lease lost: exiting to rejoin as a new member",
+			"reason", m.FenceReason(), "member_id", m.Engine.MemberID(), "exit_code", ExitRejoin)
+		return errRejoin
+	}
 	m.Log.Info("shutting down")
 	// A second signal while closing forces exit.
 	go func() {
@@ -192,6 +214,12 @@ type Main struct {
 	ln          net.Listener
 	url         string
 	stopJanitor context.CancelFunc
+
+	// members is the Postgres membership (CLUSTER_PROVIDER=postgres), nil otherwise; fenced is
+	// closed when it says this node must stop serving.
+	members   *pgmembers.Provider
+	fenced    chan struct{}
+	fenceOnce sync.Once
 }
 
 // NewMain returns a node for cfg; Run starts it.
@@ -199,8 +227,24 @@ func NewMain(cfg Config, log *slog.Logger) *Main {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Main{Config: cfg, Log: log}
+	return &Main{Config: cfg, Log: log, fenced: make(chan struct{})}
 }
+
+// Fenced is closed when this node was declared dead by the cluster, or lost its membership
+// lease (CLUSTER_PROVIDER=postgres): it must stop serving and exit (runServe: ExitRejoin).
+func (m *Main) Fenced() <-chan struct{} { return m.fenced }
+
+// FenceReason says why the node was fenced; empty while it is a member.
+func (m *Main) FenceReason() string {
+	if m.members == nil {
+		return ""
+	}
+	return m.members.FenceReason()
+}
+
+// fence is the membership's OnFenced callback: readiness already reads false (readyCheck asks
+// the provider); Fenced tells runServe to exit.
+func (m *Main) fence(string) { m.fenceOnce.Do(func() { close(m.fenced) }) }
 
 // Run binds the listener (a busy port fails first), opens the store (migrating it), starts the
 // engine and serves HTTP; it returns once serving, so URL is usable.
@@ -271,6 +315,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ServerURL:       cfg.ServerURL,
 		TwilioAuthToken: cfg.TwilioAuthToken,
 		ReadyCheck:      m.readyCheck,
+		ReadyInfo:       m.readyInfo,
 
 		TwilioAccountSIDs: twilioAccounts(*cfg),
 		TrustedProxies:    cfg.TrustedProxies,
@@ -294,7 +339,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "jack_fenced_writes_total",
 			Help: "Grains of this node that found their conversation claimed by a newer activation and stopped.",
-		}, func() float64 { return float64(m.Engine.FencedWrites()) }))
+		}, func() float64 { return float64(m.Engine.FencedWrites()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "jack_cluster_members",
+			Help: "Members in this node's cluster topology.",
+		}, func() float64 { return float64(m.Engine.Members()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "jack_cluster_member_info",
+			Help:        "This node's cluster member id (new at every start), as a label; always 1.",
+			ConstLabels: prometheus.Labels{"member_id": m.Engine.MemberID()},
+		}, func() float64 { return 1 }))
 	if w, ok := m.Store.(writerStatser); ok {
 		registerWriterMetrics(m.HTTP.Registry(), w)
 	}
@@ -476,18 +530,37 @@ func (m *Main) readyCheck(ctx context.Context) error {
 			return jack.Errorf(jack.EUNAVAILABLE, "the event broker does not answer")
 		}
 	}
+	if m.members != nil && !m.members.Serving() {
+		return jack.Errorf(jack.EUNAVAILABLE, "this node is no longer a cluster member (declared dead, or its membership lease ran out); it exits to rejoin")
+	}
 	if m.Config.ClusterProvider != "kubernetes" && !m.Engine.Ready() {
 		return jack.Errorf(jack.EUNAVAILABLE, "the cluster has no members yet")
 	}
 	return nil
 }
 
+// readyInfo adds the node's cluster member id and member count to a ready GET /ready.
+func (m *Main) readyInfo() map[string]any {
+	return map[string]any{"memberId": m.Engine.MemberID(), "clusterMembers": m.Engine.Members()}
+}
+
 // clusterProvider returns how this node finds the others: nil for the one-member default,
-// automanaged (a static list of health endpoints, polled every second) or Kubernetes (pods
-// labelled by the provider, watched through the API server).
+// postgres (a membership table with heartbeats; a node declared dead fences itself, see
+// actors/pgmembers), automanaged (a static list of health endpoints, polled every second) or
+// Kubernetes (pods labelled by the provider, watched through the API server).
 func (m *Main) clusterProvider() (cluster.ClusterProvider, error) {
 	cfg := m.Config
 	switch cfg.ClusterProvider {
+	case "postgres":
+		m.members = pgmembers.New(pgmembers.Config{
+			URL:       cfg.DatabaseURL,
+			Role:      cfg.DatabaseRole,
+			Heartbeat: cfg.MembershipHeartbeat,
+			Timeout:   cfg.MembershipTimeout,
+			OnFenced:  m.fence,
+			Logger:    m.Log.With("component", "membership"),
+		})
+		return m.members, nil
 	case "automanaged":
 		seeds := cfg.ClusterSeeds
 		if len(seeds) == 0 {

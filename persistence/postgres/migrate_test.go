@@ -32,10 +32,12 @@ func TestMigrate(t *testing.T) {
 		return out.String()
 	}
 
-	require.Equal(t, 16, tableCount())
+	require.Equal(t, 17, tableCount())
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
+	require.Contains(t, run("down"), "00010_cluster_members.sql")
+	require.Equal(t, 16, tableCount())
 	require.Contains(t, run("down"), "00009_conversation_owners.sql")
 	require.Equal(t, 15, tableCount())
 	require.Contains(t, run("down"), "00008_integrations.sql")
@@ -65,7 +67,8 @@ func TestMigrate(t *testing.T) {
 	require.Contains(t, up, "00007_hardening.sql")
 	require.Contains(t, up, "00008_integrations.sql")
 	require.Contains(t, up, "00009_conversation_owners.sql")
-	require.Equal(t, 16, tableCount())
+	require.Contains(t, up, "00010_cluster_members.sql")
+	require.Equal(t, 17, tableCount())
 	require.NotContains(t, run("status"), "pending")
 
 	t.Run("ErrUnknownCommand", func(t *testing.T) {
