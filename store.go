@@ -181,8 +181,6 @@ type EventStore interface {
 	FindEvents(ctx context.Context, orgID uuid.UUID, filter EventFilter) ([]*Event, error)
 	// DeleteEventsBefore is tenant-free maintenance: it drops events older than t and says how many.
 	DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error)
-	// LastEventID returns the id of orgID's latest event, uuid.Nil when it has none.
-	LastEventID(ctx context.Context, orgID uuid.UUID) (uuid.UUID, error)
 	// LastEventSeq returns orgID's greatest Seq (0 when it has no events): where a node's live
 	// feed of the organization starts.
 	LastEventSeq(ctx context.Context, orgID uuid.UUID) (int64, error)

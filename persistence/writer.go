@@ -3,6 +3,7 @@ package persistence
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -93,6 +94,29 @@ type Write struct {
 	// run of Fn and sets each event's Seq before Commit returns.
 	Events []*jack.Event
 	done   chan error
+}
+
+// AddEvents is ConversationTx.InsertEvents for the adapters: it gives each event the write's
+// organization, its Timestamp (now when zero; truncated as stored) and an id when it has none,
+// clears a Seq from an earlier run, and queues them for the adapter's Commit, which numbers and
+// inserts them at the end of the batch. A nil w is a transaction outside the writer.
+func (w *Write) AddEvents(now time.Time, events ...*jack.Event) error {
+	if w == nil {
+		return errors.New("InsertEvents outside a conversation transaction")
+	}
+	for _, e := range events {
+		if e.ID == uuid.Nil {
+			e.ID = uuid.Must(uuid.NewV7())
+		}
+		e.OrganizationID = w.OrgID
+		if e.Timestamp.IsZero() {
+			e.Timestamp = now
+		}
+		e.Timestamp = Truncate(e.Timestamp)
+		e.Seq = 0
+	}
+	w.Events = append(w.Events, events...)
+	return nil
 }
 
 // CommitFunc commits writes (sorted by organization) in one transaction. On failure it returns

@@ -21,19 +21,7 @@ import (
 // the whole transaction (writer.go, migration 00006). Each e gets the organization, its
 // Timestamp (the transaction's time when zero; retention reads it) and an ID when it has none.
 func (tx *Tx) InsertEvents(ctx context.Context, events ...*jack.Event) error {
-	if tx.write == nil {
-		return errors.New("postgres: InsertEvents outside a conversation transaction")
-	}
-	for _, e := range events {
-		if e.ID == uuid.Nil {
-			e.ID = newID()
-		}
-		e.OrganizationID = tx.orgID
-		e.Timestamp = orNow(e.Timestamp, tx.now)
-		e.Seq = 0
-	}
-	tx.write.Events = append(tx.write.Events, events...)
-	return nil
+	return tx.write.AddEvents(tx.now, events...)
 }
 
 // FindEvents returns orgID's events after filter.AfterSeq (or after the event filter.After),
@@ -108,22 +96,6 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, err
 		return 0, fmt.Errorf("delete events: %w", err)
 	}
 	return n, nil
-}
-
-// LastEventID returns the id of orgID's latest event, uuid.Nil when it has none.
-func (s *Store) LastEventID(ctx context.Context, orgID uuid.UUID) (uuid.UUID, error) {
-	var id uuid.UUID
-	err := s.inTx(ctx, orgID, func(tx *Tx) error {
-		err := tx.tx.QueryRow(ctx, `SELECT id FROM events WHERE organization_id = $1 ORDER BY seq DESC LIMIT 1`, tx.orgID).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		return err
-	})
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("last event id: %w", err)
-	}
-	return id, nil
 }
 
 // LastEventSeq returns orgID's greatest Seq, 0 when it has no events: the counter row, which

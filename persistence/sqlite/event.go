@@ -18,22 +18,7 @@ import (
 // the organization's counter row. Each e gets the organization, its Timestamp (the
 // transaction's time when zero) and an ID when it has none.
 func (tx *Tx) InsertEvents(ctx context.Context, events ...*jack.Event) error {
-	if tx.write == nil {
-		return errors.New("sqlite: InsertEvents outside a conversation transaction")
-	}
-	for _, e := range events {
-		if e.ID == uuid.Nil {
-			e.ID = uuid.Must(uuid.NewV7())
-		}
-		e.OrganizationID = tx.orgID
-		if e.Timestamp.IsZero() {
-			e.Timestamp = tx.now
-		}
-		e.Timestamp = persistence.Truncate(e.Timestamp)
-		e.Seq = 0
-	}
-	tx.write.Events = append(tx.write.Events, events...)
-	return nil
+	return tx.write.AddEvents(tx.now, events...)
 }
 
 // insertBatchEvents stores the events of a batch's writes, numbering each organization's from
@@ -144,23 +129,6 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, err
 		return err
 	})
 	return n, err
-}
-
-// LastEventID returns the id of orgID's latest event, uuid.Nil when it has none.
-func (s *Store) LastEventID(ctx context.Context, orgID uuid.UUID) (uuid.UUID, error) {
-	var id uuid.UUID
-	err := s.inReadTx(ctx, orgID, func(tx *Tx) error {
-		var raw string
-		err := tx.queryRow(ctx, `SELECT id FROM events WHERE organization_id = ? ORDER BY seq DESC LIMIT 1`, tx.orgID.String()).Scan(&raw)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("last event id: %w", formatError(err))
-		}
-		id, err = uuid.Parse(raw)
-		return err
-	})
-	return id, err
 }
 
 // LastEventSeq returns orgID's greatest Seq (its counter row), 0 when it has no events.

@@ -25,13 +25,6 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 		org, _ := MustCreateOrganization(t, store)
 		return &testBundle{store: store, org: org, lead: MustCreateLead(t, store, org.ID, NewPhone())}
 	}
-	// insertEvents stores events of orgID in one transaction; the store assigns their ids.
-	insertEvents := func(t *testing.T, store jack.Store, orgID uuid.UUID, events ...*jack.Event) {
-		t.Helper()
-		require.NoError(t, store.InConversationTx(t.Context(), orgID, func(tx jack.ConversationTx) error {
-			return tx.InsertEvents(t.Context(), events...)
-		}))
-	}
 	newEvents := func(b *testBundle, n int, ts time.Time) []*jack.Event {
 		var events []*jack.Event
 		for range n {
@@ -40,22 +33,22 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 		return events
 	}
 
-	t.Run("LastEventID", func(t *testing.T) {
+	t.Run("LastEventSeq", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		last, err := b.store.LastEventID(t.Context(), b.org.ID)
+		last, err := b.store.LastEventSeq(t.Context(), b.org.ID)
 		require.NoError(t, err)
-		require.Equal(t, uuid.Nil, last, "no events yet")
+		require.Zero(t, last, "no events yet")
 		events := newEvents(b, 3, f.now())
-		insertEvents(t, b.store, b.org.ID, events...)
-		last, err = b.store.LastEventID(t.Context(), b.org.ID)
+		MustInsertEvents(t, b.store, b.org.ID, events...)
+		last, err = b.store.LastEventSeq(t.Context(), b.org.ID)
 		require.NoError(t, err)
-		require.Equal(t, events[2].ID, last)
+		require.Equal(t, events[2].Seq, last)
 
 		other, _ := MustCreateOrganization(t, b.store)
-		last, err = b.store.LastEventID(t.Context(), other.ID)
+		last, err = b.store.LastEventSeq(t.Context(), other.ID)
 		require.NoError(t, err)
-		require.Equal(t, uuid.Nil, last, "another organization's events are not counted")
+		require.Zero(t, last, "another organization's events are not counted")
 	})
 
 	t.Run("InsertEvents", func(t *testing.T) {
@@ -68,7 +61,7 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 				map[string]any{"status": "delivered", "count": 2, "nested": map[string]any{"ok": true}})
 			e.Message = "Thanks, see you Saturday"
 			e.MessageSid = "SMevent"
-			insertEvents(t, b.store, b.org.ID, e)
+			MustInsertEvents(t, b.store, b.org.ID, e)
 
 			events, err := b.store.FindEvents(t.Context(), b.org.ID, jack.EventFilter{})
 			require.NoError(t, err)
@@ -88,13 +81,13 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 			e.ID = late
 			unnamed := jack.NewEvent(jack.EventSMSSent, b.org.ID, b.lead.ID, b.lead.PhoneNumberNormalized, f.now(), nil)
 			unnamed.ID = uuid.Nil
-			insertEvents(t, b.store, b.org.ID, e, unnamed)
+			MustInsertEvents(t, b.store, b.org.ID, e, unnamed)
 			require.Equal(t, late, e.ID)
 			require.Equal(t, uuid.Version(7), unnamed.ID.Version())
 			require.Equal(t, []int64{1, 2}, []int64{e.Seq, unnamed.Seq}, "Seq is set in place once committed")
 
 			next := jack.NewEvent(jack.EventSMSSent, b.org.ID, b.lead.ID, b.lead.PhoneNumberNormalized, f.now(), nil)
-			insertEvents(t, b.store, b.org.ID, next)
+			MustInsertEvents(t, b.store, b.org.ID, next)
 			require.Equal(t, int64(3), next.Seq)
 			events, err := b.store.FindEvents(t.Context(), b.org.ID, jack.EventFilter{})
 			require.NoError(t, err)
@@ -113,7 +106,7 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 
 			other, _ := MustCreateOrganization(t, b.store)
 			theirs := jack.NewEvent(jack.EventLeadUpdated, other.ID, "", "", f.now(), nil)
-			insertEvents(t, b.store, other.ID, theirs)
+			MustInsertEvents(t, b.store, other.ID, theirs)
 			require.Equal(t, int64(1), theirs.Seq, "each organization has a log of its own")
 			seq, err = b.store.EventSeq(t.Context(), other.ID, next.ID)
 			require.NoError(t, err)
@@ -124,7 +117,7 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 			t.Parallel()
 			b := setup(t)
 			events := newEvents(b, 3, f.now())
-			insertEvents(t, b.store, b.org.ID, events...)
+			MustInsertEvents(t, b.store, b.org.ID, events...)
 			// An id that is not stored resolves to the latest event with a smaller id (ids are
 			// time-ordered: jack.NewEvent's UUIDv7s increase within a process).
 			seq, err := b.store.EventSeq(t.Context(), b.org.ID, uuid.MustParse("ffffffff-ffff-7fff-bfff-ffffffffffff"))
@@ -144,7 +137,7 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 			t.Parallel()
 			b := setup(t)
 			e := jack.NewEvent(jack.EventCallEnded, b.org.ID, "", "", f.now(), nil)
-			insertEvents(t, b.store, b.org.ID, e)
+			MustInsertEvents(t, b.store, b.org.ID, e)
 			events, err := b.store.FindEvents(t.Context(), b.org.ID, jack.EventFilter{})
 			require.NoError(t, err)
 			require.Equal(t, []uuid.UUID{e.ID}, eventIDs(events))
@@ -163,8 +156,8 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 				e.Timestamp = e.Timestamp.Add(-time.Duration(i) * time.Minute)
 			}
 			// Inserted out of their creation order: the store's ids follow the commits.
-			insertEvents(t, b.store, b.org.ID, events[3], events[1])
-			insertEvents(t, b.store, b.org.ID, events[4], events[0], events[2])
+			MustInsertEvents(t, b.store, b.org.ID, events[3], events[1])
+			MustInsertEvents(t, b.store, b.org.ID, events[4], events[0], events[2])
 
 			got, err := b.store.FindEvents(t.Context(), b.org.ID, jack.EventFilter{After: uuid.Nil})
 			require.NoError(t, err)
@@ -179,7 +172,7 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 			t.Parallel()
 			b := setup(t)
 			events := newEvents(b, 5, f.now())
-			insertEvents(t, b.store, b.org.ID, events...)
+			MustInsertEvents(t, b.store, b.org.ID, events...)
 
 			got, err := b.store.FindEvents(t.Context(), b.org.ID, jack.EventFilter{After: events[2].ID})
 			require.NoError(t, err)
@@ -196,7 +189,7 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 			other := MustCreateLead(t, b.store, b.org.ID, NewPhone())
 			mine := newEvents(b, 2, f.now())
 			theirs := jack.NewEvent(jack.EventSMSSent, b.org.ID, other.ID, other.PhoneNumberNormalized, f.now(), nil)
-			insertEvents(t, b.store, b.org.ID, mine[0], theirs, mine[1])
+			MustInsertEvents(t, b.store, b.org.ID, mine[0], theirs, mine[1])
 
 			got, err := b.store.FindEvents(t.Context(), b.org.ID, jack.EventFilter{LeadID: b.lead.ID})
 			require.NoError(t, err)
@@ -207,7 +200,7 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 			t.Parallel()
 			b := setup(t)
 			events := newEvents(b, 5, f.now())
-			insertEvents(t, b.store, b.org.ID, events...)
+			MustInsertEvents(t, b.store, b.org.ID, events...)
 			got, err := b.store.FindEvents(t.Context(), b.org.ID, jack.EventFilter{Limit: 2})
 			require.NoError(t, err)
 			require.Equal(t, eventIDs(events[:2]), eventIDs(got))
@@ -224,7 +217,7 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 		t.Run("OtherOrganization", func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			insertEvents(t, b.store, b.org.ID, newEvents(b, 2, f.now())...)
+			MustInsertEvents(t, b.store, b.org.ID, newEvents(b, 2, f.now())...)
 			other, _ := MustCreateOrganization(t, b.store)
 			got, err := b.store.FindEvents(t.Context(), other.ID, jack.EventFilter{})
 			require.NoError(t, err)
@@ -245,12 +238,12 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 			now := f.now()
 			old := newEvents(b, 2, now.Add(-40*24*time.Hour))
 			recent := newEvents(b, 2, now.Add(-time.Hour))
-			insertEvents(t, b.store, b.org.ID, append(old, recent...)...)
+			MustInsertEvents(t, b.store, b.org.ID, append(old, recent...)...)
 
 			otherOrg, _ := MustCreateOrganization(t, b.store)
 			otherLead := MustCreateLead(t, b.store, otherOrg.ID, NewPhone())
 			otherOld := jack.NewEvent(jack.EventSMSSent, otherOrg.ID, otherLead.ID, otherLead.PhoneNumberNormalized, now.Add(-31*24*time.Hour), nil)
-			insertEvents(t, b.store, otherOrg.ID, otherOld)
+			MustInsertEvents(t, b.store, otherOrg.ID, otherOld)
 
 			n, err := b.store.DeleteEventsBefore(t.Context(), now.Add(-30*24*time.Hour))
 			require.NoError(t, err)
