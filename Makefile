@@ -10,7 +10,7 @@ export TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 FUZZ_TARGETS := $(shell grep -rl --include='*_test.go' '^func Fuzz' . 2>/dev/null | xargs -r dirname | sort -u)
 FUZZTIME ?= 4s
 
-.PHONY: run test test-unit fuzz bench bench-compare lint generate build clean deploy-check
+.PHONY: run test test-unit fuzz bench bench-compare lint generate build build-k8s image image-k8s clean deploy-check
 
 run: ## the server on the embedded default, dashboard and API on http://localhost:3001
 	$(GO) run ./cmd/jack serve
@@ -18,7 +18,7 @@ run: ## the server on the embedded default, dashboard and API on http://localhos
 test: lint test-unit fuzz ## the whole suite
 
 # Packages that start Proto.Actor clusters run without -race: with several clusters in one
-# process the detector trips over the library's and gRPC's globals (DESIGN §5a). One
+# process the detector trips over the library's and gRPC's globals (see ARCHITECTURE.md, "Proto.Actor rules"). One
 # single-engine test drives every concurrent path of the grain under -race instead.
 CLUSTER_PKGS := ./actors/... ./cmd/...
 
@@ -68,8 +68,21 @@ lint:
 	$(GO) vet ./...
 	@$(GO) mod tidy -diff >/dev/null || (echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1)
 
-build:
-	$(GO) build -o bin/jack ./cmd/jack
+# The release binary as the image builds it (stripped, zone database embedded). The default has
+# no Kubernetes cluster provider; build-k8s adds it (-tags k8s) for deploy/k8s.
+RELEASE_FLAGS := -trimpath -tags "timetzdata $(GO_TAGS)" -ldflags "-s -w"
+build: ## the release binary, bin/jack
+	CGO_ENABLED=0 $(GO) build $(RELEASE_FLAGS) -o bin/jack ./cmd/jack
+
+build-k8s: GO_TAGS = k8s
+build-k8s: ## the release binary with the Kubernetes cluster provider, bin/jack-k8s
+	CGO_ENABLED=0 $(GO) build $(RELEASE_FLAGS) -o bin/jack-k8s ./cmd/jack
+
+image: ## the container image jack (needs Docker)
+	docker build -f deploy/Dockerfile -t jack .
+
+image-k8s: ## the container image jack:k8s for deploy/k8s (needs Docker)
+	docker build -f deploy/Dockerfile --build-arg GO_TAGS=k8s -t jack:k8s .
 
 generate: ## regenerate protobuf code (needs protoc from Debian's protobuf-compiler and protoc-gen-go)
 	$(GO) generate ./...

@@ -140,7 +140,7 @@ type AgentSession interface {
 type AgentConversation struct {
 	OrganizationID uuid.UUID
 	Phone          string
-	Variables      map[string]any // the dynamic variables (DESIGN §5)
+	Variables      map[string]any // the dynamic variables (see ARCHITECTURE.md, "Conversation context")
 }
 
 // AgentTurn is one customer turn for the agent to answer.
@@ -170,7 +170,7 @@ type VoiceDialer interface {
 type CallRequest struct {
 	AgentPhoneNumberID string         // the organization's ElevenLabs phone id
 	To                 string         // customer, E.164
-	Variables          map[string]any // the dynamic variables (DESIGN §5)
+	Variables          map[string]any // the dynamic variables (see ARCHITECTURE.md, "Conversation context")
 }
 
 // CallStarted is the provider's acceptance of an outbound call.

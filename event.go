@@ -8,7 +8,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// Event types published to dashboards (the seed's names).
+// Event types published to dashboards (the seed's names). EventTypes lists them all: a new type
+// goes into both, and http/dashboard's tests fail until the dashboard's stream handles it.
 const (
 	EventSMSReceived = "sms_received"
 	EventSMSSent     = "sms_sent"
@@ -17,6 +18,11 @@ const (
 	EventCallEnded   = "call_ended"
 	EventLeadUpdated = "lead_updated"
 )
+
+// EventTypes is every event type the engine publishes, in one place.
+var EventTypes = []string{
+	EventSMSReceived, EventSMSSent, EventSMSStatus, EventCallStarted, EventCallEnded, EventLeadUpdated,
+}
 
 // Event is something that happened in a conversation, persisted with the change that caused it
 // and then published on the organization's channel. ID names the event (a UUIDv7, the SSE id a

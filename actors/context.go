@@ -98,7 +98,7 @@ var DynamicVariableNames = []string{
 	"funding_readiness", "credit_score_range", "vehicle_interest", "budget_range", "sentiment",
 }
 
-// DynamicVariables returns the agent's variables for a conversation (DESIGN §5). Absent values
+// DynamicVariables returns the agent's variables for a conversation (see ARCHITECTURE.md, "Conversation context"). Absent values
 // get readable defaults rather than being left out.
 func DynamicVariables(v conversationView) map[string]any {
 	lead := v.Lead

@@ -20,7 +20,7 @@ import (
 
 // TestDuplicateActivation: two engines, each its own one-member cluster, host an activation of
 // the same conversation over one Store, as happens while members disagree about the topology
-// (DESIGN §5a). Both receive the same inbound texts (plus a few only one of them sees) and
+// (see ARCHITECTURE.md, "Proto.Actor rules"). Both receive the same inbound texts (plus a few only one of them sees) and
 // both send the same staff texts with shared idempotency keys, concurrently. Ownership epochs
 // make one activation at a time the writer (a replaced one refuses as fenced and stops; the
 // caller retries), and the Store's unique keys and counters are the guard: every MessageSid and

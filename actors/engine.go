@@ -1,7 +1,7 @@
 // Package actors is the conversation engine: one Proto.Actor virtual actor (grain) per
 // (organization, customer phone) holds the conversation's memory, timers and AI session, and is
 // its single writer. Engine starts the cluster and implements jack.Conversations by routing each
-// call to the right grain, retrying once when a request vanishes (DESIGN §5a).
+// call to the right grain, retrying once when a request vanishes (see ARCHITECTURE.md, "Proto.Actor rules").
 package actors
 
 import (
@@ -15,7 +15,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
-	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/google/uuid"
@@ -30,7 +29,7 @@ const Kind = "conversation"
 type Config struct {
 	// ClusterName names the cluster; members with another name never meet. Defaults to "jack".
 	ClusterName string
-	// Provider finds the other members. Defaults to a one-member in-memory provider.
+	// Provider finds the other members. Nil: the node runs alone (singleMember).
 	Provider cluster.ClusterProvider
 	// Host and Port are where the member listens for other members. Default 127.0.0.1:0.
 	Host string
@@ -159,7 +158,7 @@ func (e *Engine) Start() error {
 	props := actor.PropsFromProducer(func() actor.Actor { return newGrain(e) })
 	e.provider = cfg.Provider
 	if e.provider == nil {
-		e.provider = test.NewTestProvider(test.NewInMemAgent())
+		e.provider = singleMember{}
 	}
 	var remoteOpts []remote.ConfigOption
 	if cfg.AdvertisedAddress != "" {
@@ -308,7 +307,7 @@ var errMemberLeft = errors.New("a cluster member left while the request waited")
 
 // attempt is one cluster request. When a member leaves while it waits and another attempt may
 // follow, it stops waiting at once: the grain may have lived on that member, and the library
-// never fails a request to a dead member (it only times out, DESIGN §5a), while the next
+// never fails a request to a dead member (it only times out, see ARCHITECTURE.md, "Proto.Actor rules"), while the next
 // attempt goes to the identity's new owner. Had the grain been alive after all, the next
 // attempt is answered as a duplicate, as after a timeout.
 func (e *Engine) attempt(c *cluster.Cluster, identity string, req *Request, timeout time.Duration, canRetry bool) (any, error) {

@@ -563,7 +563,7 @@ func TestTenantIsolation(t *testing.T) {
 // TestSingleEngineRace drives one engine through every concurrent path (webhooks racing AI
 // replies, status callbacks, takeover) so `make test` can run it under -race on its own: with
 // several clusters in one process the race detector trips over Proto.Actor's and gRPC's globals
-// (DESIGN §5a), so the packages that start clusters run without -race otherwise.
+// (see ARCHITECTURE.md, "Proto.Actor rules"), so the packages that start clusters run without -race otherwise.
 func TestSingleEngineRace(t *testing.T) {
 	t.Parallel()
 	b := setup(t, sqlitetest.MustOpenStore(t), func(c *Config) { c.AIDebounce = time.Millisecond; c.AISessionIdle = 20 * time.Millisecond })

@@ -1,6 +1,6 @@
 // Messages between HTTP handlers and conversation grains, possibly on another node.
 //
-// Rules (DESIGN §5a): one request envelope and one reply envelope, each a oneof. A message type
+// Rules (see ARCHITECTURE.md, "Proto.Actor rules"): one request envelope and one reply envelope, each a oneof. A message type
 // unknown to the receiving node crashes it, so a rolling deploy only ever ADDS oneof cases (old
 // nodes ignore cases they do not know) and never adds a new top-level type that crosses nodes.
 // Domain objects in replies travel as JSON of the root package's types, so they evolve with it.

@@ -404,7 +404,11 @@ func testPhoneNumbers(t *testing.T, s *testServer) {
 
 	e := MustFail(t, s.URL, request{Method: "POST", Path: pathA, Token: tokenA, Body: map[string]string{"phoneNumber": "555"}}, http.StatusUnprocessableEntity, jack.EUNPROCESSABLE)
 	require.Contains(t, e.Error.Fields, "phoneNumber")
-	require.Contains(t, e.Error.Fields, "twilioPhoneSid")
+	require.NotContains(t, e.Error.Fields, "twilioPhoneSid", "a number may be imported without a provider id")
+	var bare jack.PhoneNumber
+	MustDo(t, s.URL, request{Method: "POST", Path: pathA, Token: tokenA, Body: map[string]string{"phoneNumber": "(201) 555-0161"}}, http.StatusCreated, &bare)
+	require.Equal(t, "+12015550161", bare.PhoneNumber)
+	require.True(t, bare.IsActive)
 	// A number without an ElevenLabs phone comes back on for texts (issue 15, item 10).
 	MustDo(t, s.URL, request{Method: "POST", Path: activate, Token: tokenA, Body: map[string]string{}}, http.StatusOK, nil)
 
@@ -417,8 +421,13 @@ func testPhoneNumbers(t *testing.T, s *testServer) {
 		PhoneNumbers []jack.PhoneNumber `json:"phoneNumbers"`
 	}
 	MustDo(t, s.URL, request{Method: "GET", Path: pathA, Token: tokenA}, http.StatusOK, &list)
-	require.Len(t, list.PhoneNumbers, 1)
-	require.Equal(t, "phnum_a", list.PhoneNumbers[0].ElevenLabsPhoneID)
+	require.Len(t, list.PhoneNumbers, 2)
+	byPhone := map[string]jack.PhoneNumber{}
+	for _, pn := range list.PhoneNumbers {
+		byPhone[pn.PhoneNumber] = pn
+	}
+	require.Equal(t, "phnum_a", byPhone["+12015550160"].ElevenLabsPhoneID)
+	require.Equal(t, bare.ID, byPhone["+12015550161"].ID)
 	MustDo(t, s.URL, request{Method: "GET", Path: "/api/organizations/" + orgB.ID.String() + "/phone-numbers", Token: tokenB}, http.StatusOK, &list)
 	require.Empty(t, list.PhoneNumbers)
 }

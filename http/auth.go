@@ -16,7 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// tokenClaims are the access token's claims (DESIGN §3): userId, email, organizationId, role,
+// tokenClaims are the access token's claims (see ARCHITECTURE.md, "HTTP contract"): userId, email, organizationId, role,
 // exp and iat, plus jti, the id of the session the token belongs to. A stream token has the
 // same claims without email, plus typ "stream"; its jti is the session that minted it.
 type tokenClaims struct {

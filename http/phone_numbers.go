@@ -259,7 +259,7 @@ func (s *Server) importPhoneNumber(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	sid := textField(fields, "twilioPhoneSid", req.TwilioPhoneSid, 64, true)
+	sid := textField(fields, "twilioPhoneSid", req.TwilioPhoneSid, 64, false) // a number may be imported before it is at a provider
 	elevenLabsID := textField(fields, "elevenLabsPhoneId", req.ElevenLabsPhoneID, 255, false)
 	if err := jack.ValidationError(fields); err != nil {
 		return err

@@ -214,7 +214,7 @@ func newPhoneRouter(store jack.Store, now func() time.Time) *phoneRouter {
 }
 
 // resolve routes by the number the customer dialed. Only when that is absent does it fall back
-// to the caller, and only if the caller is a lead of exactly one organization (DESIGN §1).
+// to the caller, and only if the caller is a lead of exactly one organization (see ARCHITECTURE.md, "Tenancy").
 // ENOTFOUND otherwise.
 func (r *phoneRouter) resolve(ctx context.Context, dialed, caller string) (uuid.UUID, error) {
 	if dialed != "" {

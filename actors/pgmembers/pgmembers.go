@@ -1,6 +1,6 @@
 // Package pgmembers is a Proto.Actor cluster provider whose membership lives in a Postgres
 // table, cluster_members (migration 00010), shaped after Orleans' SQL membership table
-// (DESIGN §5b, reference/write-path-notes.md §5.5), so that membership converges after a
+// (see ARCHITECTURE.md, "The cluster"), so that membership converges after a
 // member was paused or partitioned.
 //
 // Every member, each Config.Heartbeat:

@@ -26,7 +26,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
-	"github.com/asynkron/protoactor-go/cluster/clusterproviders/k8s"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jack-auto/jack"
@@ -487,7 +486,7 @@ func (m *Main) voice() (jack.Agent, jack.VoiceDialer, error) {
 	return c, c, nil
 }
 
-// EventRetention is how long published events are kept for dashboards to replay (DESIGN §3).
+// EventRetention is how long published events are kept for dashboards to replay (see ARCHITECTURE.md, "HTTP contract").
 const EventRetention = 30 * 24 * time.Hour
 
 // ReminderRetention is how long fired and canceled follow-up reminders are kept (for the
@@ -522,7 +521,7 @@ func (m *Main) janitor(ctx context.Context, interval time.Duration) {
 }
 
 // readyCheck is the node's readiness beyond the Store: the broker answers, and — except on
-// Kubernetes, where a pod only becomes a member once it is ready (DESIGN §5a) — the cluster
+// Kubernetes, where a pod only becomes a member once it is ready (see ARCHITECTURE.md, "Proto.Actor rules") — the cluster
 // has a topology, so grains can be reached.
 func (m *Main) readyCheck(ctx context.Context) error {
 	if p, ok := m.Broker.(interface{ Ping(context.Context) error }); ok {
@@ -568,11 +567,7 @@ func (m *Main) clusterProvider() (cluster.ClusterProvider, error) {
 		}
 		return automanaged.NewWithConfig(time.Second, cfg.ClusterAutomanagedPort, seeds...), nil
 	case "kubernetes":
-		p, err := k8s.New()
-		if err != nil {
-			return nil, fmt.Errorf("kubernetes cluster provider: %w", err)
-		}
-		return p, nil
+		return kubernetesProvider()
 	}
 	return nil, nil
 }

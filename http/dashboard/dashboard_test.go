@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/http/dashboard"
 )
 
@@ -128,4 +129,20 @@ func TestFS_References(t *testing.T) {
 		// Server strings must never become markup.
 		require.False(t, strings.Contains(string(src), ".innerHTML") || strings.Contains(string(src), "insertAdjacentHTML"), "%s writes HTML", name)
 	}
+}
+
+// The dashboard's stream listens for every event type the engine publishes (jack.EventTypes,
+// the one list): EventSource delivers a named event only to a listener of that name, so a type
+// missing here would never reach the screen.
+func TestStream_KnowsEveryEventType(t *testing.T) {
+	t.Parallel()
+	src, err := fs.ReadFile(dashboard.FS(), "assets/stream.js")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`export const EVENT_TYPES = \[([^\]]*)\];`).FindStringSubmatch(string(src))
+	require.NotNil(t, m, "stream.js exports no EVENT_TYPES array")
+	var known []string
+	for _, q := range regexp.MustCompile(`"([a-z_.]+)"`).FindAllStringSubmatch(m[1], -1) {
+		known = append(known, q[1])
+	}
+	require.ElementsMatch(t, jack.EventTypes, known, "stream.js EVENT_TYPES and jack.EventTypes differ")
 }

@@ -47,7 +47,7 @@ type Config struct {
 	// numbers. Required.
 	AgentID string
 	// APIURL is the REST API as a bare scheme+host, so residency hosts, proxies and fakes need
-	// no code (DESIGN §3). The conversation socket is opened at the signed URL the API returns.
+	// no code (see ARCHITECTURE.md, "HTTP contract"). The conversation socket is opened at the signed URL the API returns.
 	// Defaults to DefaultAPIURL.
 	APIURL string
 	// HTTPClient carries the transport for REST calls and the WebSocket handshake. Its

@@ -16,8 +16,8 @@ import (
 
 // This file adds Twilio's number inventory to the fake: searching local numbers
 // (AvailablePhoneNumbers/{Country}/Local.json), buying one (IncomingPhoneNumbers.json),
-// fetching, updating and releasing it (IncomingPhoneNumbers/{Sid}.json), in the shapes of
-// reference/provider-wire-formats.md §2g.
+// fetching, updating and releasing it (IncomingPhoneNumbers/{Sid}.json), in twilio-go's shapes
+// (see ARCHITECTURE.md, "Provider wire formats").
 
 // TwilioIncomingNumber is a number the fake sold, as Twilio stores it.
 type TwilioIncomingNumber struct {

@@ -9,7 +9,7 @@ import (
 	"github.com/jack-auto/jack/providers/twilio"
 )
 
-// The twilio-go README vector (reference §2b).
+// The twilio-go README vector (see ARCHITECTURE.md, "Provider wire formats").
 const (
 	readmeToken     = "12345"
 	readmeURL       = "https://mycompany.com/myapp.php?foo=1&bar=2"

@@ -40,7 +40,7 @@ type Config struct {
 	AccountSID string
 	AuthToken  string
 	// APIURL is the REST API as a bare scheme+host, so regional setups, proxies and fakes need
-	// no code (DESIGN §3). Defaults to DefaultAPIURL.
+	// no code (see ARCHITECTURE.md, "HTTP contract"). Defaults to DefaultAPIURL.
 	APIURL string
 	// HTTPClient carries the transport (proxies, TLS). Its Timeout, if set, is used when Timeout
 	// is zero. Defaults to a client on http.DefaultTransport.

@@ -19,7 +19,7 @@ import (
 // APIVersion is the API version Twilio names in webhooks and Message resources.
 const APIVersion = "2010-04-01"
 
-// WebhookTimeout is how long Twilio waits for a webhook by default (reference §2e).
+// WebhookTimeout is how long Twilio waits for a webhook by default (see ARCHITECTURE.md, "Provider wire formats").
 const WebhookTimeout = 15 * time.Second
 
 // NewSid returns a fresh random sid: prefix (SM, MM, AC, PN …) and 32 lowercase hex digits.
@@ -31,7 +31,7 @@ func NewSid(prefix string) string {
 
 // InboundSMSParams returns the form Twilio posts to a number's SMS webhook for a plain text
 // (no media) from a customer to the dealership's number, with the full parameter set real
-// webhooks carry (reference §2a). Geo fields other than the country are empty, as Twilio
+// webhooks carry (see ARCHITECTURE.md, "Provider wire formats"). Geo fields other than the country are empty, as Twilio
 // often sends them. An empty messageSid gets a new one.
 func InboundSMSParams(accountSID, from, to, body, messageSid string) url.Values {
 	if messageSid == "" {
@@ -60,7 +60,7 @@ func InboundSMSParams(accountSID, from, to, body, messageSid string) url.Values 
 	}
 }
 
-// StatusCallbackParams returns the form of a message status callback (reference §2c) for an
+// StatusCallbackParams returns the form of a message status callback (see ARCHITECTURE.md, "Provider wire formats") for an
 // outbound message from the dealership's number to a customer. ErrorCode is sent only when
 // errorCode is not empty (failed and undelivered messages).
 func StatusCallbackParams(accountSID, messageSid, from, to, status, errorCode string) url.Values {

@@ -18,7 +18,7 @@ func TestInboundSMSParams(t *testing.T) {
 	t.Parallel()
 
 	p := twilio.InboundSMSParams(testAccountSID, customerPhone, dealerPhone, "Is the Civic available?", "SM0123456789abcdef0123456789abcdef")
-	// Every parameter of the captured real payload (reference §2a), no more.
+	// Every parameter of the captured real payload (see ARCHITECTURE.md, "Provider wire formats"), no more.
 	require.ElementsMatch(t, []string{
 		"ToCountry", "ToState", "SmsMessageSid", "NumMedia", "ToCity", "FromZip", "SmsSid", "FromState",
 		"SmsStatus", "FromCity", "Body", "FromCountry", "To", "ToZip", "NumSegments", "MessageSid",
