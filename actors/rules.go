@@ -39,7 +39,7 @@ func (c *conversation) load(org *jack.Organization, snap *jack.ConversationSnaps
 	c.total, c.sms, c.voice = snap.TotalMessages, snap.SMSMessages, snap.VoiceMessages
 	c.lastCall = nil
 	if snap.LastCall != nil {
-		c.lastCall = jack.ParseCallAnalysis(snap.LastCall.ElevenLabsData)
+		c.lastCall = jack.ParseCallAnalysis(snap.LastCall.VoiceData)
 	}
 	c.loaded = true
 }

@@ -410,7 +410,7 @@ func testPhoneNumbers(t *testing.T, s *testServer) {
 
 	var activated jack.PhoneNumber
 	MustDo(t, s.URL, request{Method: "POST", Path: activate, Token: tokenA, Body: map[string]string{"elevenLabsPhoneId": "phnum_a"}}, http.StatusOK, &activated)
-	require.Equal(t, "phnum_a", activated.ElevenLabsPhoneID)
+	require.Equal(t, "phnum_a", activated.VoicePhoneID)
 	require.True(t, activated.IsActive)
 
 	var list struct {
@@ -418,7 +418,7 @@ func testPhoneNumbers(t *testing.T, s *testServer) {
 	}
 	MustDo(t, s.URL, request{Method: "GET", Path: pathA, Token: tokenA}, http.StatusOK, &list)
 	require.Len(t, list.PhoneNumbers, 1)
-	require.Equal(t, "phnum_a", list.PhoneNumbers[0].ElevenLabsPhoneID)
+	require.Equal(t, "phnum_a", list.PhoneNumbers[0].VoicePhoneID)
 	MustDo(t, s.URL, request{Method: "GET", Path: "/api/organizations/" + orgB.ID.String() + "/phone-numbers", Token: tokenB}, http.StatusOK, &list)
 	require.Empty(t, list.PhoneNumbers)
 }

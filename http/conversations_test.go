@@ -88,7 +88,7 @@ func newWebhookBundleOn(t *testing.T, store jack.Store, configure ...func(*jackh
 			b.mu.Lock()
 			defer b.mu.Unlock()
 			b.statuses = append(b.statuses, st)
-			if st.MessageSid == "SMunknown" {
+			if st.ProviderMessageID == "SMunknown" {
 				return jack.Errorf(jack.ENOTFOUND, "no such message")
 			}
 			return nil
@@ -145,7 +145,7 @@ func TestTwilioIncomingSMS(t *testing.T) {
 		require.Equal(t, http.StatusOK, status)
 		require.Equal(t, `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`, body)
 		require.Len(t, b.inbound, 1)
-		require.Equal(t, jack.InboundSMS{MessageSid: params.Get("MessageSid"), From: testPhone(1), To: b.orgPhone, Body: "Hi there"}, b.inbound[0])
+		require.Equal(t, jack.InboundSMS{ProviderMessageID: params.Get("MessageSid"), From: testPhone(1), To: b.orgPhone, Body: "Hi there"}, b.inbound[0])
 	})
 	t.Run("ErrForgedSignature", func(t *testing.T) {
 		t.Parallel()
@@ -197,8 +197,8 @@ func TestTwilioSMSStatus(t *testing.T) {
 	status, _ = b.postTwilio(t, statusPath, twilio.StatusCallbackParams("AC123", "SMabc", b.orgPhone, customer, "delivered", ""), "forged")
 	require.Equal(t, http.StatusForbidden, status)
 	require.Equal(t, []jack.SMSStatus{
-		{MessageSid: "SMabc", Status: "delivered", From: b.orgPhone, To: customer},
-		{MessageSid: "SMunknown", Status: "sent", From: b.orgPhone, To: customer},
+		{ProviderMessageID: "SMabc", Status: "delivered", From: b.orgPhone, To: customer},
+		{ProviderMessageID: "SMunknown", Status: "sent", From: b.orgPhone, To: customer},
 	}, b.statuses)
 }
 
@@ -261,8 +261,8 @@ func FuzzTwilioWebhook(f *testing.F) {
 			return
 		}
 		require.True(t, jack.IsE164(in.From), "From %q", in.From)
-		require.NotEmpty(t, in.MessageSid)
-		for _, text := range []string{in.Body, in.MessageSid, in.OptOutType} {
+		require.NotEmpty(t, in.ProviderMessageID)
+		for _, text := range []string{in.Body, in.ProviderMessageID, in.OptOutType} {
 			require.True(t, utf8.ValidString(text), "%q is valid UTF-8", text)
 			require.NotContains(t, text, "\x00", "%q holds no NUL", text)
 		}

@@ -50,7 +50,7 @@ func (s *Server) elevenLabsInitiation(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	vars, err := s.conv.StartCall(c.UserContext(), orgID, jack.InboundCall{CallSid: req.CallSid, Caller: caller, Called: called, AgentID: req.AgentID})
+	vars, err := s.conv.StartCall(c.UserContext(), orgID, jack.InboundCall{ProviderCallID: req.CallSid, Caller: caller, Called: called, AgentID: req.AgentID})
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (s *Server) elevenLabsPostCall(c *fiber.Ctx) error {
 			return c.JSON(fiber.Map{"status": "ignored"})
 		}
 		if _, err := s.conv.FailCall(c.UserContext(), orgID, phone, jack.CallFailure{
-			ConversationID: f.ConversationID, CallSid: failureCallSid(f), Reason: f.FailureReason, Data: f.Metadata,
+			ConversationID: f.ConversationID, ProviderCallID: failureCallSid(f), Reason: f.FailureReason, Data: f.Metadata,
 		}); err != nil {
 			return err
 		}
@@ -230,7 +230,7 @@ func transcriptOf(t *elevenlabs.Transcription) jack.CallTranscript {
 		out.StartedAt = time.Unix(int64(sec), int64(frac*1e9)).UTC().Truncate(time.Microsecond)
 	}
 	if pc := t.Metadata.PhoneCall; pc != nil {
-		out.CallSid, out.Direction = pc.CallSid, pc.Direction
+		out.ProviderCallID, out.Direction = pc.CallSid, pc.Direction
 	}
 	for _, turn := range t.Transcript {
 		out.Turns = append(out.Turns, jack.CallTurn{Role: turn.Role, Message: turn.Text(), TimeInCallSecs: finiteSeconds(turn.TimeInCallSecs)})
@@ -290,6 +290,6 @@ func (s *Server) outboundCall(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{
-		"success": true, "conversationId": cs.ElevenLabsConversationID, "callSid": cs.TwilioCallSid, "callSession": cs,
+		"success": true, "conversationId": cs.VoiceConversationID, "callSid": cs.ProviderCallID, "callSession": cs,
 	})
 }

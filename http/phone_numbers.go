@@ -132,13 +132,13 @@ func (s *Server) purchasePhoneNumber(c *fiber.Ctx) error {
 		return err
 	}
 	pn := &jack.PhoneNumber{
-		ID:                uuid.Must(uuid.NewV7()),
-		OrganizationID:    orgID,
-		PhoneNumber:       phone,
-		TwilioPhoneSid:    bought.Sid,
-		ElevenLabsPhoneID: elevenLabsID,
-		IsActive:          true,
-		CreatedAt:         s.cfg.Now(),
+		ID:              uuid.Must(uuid.NewV7()),
+		OrganizationID:  orgID,
+		PhoneNumber:     phone,
+		ProviderPhoneID: bought.Sid,
+		VoicePhoneID:    elevenLabsID,
+		IsActive:        true,
+		CreatedAt:       s.cfg.Now(),
 	}
 	if err := s.store.CreatePhoneNumber(ctx, orgID, pn); err != nil {
 		s.deleteVoiceNumber(ctx, log, elevenLabsID)
@@ -182,7 +182,7 @@ func parseAreaCode(fields map[string]string, v any) int {
 // nextSteps tells the admin what is left before the number takes calls: nothing once it has
 // an ElevenLabs phone id, otherwise the seed's manual import and activation.
 func nextSteps(pn *jack.PhoneNumber) []string {
-	if pn.ElevenLabsPhoneID != "" {
+	if pn.VoicePhoneID != "" {
 		return []string{}
 	}
 	return []string{
@@ -238,9 +238,9 @@ func (s *Server) deleteVoiceNumber(ctx context.Context, log *slog.Logger, id str
 }
 
 type importPhoneNumberRequest struct {
-	PhoneNumber       string `json:"phoneNumber"`
-	TwilioPhoneSid    string `json:"twilioPhoneSid"`
-	ElevenLabsPhoneID string `json:"elevenLabsPhoneId"`
+	PhoneNumber     string `json:"phoneNumber"`
+	ProviderPhoneID string `json:"twilioPhoneSid"`
+	VoicePhoneID    string `json:"elevenLabsPhoneId"`
 }
 
 // importPhoneNumber records a number the dealership already owns at Twilio, active at once
@@ -259,8 +259,8 @@ func (s *Server) importPhoneNumber(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	sid := textField(fields, "twilioPhoneSid", req.TwilioPhoneSid, 64, true)
-	elevenLabsID := textField(fields, "elevenLabsPhoneId", req.ElevenLabsPhoneID, 255, false)
+	sid := textField(fields, "twilioPhoneSid", req.ProviderPhoneID, 64, true)
+	elevenLabsID := textField(fields, "elevenLabsPhoneId", req.VoicePhoneID, 255, false)
 	if err := jack.ValidationError(fields); err != nil {
 		return err
 	}
@@ -283,13 +283,13 @@ func (s *Server) importPhoneNumber(c *fiber.Ctx) error {
 		elevenLabsID = imported
 	}
 	pn := &jack.PhoneNumber{
-		ID:                uuid.Must(uuid.NewV7()),
-		OrganizationID:    orgID,
-		PhoneNumber:       phone,
-		TwilioPhoneSid:    sid,
-		ElevenLabsPhoneID: elevenLabsID,
-		IsActive:          true,
-		CreatedAt:         s.cfg.Now(),
+		ID:              uuid.Must(uuid.NewV7()),
+		OrganizationID:  orgID,
+		PhoneNumber:     phone,
+		ProviderPhoneID: sid,
+		VoicePhoneID:    elevenLabsID,
+		IsActive:        true,
+		CreatedAt:       s.cfg.Now(),
 	}
 	if err := s.store.CreatePhoneNumber(ctx, orgID, pn); err != nil {
 		s.deleteVoiceNumber(ctx, log, imported)
@@ -304,7 +304,7 @@ func (s *Server) importPhoneNumber(c *fiber.Ctx) error {
 var errNumberTaken = jack.Errorf(jack.ECONFLICT, "This phone number belongs to an organization already.")
 
 type activatePhoneNumberRequest struct {
-	ElevenLabsPhoneID string `json:"elevenLabsPhoneId"`
+	VoicePhoneID string `json:"elevenLabsPhoneId"`
 }
 
 // activatePhoneNumber turns one of the caller's numbers on, linking it to its ElevenLabs phone
@@ -325,13 +325,13 @@ func (s *Server) activatePhoneNumber(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	elevenLabsID := textField(fields, "elevenLabsPhoneId", req.ElevenLabsPhoneID, 255, false)
+	elevenLabsID := textField(fields, "elevenLabsPhoneId", req.VoicePhoneID, 255, false)
 	if err := jack.ValidationError(fields); err != nil {
 		return err
 	}
 	upd := jack.PhoneNumberUpdate{IsActive: ptr(true)}
 	if elevenLabsID != "" {
-		upd.ElevenLabsPhoneID = &elevenLabsID
+		upd.VoicePhoneID = &elevenLabsID
 	}
 	return s.setPhoneNumber(c, orgID, phone, upd)
 }

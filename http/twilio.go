@@ -56,12 +56,12 @@ func parseTwilioForm(body []byte) (url.Values, error) {
 // number (E.164 from Twilio); To may be absent only for the caller fallback.
 func inboundSMSFromForm(params url.Values) (jack.InboundSMS, error) {
 	in := jack.InboundSMS{
-		MessageSid: cleanText(params.Get("MessageSid")),
-		Body:       cleanText(params.Get("Body")),
-		OptOutType: cleanText(params.Get("OptOutType")),
+		ProviderMessageID: cleanText(params.Get("MessageSid")),
+		Body:              cleanText(params.Get("Body")),
+		OptOutType:        cleanText(params.Get("OptOutType")),
 	}
 	fields := map[string]string{}
-	if in.MessageSid == "" || len(in.MessageSid) > 64 {
+	if in.ProviderMessageID == "" || len(in.ProviderMessageID) > 64 {
 		fields["MessageSid"] = "is required"
 	}
 	var err error
@@ -133,7 +133,7 @@ func (s *Server) twilioIncomingSMS(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(c.UserContext(), "sms received", "org_id", orgID, "lead_id", d.Lead.ID, "message_sid", in.MessageSid,
+	s.log.InfoContext(c.UserContext(), "sms received", "org_id", orgID, "lead_id", d.Lead.ID, "message_sid", in.ProviderMessageID,
 		"duplicate", d.Duplicate, "node", d.Node, "request_id", requestIDOf(c))
 	if d.Node != "" {
 		c.Set("X-Jack-Conversation-Node", d.Node) // which member owns the conversation, for operators
@@ -149,18 +149,18 @@ func (s *Server) twilioSMSStatus(c *fiber.Ctx) error {
 		return err
 	}
 	st := jack.SMSStatus{
-		MessageSid:   params.Get("MessageSid"),
-		Status:       params.Get("MessageStatus"),
-		ErrorCode:    params.Get("ErrorCode"),
-		ErrorMessage: params.Get("ErrorMessage"),
+		ProviderMessageID: params.Get("MessageSid"),
+		Status:            params.Get("MessageStatus"),
+		ErrorCode:         params.Get("ErrorCode"),
+		ErrorMessage:      params.Get("ErrorMessage"),
 	}
 	if st.Status == "" {
 		st.Status = params.Get("SmsStatus")
 	}
-	if st.MessageSid == "" {
+	if st.ProviderMessageID == "" {
 		return &jack.Error{Code: jack.EINVALID, Message: "The webhook is missing required parameters.", Fields: map[string]string{"MessageSid": "is required"}}
 	}
-	log := s.log.With("message_sid", st.MessageSid, "status", st.Status, "request_id", requestIDOf(c))
+	log := s.log.With("message_sid", st.ProviderMessageID, "status", st.Status, "request_id", requestIDOf(c))
 	if !jack.KnownStatus(st.Status) {
 		log.WarnContext(c.UserContext(), "sms status callback with an unknown status; ignored")
 		return c.Type("xml").SendString(emptyTwiML)

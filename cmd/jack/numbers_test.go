@@ -15,11 +15,11 @@ import (
 
 // purchased is what POST …/phone-numbers/purchase answers.
 type purchased struct {
-	Success           bool             `json:"success"`
-	PhoneNumber       jack.PhoneNumber `json:"phoneNumber"`
-	TwilioSid         string           `json:"twilioSid"`
-	ElevenLabsPhoneID string           `json:"elevenLabsPhoneId"`
-	NextSteps         []string         `json:"nextSteps"`
+	Success      bool             `json:"success"`
+	PhoneNumber  jack.PhoneNumber `json:"phoneNumber"`
+	TwilioSid    string           `json:"twilioSid"`
+	VoicePhoneID string           `json:"elevenLabsPhoneId"`
+	NextSteps    []string         `json:"nextSteps"`
 }
 
 // TestMain_PurchasedNumber: a dealership buys a number through the API; Twilio sells it with
@@ -53,7 +53,7 @@ func TestMain_PurchasedNumber(t *testing.T) {
 	require.True(t, bought.Success)
 	dealerPhone := bought.PhoneNumber.PhoneNumber
 	require.Equal(t, "+12015550100", dealerPhone)
-	require.NotEmpty(t, bought.ElevenLabsPhoneID)
+	require.NotEmpty(t, bought.VoicePhoneID)
 	require.Empty(t, bought.NextSteps)
 
 	// Another dealership with its own number sees none of it.
@@ -68,7 +68,7 @@ func TestMain_PurchasedNumber(t *testing.T) {
 	require.Equal(t, m.URL()+"/api/webhooks/twilio/sms/status", sold[0].StatusCallback)
 	imported := el.PhoneNumbers()
 	require.Len(t, imported, 2)
-	require.Equal(t, bought.ElevenLabsPhoneID, imported[0].ID)
+	require.Equal(t, bought.VoicePhoneID, imported[0].ID)
 	require.Equal(t, dealerPhone, imported[0].PhoneNumber)
 	require.Equal(t, agentID, imported[0].AgentID)
 	require.Equal(t, tw.AccountSID(), imported[0].SID)

@@ -27,7 +27,7 @@ func testPhoneNumbers(t *testing.T, f Features, newStore NewStoreFunc) {
 			t.Parallel()
 			b := setup(t)
 			before := f.now()
-			pn := &jack.PhoneNumber{PhoneNumber: NewPhone(), TwilioPhoneSid: "PN123", ElevenLabsPhoneID: "phnum_1", IsActive: true}
+			pn := &jack.PhoneNumber{PhoneNumber: NewPhone(), ProviderPhoneID: "PN123", VoicePhoneID: "phnum_1", IsActive: true}
 			require.NoError(t, b.store.CreatePhoneNumber(t.Context(), b.org.ID, pn))
 			require.NotEqual(t, uuid.Nil, pn.ID)
 			require.Equal(t, b.org.ID, pn.OrganizationID)
@@ -44,11 +44,11 @@ func testPhoneNumbers(t *testing.T, f Features, newStore NewStoreFunc) {
 			phone := NewPhone()
 			MustCreatePhoneNumber(t, b.store, b.org.ID, phone, true)
 
-			err := b.store.CreatePhoneNumber(t.Context(), b.org.ID, &jack.PhoneNumber{PhoneNumber: phone, TwilioPhoneSid: "PN2"})
+			err := b.store.CreatePhoneNumber(t.Context(), b.org.ID, &jack.PhoneNumber{PhoneNumber: phone, ProviderPhoneID: "PN2"})
 			requireCode(t, jack.ECONFLICT, err)
 
 			other, _ := MustCreateOrganization(t, b.store)
-			err = b.store.CreatePhoneNumber(t.Context(), other.ID, &jack.PhoneNumber{PhoneNumber: phone, TwilioPhoneSid: "PN3"})
+			err = b.store.CreatePhoneNumber(t.Context(), other.ID, &jack.PhoneNumber{PhoneNumber: phone, ProviderPhoneID: "PN3"})
 			requireCode(t, jack.ECONFLICT, err)
 		})
 	})
@@ -190,10 +190,10 @@ func testPhoneNumbers(t *testing.T, f Features, newStore NewStoreFunc) {
 			b := setup(t)
 			pn := MustCreatePhoneNumber(t, b.store, b.org.ID, NewPhone(), true)
 			got, err := b.store.UpdatePhoneNumber(t.Context(), b.org.ID, pn.PhoneNumber, jack.PhoneNumberUpdate{
-				ElevenLabsPhoneID: ptr("phnum_new"), IsActive: ptr(false),
+				VoicePhoneID: ptr("phnum_new"), IsActive: ptr(false),
 			})
 			require.NoError(t, err)
-			require.Equal(t, "phnum_new", got.ElevenLabsPhoneID)
+			require.Equal(t, "phnum_new", got.VoicePhoneID)
 			require.False(t, got.IsActive)
 			require.Equal(t, pn.ID, got.ID)
 
