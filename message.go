@@ -83,6 +83,9 @@ type Message struct {
 	Media                 []MessageMedia `json:"media,omitempty"`        // MMS attachments
 }
 
+// MaxMediaURLLength bounds a stored media URL.
+const MaxMediaURLLength = 2048
+
 // MaxSMSLength bounds an outbound message body (Twilio accepts 1600 characters).
 const MaxSMSLength = 1600
 

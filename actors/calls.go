@@ -207,7 +207,10 @@ func (g *grain) completeCall(c *CallCompleted) *Reply {
 			}
 		}
 		end := start.Add(time.Duration(t.DurationSeconds) * time.Second)
-		analysis := jack.ParseCallAnalysis(t.Analysis)
+		var analysis *jack.CallAnalysis
+		if g.e.cfg.CallAnalysis != nil {
+			analysis = g.e.cfg.CallAnalysis(t.Analysis)
+		}
 		ch := jack.ConversationChange{Messages: len(stored), Activity: &end}
 		{ // score with the call: its turns join the conversation in memory only after commit
 			msgs := append(g.recent(g.history.len()), stored...)

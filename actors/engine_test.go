@@ -20,6 +20,7 @@ import (
 	"github.com/jack-auto/jack/persistence/postgres/postgrestest"
 	"github.com/jack-auto/jack/persistence/sqlite/sqlitetest"
 	"github.com/jack-auto/jack/persistence/storetest"
+	"github.com/jack-auto/jack/providers/elevenlabs"
 )
 
 // smsSender is a jack.SMSSender that records what it sends; SendSMSFunc overrides the answer.
@@ -150,7 +151,8 @@ func setup(t *testing.T, store jack.Store, tune func(*Config)) *testBundle {
 	require.NoError(t, err)
 	orgPhone := storetest.NewPhone()
 	storetest.MustCreatePhoneNumber(t, store, org.ID, orgPhone, true)
-	cfg := Config{ServerURL: "http://jack.test", AIDebounce: 30 * time.Millisecond, RequestTimeout: 5 * time.Second}
+	cfg := Config{ServerURL: "http://jack.test", AIDebounce: 30 * time.Millisecond, RequestTimeout: 5 * time.Second,
+		CallAnalysis: elevenlabs.ParseCallAnalysis}
 	if tune != nil {
 		tune(&cfg)
 	}

@@ -168,7 +168,7 @@ func (g *grain) load() error {
 	if err != nil {
 		return err
 	}
-	g.conversation.load(org, snap, g.e.cfg.HistorySize)
+	g.conversation.load(org, snap, g.e.cfg.HistorySize, g.e.cfg.CallAnalysis)
 	g.assignedName = g.findAssignedName(ctx)
 	return nil
 }

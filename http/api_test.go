@@ -404,7 +404,13 @@ func testPhoneNumbers(t *testing.T, s *testServer) {
 
 	e := MustFail(t, s.URL, request{Method: "POST", Path: pathA, Token: tokenA, Body: map[string]string{"phoneNumber": "555"}}, http.StatusUnprocessableEntity, jack.EUNPROCESSABLE)
 	require.Contains(t, e.Error.Fields, "phoneNumber")
+	require.NotContains(t, e.Error.Fields, "twilioPhoneSid", "the provider's id is optional")
+	e = MustFail(t, s.URL, request{Method: "POST", Path: pathA, Token: tokenA, Body: map[string]string{"phoneNumber": "+12015550161", "twilioPhoneSid": strings.Repeat("P", 65)}},
+		http.StatusUnprocessableEntity, jack.EUNPROCESSABLE)
 	require.Contains(t, e.Error.Fields, "twilioPhoneSid")
+	var noID jack.PhoneNumber // imported without the provider's id
+	MustDo(t, s.URL, request{Method: "POST", Path: pathA, Token: tokenA, Body: map[string]string{"phoneNumber": "+12015550162"}}, http.StatusCreated, &noID)
+	require.Empty(t, noID.ProviderPhoneID)
 	// A number without an ElevenLabs phone comes back on for texts (issue 15, item 10).
 	MustDo(t, s.URL, request{Method: "POST", Path: activate, Token: tokenA, Body: map[string]string{}}, http.StatusOK, nil)
 
@@ -417,8 +423,16 @@ func testPhoneNumbers(t *testing.T, s *testServer) {
 		PhoneNumbers []jack.PhoneNumber `json:"phoneNumbers"`
 	}
 	MustDo(t, s.URL, request{Method: "GET", Path: pathA, Token: tokenA}, http.StatusOK, &list)
-	require.Len(t, list.PhoneNumbers, 1)
-	require.Equal(t, "phnum_a", list.PhoneNumbers[0].VoicePhoneID)
+	require.Len(t, list.PhoneNumbers, 2)
+	for _, n := range list.PhoneNumbers {
+		if n.PhoneNumber == "+12015550160" {
+			require.Equal(t, "phnum_a", n.VoicePhoneID)
+			require.Equal(t, "PN0160", n.ProviderPhoneID)
+		} else {
+			require.Equal(t, "+12015550162", n.PhoneNumber)
+			require.Empty(t, n.ProviderPhoneID)
+		}
+	}
 	MustDo(t, s.URL, request{Method: "GET", Path: "/api/organizations/" + orgB.ID.String() + "/phone-numbers", Token: tokenB}, http.StatusOK, &list)
 	require.Empty(t, list.PhoneNumbers)
 }

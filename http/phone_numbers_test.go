@@ -51,18 +51,18 @@ func setupNumbers(t *testing.T, opts numbersOptions) *numbersBundle {
 		b.eleven = fake.NewElevenLabs(t, "xi-numbers-key")
 		ec, err := elevenlabs.NewClient(elevenlabs.Config{APIKey: b.eleven.APIKey(), AgentID: numbersAgentID, APIURL: b.eleven.URL()})
 		require.NoError(t, err)
-		voice = ec
+		voice = elevenlabs.Numbers{Client: ec, TwilioAccountSID: numbersAccount, TwilioAuthToken: numbersToken}
 		if opts.voice != nil {
-			voice = opts.voice(ec)
+			voice = opts.voice(voice)
 		}
 	}
 	b.s = MustOpenServer(t, nil, func(cfg *jackhttp.Config) {
 		cfg.ServerURL = numbersServerURL
-		cfg.TwilioAuthToken = numbersToken
-		if !opts.noTwilio {
-			cfg.Numbers = tc
+		cfg.SMSWebhooks = twilio.Webhooks{AuthToken: numbersToken}
+		if !opts.noTwilio { // ElevenLabs imports numbers from the Twilio account: both or neither
+			cfg.Numbers = twilio.Numbers{Client: tc}
+			cfg.VoiceNumbers = voice
 		}
-		cfg.VoiceNumbers = voice
 	})
 	b.token, _, b.org = MustRegister(t, b.s.URL)
 	return b
@@ -160,7 +160,7 @@ func TestPurchasePhoneNumber(t *testing.T) {
 		require.Equal(t, out.TwilioSid, bought[0].Sid)
 		require.Equal(t, numbersServerURL+"/api/webhooks/twilio/sms/incoming", bought[0].SmsURL)
 		require.Equal(t, "POST", bought[0].SmsMethod)
-		require.Equal(t, jackhttp.DefaultTwilioVoiceURL, bought[0].VoiceURL)
+		require.Equal(t, twilio.DefaultVoiceURL, bought[0].VoiceURL)
 		require.Equal(t, "POST", bought[0].VoiceMethod)
 		require.Equal(t, numbersServerURL+"/api/webhooks/twilio/sms/status", bought[0].StatusCallback)
 		require.Equal(t, b.org.Name, bought[0].FriendlyName)

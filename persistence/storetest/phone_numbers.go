@@ -38,6 +38,18 @@ func testPhoneNumbers(t *testing.T, f Features, newStore NewStoreFunc) {
 			requireEqual(t, f, []*jack.PhoneNumber{pn}, numbers)
 		})
 
+		t.Run("WithoutProviderIDs", func(t *testing.T) { // imported with neither provider's id
+			t.Parallel()
+			b := setup(t)
+			pn := &jack.PhoneNumber{PhoneNumber: NewPhone(), IsActive: true}
+			require.NoError(t, b.store.CreatePhoneNumber(t.Context(), b.org.ID, pn))
+			numbers, err := b.store.FindPhoneNumbers(t.Context(), b.org.ID)
+			require.NoError(t, err)
+			requireEqual(t, f, []*jack.PhoneNumber{pn}, numbers)
+			require.Empty(t, numbers[0].ProviderPhoneID)
+			require.Empty(t, numbers[0].VoicePhoneID)
+		})
+
 		t.Run("ErrConflict", func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
