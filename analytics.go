@@ -78,8 +78,8 @@ type AuditReport struct {
 	// SharedCustomerPhones lists customer phones that are leads of several organizations. Not an
 	// error (two dealerships may share a customer) but worth knowing: routing by caller is off for them.
 	SharedCustomerPhones []SharedPhone `json:"sharedCustomerPhones"`
-	// NumbersWithoutElevenLabs lists active numbers that cannot take AI calls.
-	NumbersWithoutElevenLabs []NumberRef `json:"numbersWithoutElevenLabs"`
+	// NumbersWithoutVoice lists active numbers that cannot take AI calls.
+	NumbersWithoutVoice []NumberRef `json:"numbersWithoutElevenLabs"`
 	// InvalidLeadPhones lists leads whose normalized phone is not valid E.164.
 	InvalidLeadPhones []LeadRef `json:"invalidLeadPhones"`
 	// OverdueReminders lists pending follow-up reminders due more than ReminderOverdue before
@@ -125,5 +125,5 @@ func (r *AuditReport) Problems() bool {
 			return true
 		}
 	}
-	return len(r.NumbersWithoutElevenLabs) > 0 || len(r.InvalidLeadPhones) > 0 || len(r.OverdueReminders) > 0
+	return len(r.NumbersWithoutVoice) > 0 || len(r.InvalidLeadPhones) > 0 || len(r.OverdueReminders) > 0
 }

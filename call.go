@@ -7,24 +7,26 @@ import (
 	"github.com/google/uuid"
 )
 
-// CallSession is one voice call with the AI agent (the seed's call_sessions).
+// CallSession is one voice call with the AI agent (the seed's call_sessions). VoiceConversationID
+// is the voice agent provider's id of the call (ElevenLabs' conversation id), ProviderCallID the
+// telephony provider's (Twilio's call sid), VoiceData what the voice provider reported about it.
 type CallSession struct {
-	ID                       uuid.UUID       `json:"id"`
-	OrganizationID           uuid.UUID       `json:"organizationId"`
-	LeadID                   string          `json:"leadId"`
-	ElevenLabsConversationID string          `json:"elevenlabsConversationId,omitempty"`
-	TwilioCallSid            string          `json:"twilioCallSid,omitempty"`
-	PhoneNumberNormalized    string          `json:"phoneNumber"`
-	Direction                string          `json:"direction"` // inbound | outbound
-	StartedAt                time.Time       `json:"startedAt"`
-	EndedAt                  *time.Time      `json:"endedAt"`
-	DurationSeconds          *int            `json:"durationSeconds"`
-	CallOutcome              string          `json:"callOutcome"`
-	TerminationReason        string          `json:"terminationReason,omitempty"`
-	SentimentScore           *float64        `json:"sentimentScore"`
-	LeadQualityScore         *float64        `json:"leadQualityScore"`
-	NextAction               string          `json:"nextAction,omitempty"`
-	ElevenLabsData           json.RawMessage `json:"elevenlabsData,omitempty"`
+	ID                    uuid.UUID       `json:"id"`
+	OrganizationID        uuid.UUID       `json:"organizationId"`
+	LeadID                string          `json:"leadId"`
+	VoiceConversationID   string          `json:"elevenlabsConversationId,omitempty"`
+	ProviderCallID        string          `json:"twilioCallSid,omitempty"`
+	PhoneNumberNormalized string          `json:"phoneNumber"`
+	Direction             string          `json:"direction"` // inbound | outbound
+	StartedAt             time.Time       `json:"startedAt"`
+	EndedAt               *time.Time      `json:"endedAt"`
+	DurationSeconds       *int            `json:"durationSeconds"`
+	CallOutcome           string          `json:"callOutcome"`
+	TerminationReason     string          `json:"terminationReason,omitempty"`
+	SentimentScore        *float64        `json:"sentimentScore"`
+	LeadQualityScore      *float64        `json:"leadQualityScore"`
+	NextAction            string          `json:"nextAction,omitempty"`
+	VoiceData             json.RawMessage `json:"elevenlabsData,omitempty"`
 }
 
 // Call directions.
@@ -41,18 +43,18 @@ const (
 	OutcomeFailed  = "failed"
 )
 
-// InboundCall is ElevenLabs' conversation-initiation request for a call to a dealership number.
+// InboundCall is the voice provider's conversation-initiation request for a call to a dealership number.
 type InboundCall struct {
-	CallSid string
-	Caller  string // customer, E.164
-	Called  string // the dealership's number, E.164
-	AgentID string
+	ProviderCallID string
+	Caller         string // customer, E.164
+	Called         string // the dealership's number, E.164
+	AgentID        string
 }
 
-// CallTranscript is a finished call as ElevenLabs reports it after the call.
+// CallTranscript is a finished call as the voice provider reports it after the call.
 type CallTranscript struct {
 	ConversationID    string
-	CallSid           string
+	ProviderCallID    string
 	Direction         string // inbound | outbound
 	StartedAt         time.Time
 	DurationSeconds   int
@@ -70,10 +72,10 @@ type CallTurn struct {
 	TimeInCallSecs float64
 }
 
-// CallFailure is a call ElevenLabs could not start (busy, no answer...).
+// CallFailure is a call the voice provider could not start (busy, no answer...).
 type CallFailure struct {
 	ConversationID string
-	CallSid        string
+	ProviderCallID string
 	Reason         string
 	Data           json.RawMessage
 }

@@ -32,7 +32,7 @@ func ParseConversationIdentity(id string) (uuid.UUID, string, error) {
 // EUNAVAILABLE when the grain cannot be reached).
 type Conversations interface {
 	// ReceiveSMS records an inbound SMS (creating the lead for a new customer) and schedules the
-	// AI reply. A MessageSid seen before returns the stored message with Duplicate set.
+	// AI reply. A provider message id seen before returns the stored message with Duplicate set.
 	ReceiveSMS(ctx context.Context, orgID uuid.UUID, in InboundSMS) (*Delivery, error)
 	// SendSMS sends a message from the organization's active number and records it.
 	SendSMS(ctx context.Context, orgID uuid.UUID, out OutboundSMS) (*Delivery, error)
@@ -63,14 +63,15 @@ type Conversations interface {
 	Call(ctx context.Context, orgID uuid.UUID, phone string) (*CallSession, error)
 }
 
-// InboundSMS is a customer's text as Twilio delivered it.
+// InboundSMS is a customer's text as the SMS provider delivered it; ProviderMessageID is the
+// provider's id of it (Twilio's MessageSid), the key a redelivery is recognised by.
 type InboundSMS struct {
-	MessageSid string
-	From       string // customer, E.164
-	To         string // the dealership's number, E.164
-	Body       string
-	OptOutType string // Twilio's OptOutType when present
-	Media      []MessageMedia
+	ProviderMessageID string
+	From              string // customer, E.164
+	To                string // the dealership's number, E.164
+	Body              string
+	OptOutType        string // Twilio's OptOutType when present
+	Media             []MessageMedia
 }
 
 // OutboundSMS is a message the dealership sends: by staff through the API or by the AI.
@@ -82,14 +83,14 @@ type OutboundSMS struct {
 	MediaURLs      []string   // optional MMS attachments (public URLs Twilio fetches)
 }
 
-// SMSStatus is a Twilio delivery status callback.
+// SMSStatus is the SMS provider's delivery status callback.
 type SMSStatus struct {
-	MessageSid   string
-	Status       string
-	To           string // the customer for outbound messages
-	From         string // the dealership's number
-	ErrorCode    string
-	ErrorMessage string
+	ProviderMessageID string
+	Status            string
+	To                string // the customer for outbound messages
+	From              string // the dealership's number
+	ErrorCode         string
+	ErrorMessage      string
 }
 
 // Delivery is the committed result of an SMS in or out.
@@ -118,8 +119,8 @@ type SMSRequest struct {
 
 // SMSResult is the provider's answer to a send.
 type SMSResult struct {
-	Sid    string
-	Status string
+	ProviderMessageID string
+	Status            string
 }
 
 // Agent produces the AI's side of a conversation. Open starts a session for one conversation;
@@ -168,13 +169,13 @@ type VoiceDialer interface {
 
 // CallRequest is one outbound AI call.
 type CallRequest struct {
-	AgentPhoneNumberID string         // the organization's ElevenLabs phone id
-	To                 string         // customer, E.164
-	Variables          map[string]any // the dynamic variables (see ARCHITECTURE.md, "Conversation context")
+	VoicePhoneID string         // the organization's ElevenLabs phone id
+	To           string         // customer, E.164
+	Variables    map[string]any // the dynamic variables (see ARCHITECTURE.md, "Conversation context")
 }
 
 // CallStarted is the provider's acceptance of an outbound call.
 type CallStarted struct {
 	ConversationID string
-	CallSid        string
+	ProviderCallID string
 }

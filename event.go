@@ -29,16 +29,16 @@ var EventTypes = []string{
 // dashboard resumes after); Seq is its place in the organization's event log: 1, 2, 3, … in
 // commit order with no gaps, assigned when the write commits (see EventStore).
 type Event struct {
-	ID             uuid.UUID       `json:"id"`
-	Seq            int64           `json:"seq,omitempty"`
-	Type           string          `json:"type"`
-	OrganizationID uuid.UUID       `json:"organizationId"`
-	LeadID         string          `json:"leadId,omitempty"`
-	PhoneNumber    string          `json:"phoneNumber,omitempty"`
-	Message        string          `json:"message,omitempty"`
-	MessageSid     string          `json:"messageSid,omitempty"`
-	Timestamp      time.Time       `json:"timestamp"`
-	Data           json.RawMessage `json:"data,omitempty"` // the message, lead or call the event is about
+	ID                uuid.UUID       `json:"id"`
+	Seq               int64           `json:"seq,omitempty"`
+	Type              string          `json:"type"`
+	OrganizationID    uuid.UUID       `json:"organizationId"`
+	LeadID            string          `json:"leadId,omitempty"`
+	PhoneNumber       string          `json:"phoneNumber,omitempty"`
+	Message           string          `json:"message,omitempty"`
+	ProviderMessageID string          `json:"messageSid,omitempty"`
+	Timestamp         time.Time       `json:"timestamp"`
+	Data              json.RawMessage `json:"data,omitempty"` // the message, lead or call the event is about
 }
 
 // NewEvent returns an event with a fresh time-ordered id. data is marshaled into Data.

@@ -63,25 +63,28 @@ func StatusAdvances(from, to string) bool {
 
 // Message is one SMS or one voice turn of a conversation (the seed's conversations table).
 type Message struct {
-	ID                       uuid.UUID      `json:"id"`
-	OrganizationID           uuid.UUID      `json:"organizationId"`
-	LeadID                   string         `json:"leadId"`
-	PhoneNumberNormalized    string         `json:"phoneNumber"`
-	Content                  string         `json:"content"`
-	SentBy                   string         `json:"sentBy"`
-	Type                     string         `json:"type"`
-	Timestamp                time.Time      `json:"timestamp"`
-	TwilioMessageSid         string         `json:"twilioMessageSid,omitempty"`
-	TwilioCallSid            string         `json:"twilioCallSid,omitempty"`
-	ElevenLabsConversationID string         `json:"elevenlabsConversationId,omitempty"`
-	TimeInCallSecs           *float64       `json:"timeInCallSecs,omitempty"`
-	Status                   string         `json:"status"`
-	ErrorCode                string         `json:"errorCode,omitempty"`
-	ErrorMessage             string         `json:"errorMessage,omitempty"`
-	IdempotencyKey           string         `json:"idempotencyKey,omitempty"`
-	AuthorUserID             *uuid.UUID     `json:"authorUserId,omitempty"` // staff member for manual sends; nil for the AI and customers
-	Media                    []MessageMedia `json:"media,omitempty"`        // MMS attachments
+	ID                    uuid.UUID      `json:"id"`
+	OrganizationID        uuid.UUID      `json:"organizationId"`
+	LeadID                string         `json:"leadId"`
+	PhoneNumberNormalized string         `json:"phoneNumber"`
+	Content               string         `json:"content"`
+	SentBy                string         `json:"sentBy"`
+	Type                  string         `json:"type"`
+	Timestamp             time.Time      `json:"timestamp"`
+	ProviderMessageID     string         `json:"twilioMessageSid,omitempty"`
+	ProviderCallID        string         `json:"twilioCallSid,omitempty"`
+	VoiceConversationID   string         `json:"elevenlabsConversationId,omitempty"`
+	TimeInCallSecs        *float64       `json:"timeInCallSecs,omitempty"`
+	Status                string         `json:"status"`
+	ErrorCode             string         `json:"errorCode,omitempty"`
+	ErrorMessage          string         `json:"errorMessage,omitempty"`
+	IdempotencyKey        string         `json:"idempotencyKey,omitempty"`
+	AuthorUserID          *uuid.UUID     `json:"authorUserId,omitempty"` // staff member for manual sends; nil for the AI and customers
+	Media                 []MessageMedia `json:"media,omitempty"`        // MMS attachments
 }
+
+// MaxMediaURLLength bounds a stored media URL.
+const MaxMediaURLLength = 2048
 
 // MaxSMSLength bounds an outbound message body (Twilio accepts 1600 characters).
 const MaxSMSLength = 1600

@@ -220,13 +220,13 @@ type ConversationTx interface {
 	// UpdateConversation applies ch to the lead's conversation fields, bumps its version and
 	// returns it. ENOTFOUND if leadID is not the organization's.
 	UpdateConversation(ctx context.Context, leadID string, ch ConversationChange) (*Lead, error)
-	// InsertMessage stores m unless a message with the same Twilio MessageSid or idempotency key
+	// InsertMessage stores m unless a message with the same provider message id or idempotency key
 	// exists; then it returns that message and false.
 	InsertMessage(ctx context.Context, m *Message) (*Message, bool, error)
-	// FindMessageBySid returns ENOTFOUND if no message has that Twilio MessageSid. The row stays
+	// FindMessageByProviderID returns ENOTFOUND if no message has that provider message id. The row stays
 	// locked until the transaction ends where the database supports it.
-	FindMessageBySid(ctx context.Context, sid string) (*Message, error)
-	// UpdateMessageDelivery stores m's Twilio sid, status and error fields.
+	FindMessageByProviderID(ctx context.Context, providerMessageID string) (*Message, error)
+	// UpdateMessageDelivery stores m's provider message id, status and error fields.
 	UpdateMessageDelivery(ctx context.Context, m *Message) error
 	// InsertEvents stores events for replay with the transaction's writes. Each e gets the
 	// organization, its Timestamp (Now when zero; retention reads it) and, when Nil, an ID; its
@@ -235,12 +235,12 @@ type ConversationTx interface {
 	InsertEvents(ctx context.Context, events ...*Event) error
 
 	// CreateCallSession stores cs unless the organization already has a call session with the
-	// same ElevenLabs conversation id or Twilio call sid; then it returns that one and false.
+	// same voice conversation id or provider call id; then it returns that one and false.
 	CreateCallSession(ctx context.Context, cs *CallSession) (*CallSession, bool, error)
-	// FindCallSession returns the call session with the ElevenLabs conversation id, or else
-	// with the Twilio call sid (either may be empty); ENOTFOUND when neither matches. The row
+	// FindCallSession returns the call session with the voice conversation id, or else
+	// with the provider call id (either may be empty); ENOTFOUND when neither matches. The row
 	// stays locked until the transaction ends where the database supports it.
-	FindCallSession(ctx context.Context, conversationID, callSid string) (*CallSession, error)
+	FindCallSession(ctx context.Context, conversationID, providerCallID string) (*CallSession, error)
 	// UpdateCallSession stores cs's ids, end, duration, outcome, scores, next action and data.
 	UpdateCallSession(ctx context.Context, cs *CallSession) error
 	// UpsertSummary stores the conversation's summary (one per organization and phone),

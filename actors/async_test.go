@@ -27,7 +27,7 @@ func TestSlowProviderDoesNotDelayInboundText(t *testing.T) {
 			release := make(chan struct{})
 			b.sms.SendSMSFunc = func(req jack.SMSRequest) (*jack.SMSResult, error) {
 				<-release // Twilio takes its time
-				return &jack.SMSResult{Sid: "SM" + uuid.NewString()[:8], Status: jack.StatusQueued}, nil
+				return &jack.SMSResult{ProviderMessageID: "SM" + uuid.NewString()[:8], Status: jack.StatusQueued}, nil
 			}
 			type outcome struct {
 				d   *jack.Delivery
@@ -55,7 +55,7 @@ func TestSlowProviderDoesNotDelayInboundText(t *testing.T) {
 			out := <-staff
 			require.NoError(t, out.err)
 			require.Equal(t, jack.StatusQueued, out.d.Message.Status)
-			require.NotEmpty(t, out.d.Message.TwilioMessageSid)
+			require.NotEmpty(t, out.d.Message.ProviderMessageID)
 
 			lead, err := b.store.FindLeadByPhone(t.Context(), b.org.ID, customer)
 			require.NoError(t, err)
@@ -83,7 +83,7 @@ func TestOutboundTextsKeepTheirOrder(t *testing.T) {
 			most.Store(n)
 		}
 		time.Sleep(20 * time.Millisecond)
-		return &jack.SMSResult{Sid: "SM" + uuid.NewString()[:8], Status: jack.StatusQueued}, nil
+		return &jack.SMSResult{ProviderMessageID: "SM" + uuid.NewString()[:8], Status: jack.StatusQueued}, nil
 	}
 	done := make(chan error, 5)
 	bodies := []string{"one", "two", "three", "four", "five"}
@@ -157,7 +157,7 @@ func TestCallStartsDoNotWaitForTheirSessions(t *testing.T) {
 
 	for _, sid := range []string{"CA1", "CA2"} {
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-		vars, err := b.engine.StartCall(ctx, b.org.ID, jack.InboundCall{CallSid: sid, Caller: customer, Called: b.orgPhone})
+		vars, err := b.engine.StartCall(ctx, b.org.ID, jack.InboundCall{ProviderCallID: sid, Caller: customer, Called: b.orgPhone})
 		cancel()
 		require.NoError(t, err, "call start %s answered while the Store is held", sid)
 		require.Equal(t, customer, vars["phone_number_normalized"])
@@ -209,7 +209,7 @@ func TestStaleActivationIsFenced(t *testing.T) {
 			require.NoError(t, b.store.InOwnedConversationTx(t.Context(), jack.ConversationOwner{OrgID: b.org.ID, Phone: customer, Epoch: epoch},
 				func(tx jack.ConversationTx) error {
 					m := &jack.Message{OrganizationID: b.org.ID, LeadID: lead.ID, PhoneNumberNormalized: customer, Content: "written elsewhere",
-						SentBy: jack.SentByCustomer, Type: jack.ChannelSMS, Status: jack.StatusReceived, TwilioMessageSid: newSid()}
+						SentBy: jack.SentByCustomer, Type: jack.ChannelSMS, Status: jack.StatusReceived, ProviderMessageID: newSid()}
 					if _, _, err := tx.InsertMessage(t.Context(), m); err != nil {
 						return err
 					}

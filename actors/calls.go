@@ -17,7 +17,7 @@ import (
 // StartCall implements jack.Conversations.
 func (e *Engine) StartCall(ctx context.Context, orgID uuid.UUID, call jack.InboundCall) (map[string]any, error) {
 	reply, err := e.request(ctx, orgID, call.Caller, &Request{Body: &Request_CallStart{CallStart: &CallStart{
-		CallSid: call.CallSid, Called: call.Called, AgentId: call.AgentID,
+		CallSid: call.ProviderCallID, Called: call.Called, AgentId: call.AgentID,
 	}}})
 	if err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ func (g *grain) recordCallStart(c *CallStart) {
 			}
 		}
 		cs, inserted, err := tx.CreateCallSession(ctx, &jack.CallSession{
-			ID: newID(), OrganizationID: org, LeadID: l.ID, TwilioCallSid: c.CallSid,
+			ID: newID(), OrganizationID: org, LeadID: l.ID, ProviderCallID: c.CallSid,
 			PhoneNumberNormalized: phone, Direction: jack.CallInbound, StartedAt: now,
 		})
 		if err != nil || !inserted {
@@ -159,13 +159,13 @@ func (g *grain) completeCall(c *CallCompleted) *Reply {
 		if err != nil {
 			return err
 		}
-		cs, err := tx.FindCallSession(ctx, t.ConversationID, t.CallSid)
+		cs, err := tx.FindCallSession(ctx, t.ConversationID, t.ProviderCallID)
 		switch {
 		case jack.ErrorCode(err) == jack.ENOTFOUND:
 			var inserted bool
 			cs, inserted, err = tx.CreateCallSession(ctx, &jack.CallSession{
-				ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, ElevenLabsConversationID: t.ConversationID,
-				TwilioCallSid: t.CallSid, PhoneNumberNormalized: g.phone, Direction: cmpOr(t.Direction, jack.CallInbound),
+				ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, VoiceConversationID: t.ConversationID,
+				ProviderCallID: t.ProviderCallID, PhoneNumberNormalized: g.phone, Direction: cmpOr(t.Direction, jack.CallInbound),
 				StartedAt: startOf(t, now),
 			})
 			if err != nil {
@@ -195,9 +195,9 @@ func (g *grain) completeCall(c *CallCompleted) *Reply {
 			m, inserted, err := tx.InsertMessage(ctx, &jack.Message{
 				ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, PhoneNumberNormalized: g.phone,
 				Content: turn.Message, SentBy: sentBy, Type: jack.ChannelVoice,
-				Timestamp:                start.Add(time.Duration(secs * float64(time.Second))),
-				TwilioCallSid:            t.CallSid,
-				ElevenLabsConversationID: t.ConversationID, TimeInCallSecs: &secs, Status: status,
+				Timestamp:           start.Add(time.Duration(secs * float64(time.Second))),
+				ProviderCallID:      t.ProviderCallID,
+				VoiceConversationID: t.ConversationID, TimeInCallSecs: &secs, Status: status,
 			})
 			if err != nil {
 				return err
@@ -207,7 +207,10 @@ func (g *grain) completeCall(c *CallCompleted) *Reply {
 			}
 		}
 		end := start.Add(time.Duration(t.DurationSeconds) * time.Second)
-		analysis := jack.ParseCallAnalysis(t.Analysis)
+		var analysis *jack.CallAnalysis
+		if g.e.cfg.CallAnalysis != nil {
+			analysis = g.e.cfg.CallAnalysis(t.Analysis)
+		}
 		ch := jack.ConversationChange{Messages: len(stored), Activity: &end}
 		{ // score with the call: its turns join the conversation in memory only after commit
 			msgs := append(g.recent(g.history.len()), stored...)
@@ -229,14 +232,14 @@ func (g *grain) completeCall(c *CallCompleted) *Reply {
 				return err
 			}
 		}
-		cs.ElevenLabsConversationID = cmpOr(cs.ElevenLabsConversationID, t.ConversationID)
-		cs.TwilioCallSid = cmpOr(cs.TwilioCallSid, t.CallSid)
+		cs.VoiceConversationID = cmpOr(cs.VoiceConversationID, t.ConversationID)
+		cs.ProviderCallID = cmpOr(cs.ProviderCallID, t.ProviderCallID)
 		cs.LeadID = l.ID
 		cs.EndedAt = &end
 		cs.DurationSeconds = &t.DurationSeconds
 		cs.CallOutcome = cmpOr(t.CallSuccessful, jack.OutcomeUnknown)
 		cs.TerminationReason = t.TerminationReason
-		cs.ElevenLabsData = t.Analysis
+		cs.VoiceData = t.Analysis
 		if analysis != nil {
 			sentimentScore, quality := jack.CallScores(analysis)
 			cs.SentimentScore, cs.LeadQualityScore = &sentimentScore, &quality
@@ -290,11 +293,11 @@ func (g *grain) failCall(c *CallFailed) *Reply {
 		if err != nil {
 			return err
 		}
-		cs, err := tx.FindCallSession(ctx, f.ConversationID, f.CallSid)
+		cs, err := tx.FindCallSession(ctx, f.ConversationID, f.ProviderCallID)
 		if jack.ErrorCode(err) == jack.ENOTFOUND {
 			cs, _, err = tx.CreateCallSession(ctx, &jack.CallSession{
-				ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, ElevenLabsConversationID: f.ConversationID,
-				TwilioCallSid: f.CallSid, PhoneNumberNormalized: g.phone, Direction: jack.CallOutbound, StartedAt: now,
+				ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, VoiceConversationID: f.ConversationID,
+				ProviderCallID: f.ProviderCallID, PhoneNumberNormalized: g.phone, Direction: jack.CallOutbound, StartedAt: now,
 			})
 		}
 		if err != nil {
@@ -306,7 +309,7 @@ func (g *grain) failCall(c *CallFailed) *Reply {
 		}
 		zero := 0
 		cs.EndedAt, cs.DurationSeconds = &now, &zero
-		cs.CallOutcome, cs.TerminationReason, cs.ElevenLabsData = jack.OutcomeFailed, f.Reason, f.Data
+		cs.CallOutcome, cs.TerminationReason, cs.VoiceData = jack.OutcomeFailed, f.Reason, f.Data
 		if err := tx.UpdateCallSession(ctx, cs); err != nil {
 			return err
 		}
@@ -340,11 +343,11 @@ func (g *grain) outboundCall() *Reply {
 		return errorReply(jack.ReasonErrorf(jack.EUNPROCESSABLE, "no_phone_number", "This organization has no active phone number to call from; add one under Phone numbers."))
 	case err != nil:
 		return errorReply(err)
-	case number.ElevenLabsPhoneID == "":
+	case number.VoicePhoneID == "":
 		return errorReply(jack.ReasonErrorf(jack.EUNPROCESSABLE, "no_elevenlabs_phone",
 			"The number %s is not imported into ElevenLabs yet: import it there, then activate it with its ElevenLabs phone id (POST /api/admin/phone-numbers/{phone}/activate).", number.PhoneNumber))
 	}
-	started, err := g.e.dialer.StartCall(g.e.ctx, jack.CallRequest{AgentPhoneNumberID: number.ElevenLabsPhoneID, To: g.phone, Variables: g.variables()})
+	started, err := g.e.dialer.StartCall(g.e.ctx, jack.CallRequest{VoicePhoneID: number.VoicePhoneID, To: g.phone, Variables: g.variables()})
 	if err != nil {
 		g.log.Warn("outbound call refused", "err", err)
 		return errorReply(err)
@@ -361,8 +364,8 @@ func (g *grain) outboundCall() *Reply {
 			return err
 		}
 		cs, _, err := tx.CreateCallSession(ctx, &jack.CallSession{
-			ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, ElevenLabsConversationID: started.ConversationID,
-			TwilioCallSid: started.CallSid, PhoneNumberNormalized: g.phone, Direction: jack.CallOutbound, StartedAt: now,
+			ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, VoiceConversationID: started.ConversationID,
+			ProviderCallID: started.ProviderCallID, PhoneNumberNormalized: g.phone, Direction: jack.CallOutbound, StartedAt: now,
 		})
 		if err != nil {
 			return err

@@ -60,9 +60,9 @@ func (t *countingTx) FindLeadByPhone(ctx context.Context, phone string) (*jack.L
 	return t.ConversationTx.FindLeadByPhone(ctx, phone)
 }
 
-func (t *countingTx) FindMessageBySid(ctx context.Context, sid string) (*jack.Message, error) {
+func (t *countingTx) FindMessageByProviderID(ctx context.Context, sid string) (*jack.Message, error) {
 	t.s.reads.Add(1)
-	return t.ConversationTx.FindMessageBySid(ctx, sid)
+	return t.ConversationTx.FindMessageByProviderID(ctx, sid)
 }
 
 func (t *countingTx) FindCallSession(ctx context.Context, conversationID, callSid string) (*jack.CallSession, error) {
@@ -90,7 +90,7 @@ func TestStartCall(t *testing.T) {
 		b.inbound(t, customer, "Hi, calling you in a minute")
 
 		before := store.reads.Load()
-		vars, err := b.engine.StartCall(t.Context(), b.org.ID, jack.InboundCall{CallSid: "CA1", Caller: customer, Called: b.orgPhone})
+		vars, err := b.engine.StartCall(t.Context(), b.org.ID, jack.InboundCall{ProviderCallID: "CA1", Caller: customer, Called: b.orgPhone})
 		require.NoError(t, err)
 		require.Equal(t, before, store.reads.Load(), "the initiation answer comes from memory")
 		for _, name := range DynamicVariableNames {
@@ -114,7 +114,7 @@ func TestStartCall(t *testing.T) {
 		t.Parallel()
 		b := setup(t, sqlitetest.MustOpenStore(t), nil)
 		customer := storetest.NewPhone()
-		vars, err := b.engine.StartCall(t.Context(), b.org.ID, jack.InboundCall{CallSid: "CA2", Caller: customer, Called: b.orgPhone})
+		vars, err := b.engine.StartCall(t.Context(), b.org.ID, jack.InboundCall{ProviderCallID: "CA2", Caller: customer, Called: b.orgPhone})
 		require.NoError(t, err)
 		require.Equal(t, LeadStatusNew, vars["lead_status"])
 		require.Equal(t, "Customer", vars["customer_name"])
@@ -127,7 +127,7 @@ func TestStartCall(t *testing.T) {
 
 func transcript(convID string, start time.Time) jack.CallTranscript {
 	return jack.CallTranscript{
-		ConversationID: convID, CallSid: "CA" + convID, Direction: jack.CallInbound, StartedAt: start, DurationSeconds: 95,
+		ConversationID: convID, ProviderCallID: "CA" + convID, Direction: jack.CallInbound, StartedAt: start, DurationSeconds: 95,
 		Turns: []jack.CallTurn{
 			{Role: "agent", Message: "Hi, this is Premium Auto. How can I help?", TimeInCallSecs: 0},
 			{Role: "user", Message: "I'd like a hybrid SUV around $450 a month.", TimeInCallSecs: 4},
@@ -155,7 +155,7 @@ func TestCompleteCall(t *testing.T) {
 	require.Equal(t, 95, *cs.DurationSeconds)
 	require.Equal(t, jack.OutcomeSuccess, cs.CallOutcome)
 	require.Equal(t, "client ended call", cs.TerminationReason)
-	require.JSONEq(t, `{"call_successful":"success","data_collection_results":{"budget":"450"}}`, string(cs.ElevenLabsData))
+	require.JSONEq(t, `{"call_successful":"success","data_collection_results":{"budget":"450"}}`, string(cs.VoiceData))
 
 	msgs := messagesOf(t, b.store, b.org.ID, d.Lead.ID)
 	require.Len(t, msgs, 5, "three spoken turns (the empty one is skipped), then the sms and the AI reply")
@@ -165,7 +165,7 @@ func TestCompleteCall(t *testing.T) {
 	require.Equal(t, jack.ChannelVoice, voice[1].Type)
 	require.Equal(t, 4.0, *voice[1].TimeInCallSecs)
 	require.Equal(t, start.Add(4*time.Second), voice[1].Timestamp.UTC())
-	require.Equal(t, "conv_1", voice[2].ElevenLabsConversationID)
+	require.Equal(t, "conv_1", voice[2].VoiceConversationID)
 
 	// A replayed webhook changes nothing.
 	again, err := b.engine.CompleteCall(t.Context(), b.org.ID, customer, transcript("conv_1", start))
@@ -200,7 +200,7 @@ func TestFailCall(t *testing.T) {
 	t.Parallel()
 	b := setup(t, sqlitetest.MustOpenStore(t), nil)
 	customer := storetest.NewPhone()
-	cs, err := b.engine.FailCall(t.Context(), b.org.ID, customer, jack.CallFailure{ConversationID: "conv_busy", CallSid: "CAbusy", Reason: "busy"})
+	cs, err := b.engine.FailCall(t.Context(), b.org.ID, customer, jack.CallFailure{ConversationID: "conv_busy", ProviderCallID: "CAbusy", Reason: "busy"})
 	require.NoError(t, err)
 	require.Equal(t, jack.OutcomeFailed, cs.CallOutcome)
 	require.Equal(t, "busy", cs.TerminationReason)
@@ -214,17 +214,17 @@ func TestOutboundCall(t *testing.T) {
 		store := sqlitetest.MustOpenStore(t)
 		b := setup(t, store, nil)
 		elID := "phnum_1"
-		_, err := store.UpdatePhoneNumber(t.Context(), b.org.ID, b.orgPhone, jack.PhoneNumberUpdate{ElevenLabsPhoneID: &elID})
+		_, err := store.UpdatePhoneNumber(t.Context(), b.org.ID, b.orgPhone, jack.PhoneNumberUpdate{VoicePhoneID: &elID})
 		require.NoError(t, err)
 		customer := storetest.NewPhone()
 		cs, err := b.engine.Call(t.Context(), b.org.ID, customer)
 		require.NoError(t, err)
-		require.Equal(t, "conv_1", cs.ElevenLabsConversationID)
-		require.True(t, strings.HasPrefix(cs.TwilioCallSid, "CA"))
+		require.Equal(t, "conv_1", cs.VoiceConversationID)
+		require.True(t, strings.HasPrefix(cs.ProviderCallID, "CA"))
 		require.Equal(t, jack.CallOutbound, cs.Direction)
 		calls := b.dialer.Calls()
 		require.Len(t, calls, 1)
-		require.Equal(t, "phnum_1", calls[0].AgentPhoneNumberID)
+		require.Equal(t, "phnum_1", calls[0].VoicePhoneID)
 		require.Equal(t, customer, calls[0].To)
 		for _, name := range DynamicVariableNames {
 			require.Contains(t, calls[0].Variables, name)
@@ -240,7 +240,7 @@ func TestOutboundCall(t *testing.T) {
 		require.Equal(t, "no_elevenlabs_phone", jack.ErrorReason(err))
 
 		elID := "phnum_1"
-		_, err = store.UpdatePhoneNumber(t.Context(), b.org.ID, b.orgPhone, jack.PhoneNumberUpdate{ElevenLabsPhoneID: &elID})
+		_, err = store.UpdatePhoneNumber(t.Context(), b.org.ID, b.orgPhone, jack.PhoneNumberUpdate{VoicePhoneID: &elID})
 		require.NoError(t, err)
 		b.dialer.StartCallFunc = func(jack.CallRequest) (*jack.CallStarted, error) {
 			return nil, jack.Errorf(jack.EPROVIDER, "ElevenLabs refused the call: agent is busy")
@@ -309,7 +309,7 @@ func TestQuietHours(t *testing.T) {
 	_, err := store.UpdateOrganization(t.Context(), b.org.ID, jack.OrganizationUpdate{Settings: &def})
 	require.NoError(t, err)
 	elID := "phnum_1"
-	_, err = store.UpdatePhoneNumber(t.Context(), b.org.ID, b.orgPhone, jack.PhoneNumberUpdate{ElevenLabsPhoneID: &elID})
+	_, err = store.UpdatePhoneNumber(t.Context(), b.org.ID, b.orgPhone, jack.PhoneNumberUpdate{VoicePhoneID: &elID})
 	require.NoError(t, err)
 
 	vancouver, toronto := "+16045550142", "+14165550142"

@@ -14,7 +14,7 @@ import (
 
 // ReceiveSMS implements jack.Conversations.
 func (e *Engine) ReceiveSMS(ctx context.Context, orgID uuid.UUID, in jack.InboundSMS) (*jack.Delivery, error) {
-	msg := &InboundSMS{MessageSid: in.MessageSid, From: in.From, To: in.To, Body: in.Body, OptOutType: in.OptOutType}
+	msg := &InboundSMS{MessageSid: in.ProviderMessageID, From: in.From, To: in.To, Body: in.Body, OptOutType: in.OptOutType}
 	for _, m := range in.Media {
 		msg.Media = append(msg.Media, &Media{Url: m.URL, ContentType: m.ContentType})
 	}
@@ -47,7 +47,7 @@ func (e *Engine) SendSMS(ctx context.Context, orgID uuid.UUID, out jack.Outbound
 // a status callback for an outbound text.
 func (e *Engine) UpdateSMSStatus(ctx context.Context, orgID uuid.UUID, st jack.SMSStatus) error {
 	reply, err := e.request(ctx, orgID, st.To, &Request{Body: &Request_SmsStatus{SmsStatus: &SMSStatus{
-		MessageSid: st.MessageSid, Status: st.Status, ErrorCode: st.ErrorCode, ErrorMessage: st.ErrorMessage,
+		MessageSid: st.ProviderMessageID, Status: st.Status, ErrorCode: st.ErrorCode, ErrorMessage: st.ErrorMessage,
 	}}})
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ func TestDuplicateActivation(t *testing.T) {
 			a := setup(t, sk.open(t), func(c *Config) { c.AIDebounce = time.Hour })
 			a.sms.SendSMSFunc = func(req jack.SMSRequest) (*jack.SMSResult, error) {
 				time.Sleep(20 * time.Millisecond)
-				return &jack.SMSResult{Sid: newSid(), Status: jack.StatusQueued}, nil
+				return &jack.SMSResult{ProviderMessageID: newSid(), Status: jack.StatusQueued}, nil
 			}
 			b, err := NewEngine(a.engine.cfg, a.store, memory.NewBroker(), a.sms, a.agent, a.dialer, testLogger(t))
 			require.NoError(t, err)
@@ -53,7 +53,7 @@ func TestDuplicateActivation(t *testing.T) {
 				out *jack.OutboundSMS
 			}
 			inbound := func(body string) op {
-				return op{in: &jack.InboundSMS{MessageSid: newSid(), From: customer, To: a.orgPhone, Body: body}}
+				return op{in: &jack.InboundSMS{ProviderMessageID: newSid(), From: customer, To: a.orgPhone, Body: body}}
 			}
 			var common []op
 			for i := range shared {
@@ -68,7 +68,7 @@ func TestDuplicateActivation(t *testing.T) {
 			wantSids := map[string]bool{}
 			for _, o := range common {
 				if o.in != nil {
-					wantSids[o.in.MessageSid] = true
+					wantSids[o.in.ProviderMessageID] = true
 				}
 			}
 			for e := range engines {
@@ -76,7 +76,7 @@ func TestDuplicateActivation(t *testing.T) {
 					streams[e] = append(streams[e], o)
 					if i%7 == 0 && i/7 < own {
 						u := inbound(fmt.Sprintf("only engine %d, %d", e, i/7))
-						wantSids[u.in.MessageSid] = true
+						wantSids[u.in.ProviderMessageID] = true
 						streams[e] = append(streams[e], u)
 					}
 				}
@@ -116,7 +116,7 @@ func TestDuplicateActivation(t *testing.T) {
 							for try := 0; ; try++ {
 								if o.in != nil {
 									d, err = eng.ReceiveSMS(context.Background(), a.org.ID, *o.in)
-									key = o.in.MessageSid
+									key = o.in.ProviderMessageID
 								} else {
 									d, err = eng.SendSMS(context.Background(), a.org.ID, *o.out)
 									key = o.out.IdempotencyKey
@@ -155,7 +155,7 @@ func TestDuplicateActivation(t *testing.T) {
 			sids, keys := map[string]int{}, map[string]int{}
 			for _, m := range msgs {
 				if m.SentBy == jack.SentByCustomer {
-					sids[m.TwilioMessageSid]++
+					sids[m.ProviderMessageID]++
 				} else {
 					keys[m.IdempotencyKey]++
 					require.Equal(t, jack.StatusQueued, m.Status, "the send's outcome was recorded for %s", m.IdempotencyKey)
@@ -229,7 +229,7 @@ func TestDuplicateActivation_MemberLeft(t *testing.T) {
 			customer = phone
 		}
 	}
-	in := jack.InboundSMS{MessageSid: newSid(), From: customer, To: a.orgPhone, Body: "stuck"}
+	in := jack.InboundSMS{ProviderMessageID: newSid(), From: customer, To: a.orgPhone, Body: "stuck"}
 	answered := make(chan *jack.Delivery, 1)
 	go func() {
 		d, err := a.engine.ReceiveSMS(context.Background(), a.org.ID, in)

@@ -6,6 +6,7 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,6 +59,11 @@ type Config struct {
 	ReminderPoll time.Duration
 	// HistorySize is how many recent messages a grain keeps in memory. Defaults to 50.
 	HistorySize int
+
+	// CallAnalysis reads the voice provider's report of a finished call (CallTranscript.Analysis,
+	// CallSession.VoiceData) for scoring: elevenlabs.ParseCallAnalysis in production. nil reads
+	// none, and calls score as unanalysed.
+	CallAnalysis func(data json.RawMessage) *jack.CallAnalysis
 
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time

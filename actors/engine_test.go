@@ -20,6 +20,7 @@ import (
 	"github.com/jack-auto/jack/persistence/postgres/postgrestest"
 	"github.com/jack-auto/jack/persistence/sqlite/sqlitetest"
 	"github.com/jack-auto/jack/persistence/storetest"
+	"github.com/jack-auto/jack/providers/elevenlabs"
 )
 
 // smsSender is a jack.SMSSender that records what it sends; SendSMSFunc overrides the answer.
@@ -38,7 +39,7 @@ func (s *smsSender) SendSMS(ctx context.Context, req jack.SMSRequest) (*jack.SMS
 	if fn != nil {
 		return fn(req)
 	}
-	return &jack.SMSResult{Sid: fmt.Sprintf("SM%032d", n), Status: jack.StatusQueued}, nil
+	return &jack.SMSResult{ProviderMessageID: fmt.Sprintf("SM%032d", n), Status: jack.StatusQueued}, nil
 }
 
 func (s *smsSender) Sent() []jack.SMSRequest {
@@ -95,7 +96,7 @@ func (d *voiceDialer) StartCall(ctx context.Context, req jack.CallRequest) (*jac
 	if fn != nil {
 		return fn(req)
 	}
-	return &jack.CallStarted{ConversationID: fmt.Sprintf("conv_%d", n), CallSid: fmt.Sprintf("CA%032d", n)}, nil
+	return &jack.CallStarted{ConversationID: fmt.Sprintf("conv_%d", n), ProviderCallID: fmt.Sprintf("CA%032d", n)}, nil
 }
 
 func (d *voiceDialer) Calls() []jack.CallRequest {
@@ -150,7 +151,8 @@ func setup(t *testing.T, store jack.Store, tune func(*Config)) *testBundle {
 	require.NoError(t, err)
 	orgPhone := storetest.NewPhone()
 	storetest.MustCreatePhoneNumber(t, store, org.ID, orgPhone, true)
-	cfg := Config{ServerURL: "http://jack.test", AIDebounce: 30 * time.Millisecond, RequestTimeout: 5 * time.Second}
+	cfg := Config{ServerURL: "http://jack.test", AIDebounce: 30 * time.Millisecond, RequestTimeout: 5 * time.Second,
+		CallAnalysis: elevenlabs.ParseCallAnalysis}
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -165,7 +167,7 @@ func setup(t *testing.T, store jack.Store, tune func(*Config)) *testBundle {
 
 func (b *testBundle) inbound(t *testing.T, from, body string) *jack.Delivery {
 	t.Helper()
-	d, err := b.engine.ReceiveSMS(context.Background(), b.org.ID, jack.InboundSMS{MessageSid: newSid(), From: from, To: b.orgPhone, Body: body})
+	d, err := b.engine.ReceiveSMS(context.Background(), b.org.ID, jack.InboundSMS{ProviderMessageID: newSid(), From: from, To: b.orgPhone, Body: body})
 	require.NoError(t, err)
 	return d
 }
@@ -219,7 +221,7 @@ func TestReceiveSMS(t *testing.T) {
 		require.Equal(t, jack.EventSMSReceived, ev.Type)
 		require.Equal(t, d.Lead.ID, ev.LeadID)
 		require.Equal(t, "Hi, do you have SUVs?", ev.Message)
-		require.Equal(t, d.Message.TwilioMessageSid, ev.MessageSid)
+		require.Equal(t, d.Message.ProviderMessageID, ev.ProviderMessageID)
 		stored, err := b.store.FindEvents(t.Context(), b.org.ID, jack.EventFilter{})
 		require.NoError(t, err)
 		require.NotEmpty(t, stored)
@@ -228,7 +230,7 @@ func TestReceiveSMS(t *testing.T) {
 	t.Run("DuplicateSid", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, sqlitetest.MustOpenStore(t), nil)
-		in := jack.InboundSMS{MessageSid: newSid(), From: storetest.NewPhone(), To: b.orgPhone, Body: "hello"}
+		in := jack.InboundSMS{ProviderMessageID: newSid(), From: storetest.NewPhone(), To: b.orgPhone, Body: "hello"}
 		first, err := b.engine.ReceiveSMS(t.Context(), b.org.ID, in)
 		require.NoError(t, err)
 		again, err := b.engine.ReceiveSMS(t.Context(), b.org.ID, in)
@@ -259,7 +261,7 @@ func TestConcurrentWebhooks(t *testing.T) {
 			// 20% of the requests repeat an earlier sid (a Twilio retry).
 			reqs := make([]jack.InboundSMS, 0, n+n/5)
 			for i, sid := range sids {
-				reqs = append(reqs, jack.InboundSMS{MessageSid: sid, From: customer, To: b.orgPhone, Body: fmt.Sprintf("text %03d", i)})
+				reqs = append(reqs, jack.InboundSMS{ProviderMessageID: sid, From: customer, To: b.orgPhone, Body: fmt.Sprintf("text %03d", i)})
 			}
 			for i := range n / 5 {
 				reqs = append(reqs, reqs[i*5])
@@ -295,8 +297,8 @@ func TestConcurrentWebhooks(t *testing.T) {
 			require.Len(t, msgs, n)
 			seen := map[string]bool{}
 			for i, m := range msgs {
-				require.False(t, seen[m.TwilioMessageSid], "stored twice: %s", m.TwilioMessageSid)
-				seen[m.TwilioMessageSid] = true
+				require.False(t, seen[m.ProviderMessageID], "stored twice: %s", m.ProviderMessageID)
+				seen[m.ProviderMessageID] = true
 				if i > 0 {
 					// ids are minted by the grain in processing order: the timeline order is the grain's order
 					require.Negative(t, strings.Compare(msgs[i-1].ID.String(), m.ID.String()), "timeline out of grain order at %d", i)
@@ -364,7 +366,7 @@ func TestAIReply(t *testing.T) {
 		})
 		require.Equal(t, jack.SentByAgent, msgs[2].SentBy)
 		require.Equal(t, jack.StatusQueued, msgs[2].Status)
-		require.NotEmpty(t, msgs[2].TwilioMessageSid)
+		require.NotEmpty(t, msgs[2].ProviderMessageID)
 		require.Nil(t, msgs[2].AuthorUserID, "the AI has no author")
 		require.Equal(t, 3, lead.TotalConversations)
 	})
@@ -486,10 +488,10 @@ func TestSMSStatus(t *testing.T) {
 	customer := storetest.NewPhone()
 	d, err := b.engine.SendSMS(t.Context(), b.org.ID, jack.OutboundSMS{To: customer, Body: "Your car is ready", AuthorUserID: &b.owner.ID})
 	require.NoError(t, err)
-	sid := d.Message.TwilioMessageSid
+	sid := d.Message.ProviderMessageID
 	require.NotEmpty(t, sid)
 	status := func(s string) {
-		require.NoError(t, b.engine.UpdateSMSStatus(t.Context(), b.org.ID, jack.SMSStatus{MessageSid: sid, Status: s, To: customer, From: b.orgPhone}))
+		require.NoError(t, b.engine.UpdateSMSStatus(t.Context(), b.org.ID, jack.SMSStatus{ProviderMessageID: sid, Status: s, To: customer, From: b.orgPhone}))
 	}
 	status(jack.StatusSent)
 	status(jack.StatusDelivered)
@@ -497,7 +499,7 @@ func TestSMSStatus(t *testing.T) {
 	msgs := messagesOf(t, b.store, b.org.ID, d.Lead.ID)
 	require.Equal(t, jack.StatusDelivered, msgs[0].Status)
 
-	err = b.engine.UpdateSMSStatus(t.Context(), b.org.ID, jack.SMSStatus{MessageSid: newSid(), Status: jack.StatusSent, To: customer})
+	err = b.engine.UpdateSMSStatus(t.Context(), b.org.ID, jack.SMSStatus{ProviderMessageID: newSid(), Status: jack.StatusSent, To: customer})
 	require.Equal(t, jack.ENOTFOUND, jack.ErrorCode(err))
 }
 
@@ -572,7 +574,7 @@ func TestSingleEngineRace(t *testing.T) {
 		customer := storetest.NewPhone()
 		wg.Go(func() {
 			for i := range 10 {
-				d, err := b.engine.ReceiveSMS(context.Background(), b.org.ID, jack.InboundSMS{MessageSid: newSid(), From: customer, To: b.orgPhone, Body: fmt.Sprintf("text %d", i)})
+				d, err := b.engine.ReceiveSMS(context.Background(), b.org.ID, jack.InboundSMS{ProviderMessageID: newSid(), From: customer, To: b.orgPhone, Body: fmt.Sprintf("text %d", i)})
 				if !assertNoError(t, err) {
 					return
 				}
@@ -591,7 +593,7 @@ func TestSingleEngineRace(t *testing.T) {
 	wg.Wait()
 	for n, sent := range b.sms.Sent() { // delivery callbacks race each other and the grains
 		wg.Go(func() {
-			st := jack.SMSStatus{MessageSid: fmt.Sprintf("SM%032d", n+1), Status: jack.StatusDelivered, To: sent.To, From: sent.From}
+			st := jack.SMSStatus{ProviderMessageID: fmt.Sprintf("SM%032d", n+1), Status: jack.StatusDelivered, To: sent.To, From: sent.From}
 			assertNoError(t, b.engine.UpdateSMSStatus(context.Background(), b.org.ID, st))
 		})
 	}

@@ -62,7 +62,7 @@ func followUpBundle(t *testing.T, store jack.Store, clock *fakeClock, tune func(
 	require.NoError(t, err)
 	b.org = org
 	elID := "phnum_1"
-	_, err = store.UpdatePhoneNumber(t.Context(), b.org.ID, b.orgPhone, jack.PhoneNumberUpdate{ElevenLabsPhoneID: &elID})
+	_, err = store.UpdatePhoneNumber(t.Context(), b.org.ID, b.orgPhone, jack.PhoneNumberUpdate{VoicePhoneID: &elID})
 	require.NoError(t, err)
 	return b
 }

@@ -168,7 +168,7 @@ func (g *grain) load() error {
 	if err != nil {
 		return err
 	}
-	g.conversation.load(org, snap, g.e.cfg.HistorySize)
+	g.conversation.load(org, snap, g.e.cfg.HistorySize, g.e.cfg.CallAnalysis)
 	g.assignedName = g.findAssignedName(ctx)
 	return nil
 }
@@ -328,7 +328,7 @@ func (g *grain) receiveSMS(in *InboundSMS) *Reply {
 		m, inserted, err := tx.InsertMessage(ctx, &jack.Message{
 			ID: newID(), OrganizationID: g.orgID, LeadID: l.ID, PhoneNumberNormalized: g.phone,
 			Content: in.Body, SentBy: jack.SentByCustomer, Type: jack.ChannelSMS, Timestamp: now,
-			TwilioMessageSid: in.MessageSid, Status: jack.StatusReceived, Media: mediaOf(in.Media),
+			ProviderMessageID: in.MessageSid, Status: jack.StatusReceived, Media: mediaOf(in.Media),
 		})
 		if err != nil {
 			return err
@@ -377,7 +377,7 @@ func (g *grain) updateStatus(st *SMSStatus) *Reply {
 		events  []*jack.Event
 	)
 	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
-		m, err := tx.FindMessageBySid(ctx, st.MessageSid)
+		m, err := tx.FindMessageByProviderID(ctx, st.MessageSid)
 		if err != nil {
 			return err
 		}
@@ -506,7 +506,7 @@ func optedOutError() error {
 
 func messageEvent(typ string, m *jack.Message, now time.Time) *jack.Event {
 	ev := jack.NewEvent(typ, m.OrganizationID, m.LeadID, m.PhoneNumberNormalized, now, m)
-	ev.Message, ev.MessageSid = m.Content, m.TwilioMessageSid
+	ev.Message, ev.ProviderMessageID = m.Content, m.ProviderMessageID
 	return ev
 }
 

@@ -218,7 +218,7 @@ func (g *grain) recordSend(r *smsSent) (*jack.Lead, *jack.Message, error) {
 		sent.Status, sent.ErrorCode, sent.ErrorMessage = jack.StatusFailed, jack.ErrorReason(sendErr), jack.ErrorMessage(sendErr)
 		g.log.Warn("send sms failed", "message_id", sent.ID, "err", sendErr)
 	} else {
-		sent.TwilioMessageSid, sent.Status = r.res.Sid, r.res.Status
+		sent.ProviderMessageID, sent.Status = r.res.ProviderMessageID, r.res.Status
 		if !jack.KnownStatus(sent.Status) {
 			sent.Status = jack.StatusQueued
 		}

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -33,13 +34,13 @@ type conversation struct {
 }
 
 // load replaces the memory with a snapshot read from the Store.
-func (c *conversation) load(org *jack.Organization, snap *jack.ConversationSnapshot, historySize int) {
+func (c *conversation) load(org *jack.Organization, snap *jack.ConversationSnapshot, historySize int, analysis func(json.RawMessage) *jack.CallAnalysis) {
 	c.org, c.lead, c.summary = org, snap.Lead, snap.Summary
 	c.history = newHistory(historySize, snap.Messages)
 	c.total, c.sms, c.voice = snap.TotalMessages, snap.SMSMessages, snap.VoiceMessages
 	c.lastCall = nil
-	if snap.LastCall != nil {
-		c.lastCall = jack.ParseCallAnalysis(snap.LastCall.ElevenLabsData)
+	if snap.LastCall != nil && analysis != nil {
+		c.lastCall = analysis(snap.LastCall.VoiceData)
 	}
 	c.loaded = true
 }

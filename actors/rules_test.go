@@ -20,7 +20,7 @@ func newTestConversation(t *testing.T, now time.Time, msgs ...*jack.Message) (*c
 	org := &jack.Organization{ID: orgID, Name: "Maple Motors"}
 	org.Settings.TimeZone = "America/Vancouver"
 	c := &conversation{orgID: orgID, phone: phone}
-	c.load(org, &jack.ConversationSnapshot{Lead: lead, Messages: msgs, TotalMessages: len(msgs)}, 50)
+	c.load(org, &jack.ConversationSnapshot{Lead: lead, Messages: msgs, TotalMessages: len(msgs)}, 50, nil)
 	return c, lead
 }
 

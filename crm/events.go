@@ -165,7 +165,7 @@ func (p *planner) event(e *jack.Event, rest []*jack.Event) error {
 		if err := json.Unmarshal(e.Data, &cs); err != nil {
 			return nil
 		}
-		return p.emit(e, jack.IntegrationCallCompleted, EventData{Call: &cs, Summary: callSummary(cs.ElevenLabsData)})
+		return p.emit(e, jack.IntegrationCallCompleted, EventData{Call: &cs, Summary: callSummary(cs.VoiceData)})
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ func newAnalyticsBundle(t *testing.T, s *testServer) *analyticsBundle {
 	ended, duration := b.noon.Add(2*time.Minute), 60
 	require.NoError(t, s.Store.InConversationTx(t.Context(), org.ID, func(tx jack.ConversationTx) error {
 		_, _, err := tx.CreateCallSession(t.Context(), &jack.CallSession{LeadID: lead.ID, PhoneNumberNormalized: lead.PhoneNumberNormalized,
-			ElevenLabsConversationID: "conv_analytics", Direction: jack.CallInbound, StartedAt: b.noon.Add(time.Minute),
+			VoiceConversationID: "conv_analytics", Direction: jack.CallInbound, StartedAt: b.noon.Add(time.Minute),
 			EndedAt: &ended, DurationSeconds: &duration, CallOutcome: jack.OutcomeSuccess})
 		return err
 	}))

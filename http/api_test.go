@@ -404,17 +404,19 @@ func testPhoneNumbers(t *testing.T, s *testServer) {
 
 	e := MustFail(t, s.URL, request{Method: "POST", Path: pathA, Token: tokenA, Body: map[string]string{"phoneNumber": "555"}}, http.StatusUnprocessableEntity, jack.EUNPROCESSABLE)
 	require.Contains(t, e.Error.Fields, "phoneNumber")
-	require.NotContains(t, e.Error.Fields, "twilioPhoneSid", "a number may be imported without a provider id")
-	var bare jack.PhoneNumber
-	MustDo(t, s.URL, request{Method: "POST", Path: pathA, Token: tokenA, Body: map[string]string{"phoneNumber": "(201) 555-0161"}}, http.StatusCreated, &bare)
-	require.Equal(t, "+12015550161", bare.PhoneNumber)
-	require.True(t, bare.IsActive)
+	require.NotContains(t, e.Error.Fields, "twilioPhoneSid", "the provider's id is optional")
+	e = MustFail(t, s.URL, request{Method: "POST", Path: pathA, Token: tokenA, Body: map[string]string{"phoneNumber": "+12015550161", "twilioPhoneSid": strings.Repeat("P", 65)}},
+		http.StatusUnprocessableEntity, jack.EUNPROCESSABLE)
+	require.Contains(t, e.Error.Fields, "twilioPhoneSid")
+	var noID jack.PhoneNumber // imported without the provider's id
+	MustDo(t, s.URL, request{Method: "POST", Path: pathA, Token: tokenA, Body: map[string]string{"phoneNumber": "+12015550162"}}, http.StatusCreated, &noID)
+	require.Empty(t, noID.ProviderPhoneID)
 	// A number without an ElevenLabs phone comes back on for texts (issue 15, item 10).
 	MustDo(t, s.URL, request{Method: "POST", Path: activate, Token: tokenA, Body: map[string]string{}}, http.StatusOK, nil)
 
 	var activated jack.PhoneNumber
 	MustDo(t, s.URL, request{Method: "POST", Path: activate, Token: tokenA, Body: map[string]string{"elevenLabsPhoneId": "phnum_a"}}, http.StatusOK, &activated)
-	require.Equal(t, "phnum_a", activated.ElevenLabsPhoneID)
+	require.Equal(t, "phnum_a", activated.VoicePhoneID)
 	require.True(t, activated.IsActive)
 
 	var list struct {
@@ -422,12 +424,15 @@ func testPhoneNumbers(t *testing.T, s *testServer) {
 	}
 	MustDo(t, s.URL, request{Method: "GET", Path: pathA, Token: tokenA}, http.StatusOK, &list)
 	require.Len(t, list.PhoneNumbers, 2)
-	byPhone := map[string]jack.PhoneNumber{}
-	for _, pn := range list.PhoneNumbers {
-		byPhone[pn.PhoneNumber] = pn
+	for _, n := range list.PhoneNumbers {
+		if n.PhoneNumber == "+12015550160" {
+			require.Equal(t, "phnum_a", n.VoicePhoneID)
+			require.Equal(t, "PN0160", n.ProviderPhoneID)
+		} else {
+			require.Equal(t, "+12015550162", n.PhoneNumber)
+			require.Empty(t, n.ProviderPhoneID)
+		}
 	}
-	require.Equal(t, "phnum_a", byPhone["+12015550160"].ElevenLabsPhoneID)
-	require.Equal(t, bare.ID, byPhone["+12015550161"].ID)
 	MustDo(t, s.URL, request{Method: "GET", Path: "/api/organizations/" + orgB.ID.String() + "/phone-numbers", Token: tokenB}, http.StatusOK, &list)
 	require.Empty(t, list.PhoneNumbers)
 }

@@ -20,7 +20,9 @@ import (
 // Twilio account is refused; the account and its subaccounts pass (issue 15, item 8).
 func TestTwilioWebhook_AccountSid(t *testing.T) {
 	t.Parallel()
-	b := newWebhookBundle(t, func(cfg *jackhttp.Config) { cfg.TwilioAccountSIDs = []string{"AC123", "ACsub"} })
+	b := newWebhookBundle(t, func(cfg *jackhttp.Config) {
+		cfg.SMSWebhooks = twilio.Webhooks{AuthToken: twilioToken, AccountSIDs: []string{"AC123", "ACsub"}}
+	})
 	for _, tc := range []struct {
 		account string
 		want    int

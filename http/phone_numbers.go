@@ -14,37 +14,30 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jack-auto/jack"
-	"github.com/jack-auto/jack/providers/elevenlabs"
-	"github.com/jack-auto/jack/providers/twilio"
 )
 
-// DefaultTwilioVoiceURL is ElevenLabs' inbound-call webhook for Twilio numbers (the seed's):
-// a bought number's calls go straight to the agent.
-const DefaultTwilioVoiceURL = "https://api.us.elevenlabs.io/twilio/inbound_call"
-
-// NumberProvider is what the phone-number routes need from Twilio; *twilio.Client has it.
+// NumberProvider is the telephony provider's number provisioning, as the phone-number routes
+// need it (twilio.Numbers in production).
 type NumberProvider interface {
-	// AccountSID is the account that owns bought numbers (ElevenLabs needs it to import them).
-	AccountSID() string
-	SearchLocalNumbers(ctx context.Context, country string, areaCode int, limit int) ([]twilio.AvailableNumber, error)
-	BuyNumber(ctx context.Context, buy twilio.BuyNumber) (*twilio.IncomingNumber, error)
+	// SearchLocalNumbers returns up to limit numbers (E.164) for sale in country's areaCode.
+	SearchLocalNumbers(ctx context.Context, country string, areaCode int, limit int) ([]string, error)
+	// BuyNumber buys a number with Jack's webhooks for its texts.
+	BuyNumber(ctx context.Context, buy jack.NumberPurchase) (*jack.BoughtNumber, error)
 	// ReleaseNumber undoes BuyNumber; releasing a released number is not an error.
-	ReleaseNumber(ctx context.Context, sid string) error
+	ReleaseNumber(ctx context.Context, providerPhoneID string) error
 }
 
-// VoiceNumberProvider is what the phone-number routes need from ElevenLabs; *elevenlabs.Client
-// has it.
+// VoiceNumberProvider is the voice agent provider's number import, as the phone-number routes
+// need it (elevenlabs.Numbers in production).
 type VoiceNumberProvider interface {
-	ImportPhoneNumber(ctx context.Context, in elevenlabs.ImportPhoneNumber) (phoneNumberID string, err error)
-	AssignAgent(ctx context.Context, phoneNumberID string) error
+	// ImportPhoneNumber makes phone (E.164), labelled label, take calls with the voice agent
+	// provider and returns the provider's id of it.
+	ImportPhoneNumber(ctx context.Context, phone, label string) (voicePhoneID string, err error)
+	// AssignAgent assigns the AI agent to the imported number.
+	AssignAgent(ctx context.Context, voicePhoneID string) error
 	// DeletePhoneNumber undoes ImportPhoneNumber; deleting a deleted number is not an error.
-	DeletePhoneNumber(ctx context.Context, phoneNumberID string) error
+	DeletePhoneNumber(ctx context.Context, voicePhoneID string) error
 }
-
-var (
-	_ NumberProvider      = (*twilio.Client)(nil)
-	_ VoiceNumberProvider = (*elevenlabs.Client)(nil)
-)
 
 // listPhoneNumbers answers {"phoneNumbers":[...],"organizationId":"..."}; :orgId must be the
 // caller's (authenticate's tenant rule).
@@ -108,41 +101,40 @@ func (s *Server) purchasePhoneNumber(c *fiber.Ctx) error {
 	if len(found) == 0 {
 		return jack.ReasonErrorf(jack.EUNPROCESSABLE, "no_numbers_available", "No numbers available in area code %d.", areaCode)
 	}
-	bought, err := s.cfg.Numbers.BuyNumber(ctx, twilio.BuyNumber{
-		PhoneNumber:    found[0].PhoneNumber,
-		SmsURL:         s.cfg.ServerURL + "/api/webhooks/twilio/sms/incoming",
-		VoiceURL:       s.cfg.TwilioVoiceURL,
-		StatusCallback: s.cfg.ServerURL + "/api/webhooks/twilio/sms/status",
-		FriendlyName:   truncateRunes(org.Name, 64), // Twilio's limit
+	bought, err := s.cfg.Numbers.BuyNumber(ctx, jack.NumberPurchase{
+		PhoneNumber:  found[0],
+		SMSURL:       s.cfg.ServerURL + "/api/webhooks/twilio/sms/incoming",
+		StatusURL:    s.cfg.ServerURL + "/api/webhooks/twilio/sms/status",
+		FriendlyName: truncateRunes(org.Name, 64), // Twilio's limit
 	})
 	if err != nil {
 		return err
 	}
-	log := s.log.With("org_id", orgID, "twilio_sid", bought.Sid, "phone", jack.MaskPhone(bought.PhoneNumber), "request_id", requestIDOf(c))
+	log := s.log.With("org_id", orgID, "twilio_sid", bought.ProviderPhoneID, "phone", jack.MaskPhone(bought.PhoneNumber), "request_id", requestIDOf(c))
 
 	// The number is ours (and paid for) now: every failure below releases it.
 	phone, err := jack.NormalizePhone(bought.PhoneNumber, country)
 	if err != nil {
-		s.releaseNumber(ctx, log, bought.Sid)
+		s.releaseNumber(ctx, log, bought.ProviderPhoneID)
 		return jack.Errorf(jack.EPROVIDER, "Twilio sold a number that is not valid.")
 	}
 	elevenLabsID, err := s.importVoiceNumber(ctx, log, org, phone)
 	if err != nil {
-		s.releaseNumber(ctx, log, bought.Sid)
+		s.releaseNumber(ctx, log, bought.ProviderPhoneID)
 		return err
 	}
 	pn := &jack.PhoneNumber{
-		ID:                uuid.Must(uuid.NewV7()),
-		OrganizationID:    orgID,
-		PhoneNumber:       phone,
-		TwilioPhoneSid:    bought.Sid,
-		ElevenLabsPhoneID: elevenLabsID,
-		IsActive:          true,
-		CreatedAt:         s.cfg.Now(),
+		ID:              uuid.Must(uuid.NewV7()),
+		OrganizationID:  orgID,
+		PhoneNumber:     phone,
+		ProviderPhoneID: bought.ProviderPhoneID,
+		VoicePhoneID:    elevenLabsID,
+		IsActive:        true,
+		CreatedAt:       s.cfg.Now(),
 	}
 	if err := s.store.CreatePhoneNumber(ctx, orgID, pn); err != nil {
 		s.deleteVoiceNumber(ctx, log, elevenLabsID)
-		s.releaseNumber(ctx, log, bought.Sid)
+		s.releaseNumber(ctx, log, bought.ProviderPhoneID)
 		return err
 	}
 	s.router.invalidate()
@@ -150,7 +142,7 @@ func (s *Server) purchasePhoneNumber(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{
 		"success":           true,
 		"phoneNumber":       pn,
-		"twilioSid":         bought.Sid,
+		"twilioSid":         bought.ProviderPhoneID,
 		"elevenLabsPhoneId": elevenLabsID,
 		"organizationId":    orgID,
 		"nextSteps":         nextSteps(pn),
@@ -182,7 +174,7 @@ func parseAreaCode(fields map[string]string, v any) int {
 // nextSteps tells the admin what is left before the number takes calls: nothing once it has
 // an ElevenLabs phone id, otherwise the seed's manual import and activation.
 func nextSteps(pn *jack.PhoneNumber) []string {
-	if pn.ElevenLabsPhoneID != "" {
+	if pn.VoicePhoneID != "" {
 		return []string{}
 	}
 	return []string{
@@ -192,20 +184,14 @@ func nextSteps(pn *jack.PhoneNumber) []string {
 	}
 }
 
-// importVoiceNumber imports phone into ElevenLabs (labelled with the organization's name) and
-// assigns the agent, returning the ElevenLabs phone number id; "" when ElevenLabs or Twilio is
-// not configured (ElevenLabs needs the Twilio account to import). On failure nothing is left
-// at ElevenLabs.
+// importVoiceNumber imports phone into the voice agent provider (labelled with the
+// organization's name) and assigns the agent, returning its phone number id; "" when no voice
+// number provider is configured. On failure nothing is left there.
 func (s *Server) importVoiceNumber(ctx context.Context, log *slog.Logger, org *jack.Organization, phone string) (string, error) {
-	if s.cfg.VoiceNumbers == nil || s.cfg.Numbers == nil {
+	if s.cfg.VoiceNumbers == nil {
 		return "", nil
 	}
-	id, err := s.cfg.VoiceNumbers.ImportPhoneNumber(ctx, elevenlabs.ImportPhoneNumber{
-		PhoneNumber:      phone,
-		Label:            org.Name + " " + phone,
-		TwilioAccountSID: s.cfg.Numbers.AccountSID(),
-		TwilioAuthToken:  s.cfg.TwilioAuthToken,
-	})
+	id, err := s.cfg.VoiceNumbers.ImportPhoneNumber(ctx, phone, org.Name+" "+phone)
 	if err != nil {
 		return "", err
 	}
@@ -238,14 +224,15 @@ func (s *Server) deleteVoiceNumber(ctx context.Context, log *slog.Logger, id str
 }
 
 type importPhoneNumberRequest struct {
-	PhoneNumber       string `json:"phoneNumber"`
-	TwilioPhoneSid    string `json:"twilioPhoneSid"`
-	ElevenLabsPhoneID string `json:"elevenLabsPhoneId"`
+	PhoneNumber     string `json:"phoneNumber"`
+	ProviderPhoneID string `json:"twilioPhoneSid"`
+	VoicePhoneID    string `json:"elevenLabsPhoneId"`
 }
 
-// importPhoneNumber records a number the dealership already owns at Twilio, active at once
-// (the seed's default). Without an elevenLabsPhoneId and with ElevenLabs configured, it is
-// imported there too, with the agent assigned (undone if storing fails). 409 when any
+// importPhoneNumber records a number the dealership already owns at its SMS provider, active at
+// once (the seed's default); twilioPhoneSid, the provider's id of it, is optional (stored as ""
+// when absent: nothing routes by it). Without an elevenLabsPhoneId and with a voice number
+// provider configured, it is imported there too, with the agent assigned (undone if storing fails). 409 when any
 // organization has the number.
 func (s *Server) importPhoneNumber(c *fiber.Ctx) error {
 	var req importPhoneNumberRequest
@@ -259,14 +246,14 @@ func (s *Server) importPhoneNumber(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	sid := textField(fields, "twilioPhoneSid", req.TwilioPhoneSid, 64, false) // a number may be imported before it is at a provider
-	elevenLabsID := textField(fields, "elevenLabsPhoneId", req.ElevenLabsPhoneID, 255, false)
+	sid := textField(fields, "twilioPhoneSid", req.ProviderPhoneID, 64, false)
+	elevenLabsID := textField(fields, "elevenLabsPhoneId", req.VoicePhoneID, 255, false)
 	if err := jack.ValidationError(fields); err != nil {
 		return err
 	}
 	log := s.log.With("org_id", orgID, "twilio_sid", sid, "phone", jack.MaskPhone(phone), "request_id", requestIDOf(c))
 	imported := ""
-	if elevenLabsID == "" && s.cfg.VoiceNumbers != nil && s.cfg.Numbers != nil {
+	if elevenLabsID == "" && s.cfg.VoiceNumbers != nil {
 		// Another organization's active number would be refused below; do not import it first.
 		if _, err := s.store.OrganizationByPhoneNumber(ctx, phone); err == nil {
 			return errNumberTaken
@@ -283,13 +270,13 @@ func (s *Server) importPhoneNumber(c *fiber.Ctx) error {
 		elevenLabsID = imported
 	}
 	pn := &jack.PhoneNumber{
-		ID:                uuid.Must(uuid.NewV7()),
-		OrganizationID:    orgID,
-		PhoneNumber:       phone,
-		TwilioPhoneSid:    sid,
-		ElevenLabsPhoneID: elevenLabsID,
-		IsActive:          true,
-		CreatedAt:         s.cfg.Now(),
+		ID:              uuid.Must(uuid.NewV7()),
+		OrganizationID:  orgID,
+		PhoneNumber:     phone,
+		ProviderPhoneID: sid,
+		VoicePhoneID:    elevenLabsID,
+		IsActive:        true,
+		CreatedAt:       s.cfg.Now(),
 	}
 	if err := s.store.CreatePhoneNumber(ctx, orgID, pn); err != nil {
 		s.deleteVoiceNumber(ctx, log, imported)
@@ -304,7 +291,7 @@ func (s *Server) importPhoneNumber(c *fiber.Ctx) error {
 var errNumberTaken = jack.Errorf(jack.ECONFLICT, "This phone number belongs to an organization already.")
 
 type activatePhoneNumberRequest struct {
-	ElevenLabsPhoneID string `json:"elevenLabsPhoneId"`
+	VoicePhoneID string `json:"elevenLabsPhoneId"`
 }
 
 // activatePhoneNumber turns one of the caller's numbers on, linking it to its ElevenLabs phone
@@ -325,13 +312,13 @@ func (s *Server) activatePhoneNumber(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	elevenLabsID := textField(fields, "elevenLabsPhoneId", req.ElevenLabsPhoneID, 255, false)
+	elevenLabsID := textField(fields, "elevenLabsPhoneId", req.VoicePhoneID, 255, false)
 	if err := jack.ValidationError(fields); err != nil {
 		return err
 	}
 	upd := jack.PhoneNumberUpdate{IsActive: ptr(true)}
 	if elevenLabsID != "" {
-		upd.ElevenLabsPhoneID = &elevenLabsID
+		upd.VoicePhoneID = &elevenLabsID
 	}
 	return s.setPhoneNumber(c, orgID, phone, upd)
 }

@@ -51,18 +51,18 @@ func setupNumbers(t *testing.T, opts numbersOptions) *numbersBundle {
 		b.eleven = fake.NewElevenLabs(t, "xi-numbers-key")
 		ec, err := elevenlabs.NewClient(elevenlabs.Config{APIKey: b.eleven.APIKey(), AgentID: numbersAgentID, APIURL: b.eleven.URL()})
 		require.NoError(t, err)
-		voice = ec
+		voice = elevenlabs.Numbers{Client: ec, TwilioAccountSID: numbersAccount, TwilioAuthToken: numbersToken}
 		if opts.voice != nil {
-			voice = opts.voice(ec)
+			voice = opts.voice(voice)
 		}
 	}
 	b.s = MustOpenServer(t, nil, func(cfg *jackhttp.Config) {
 		cfg.ServerURL = numbersServerURL
-		cfg.TwilioAuthToken = numbersToken
-		if !opts.noTwilio {
-			cfg.Numbers = tc
+		cfg.SMSWebhooks = twilio.Webhooks{AuthToken: numbersToken}
+		if !opts.noTwilio { // ElevenLabs imports numbers from the Twilio account: both or neither
+			cfg.Numbers = twilio.Numbers{Client: tc}
+			cfg.VoiceNumbers = voice
 		}
-		cfg.VoiceNumbers = voice
 	})
 	b.token, _, b.org = MustRegister(t, b.s.URL)
 	return b
@@ -92,12 +92,12 @@ func (b *numbersBundle) giveToOtherOrganization(t *testing.T, phone string, acti
 
 // purchaseAnswer is what a purchase answers.
 type purchaseAnswer struct {
-	Success           bool             `json:"success"`
-	PhoneNumber       jack.PhoneNumber `json:"phoneNumber"`
-	TwilioSid         string           `json:"twilioSid"`
-	ElevenLabsPhoneID string           `json:"elevenLabsPhoneId"`
-	OrganizationID    string           `json:"organizationId"`
-	NextSteps         []string         `json:"nextSteps"`
+	Success        bool             `json:"success"`
+	PhoneNumber    jack.PhoneNumber `json:"phoneNumber"`
+	TwilioSid      string           `json:"twilioSid"`
+	VoicePhoneID   string           `json:"elevenLabsPhoneId"`
+	OrganizationID string           `json:"organizationId"`
+	NextSteps      []string         `json:"nextSteps"`
 }
 
 func (b *numbersBundle) mustPurchase(t *testing.T, body any) purchaseAnswer {
@@ -144,9 +144,9 @@ func TestPurchasePhoneNumber(t *testing.T) {
 		require.Equal(t, b.org.ID.String(), out.OrganizationID)
 		require.Equal(t, "+12015550100", out.PhoneNumber.PhoneNumber)
 		require.True(t, out.PhoneNumber.IsActive)
-		require.Equal(t, out.TwilioSid, out.PhoneNumber.TwilioPhoneSid)
-		require.Equal(t, out.ElevenLabsPhoneID, out.PhoneNumber.ElevenLabsPhoneID)
-		require.NotEmpty(t, out.ElevenLabsPhoneID)
+		require.Equal(t, out.TwilioSid, out.PhoneNumber.ProviderPhoneID)
+		require.Equal(t, out.VoicePhoneID, out.PhoneNumber.VoicePhoneID)
+		require.NotEmpty(t, out.VoicePhoneID)
 		require.NotNil(t, out.NextSteps)
 		require.Empty(t, out.NextSteps)
 
@@ -160,7 +160,7 @@ func TestPurchasePhoneNumber(t *testing.T) {
 		require.Equal(t, out.TwilioSid, bought[0].Sid)
 		require.Equal(t, numbersServerURL+"/api/webhooks/twilio/sms/incoming", bought[0].SmsURL)
 		require.Equal(t, "POST", bought[0].SmsMethod)
-		require.Equal(t, jackhttp.DefaultTwilioVoiceURL, bought[0].VoiceURL)
+		require.Equal(t, twilio.DefaultVoiceURL, bought[0].VoiceURL)
 		require.Equal(t, "POST", bought[0].VoiceMethod)
 		require.Equal(t, numbersServerURL+"/api/webhooks/twilio/sms/status", bought[0].StatusCallback)
 		require.Equal(t, b.org.Name, bought[0].FriendlyName)
@@ -168,7 +168,7 @@ func TestPurchasePhoneNumber(t *testing.T) {
 		imported := b.eleven.PhoneNumbers()
 		require.Len(t, imported, 1)
 		el := imported[0]
-		require.Equal(t, out.ElevenLabsPhoneID, el.ID)
+		require.Equal(t, out.VoicePhoneID, el.ID)
 		require.Equal(t, "+12015550100", el.PhoneNumber)
 		require.Equal(t, b.org.Name+" +12015550100", el.Label)
 		require.Equal(t, numbersAccount, el.SID)
@@ -194,8 +194,8 @@ func TestPurchasePhoneNumber(t *testing.T) {
 		out := b.mustPurchase(t, map[string]any{"areaCode": 778, "country": "ca"})
 		require.Equal(t, "+17785550100", out.PhoneNumber.PhoneNumber)
 		require.True(t, out.PhoneNumber.IsActive)
-		require.Empty(t, out.ElevenLabsPhoneID)
-		require.Empty(t, out.PhoneNumber.ElevenLabsPhoneID)
+		require.Empty(t, out.VoicePhoneID)
+		require.Empty(t, out.PhoneNumber.VoicePhoneID)
 		require.Len(t, out.NextSteps, 3)
 		require.Contains(t, out.NextSteps[2], "/api/admin/phone-numbers/"+url.PathEscape("+17785550100")+"/activate")
 		require.Len(t, b.twilio.IncomingNumbers(), 1)
@@ -347,7 +347,7 @@ func TestImportPhoneNumber(t *testing.T) {
 
 		imported := b.eleven.PhoneNumbers()
 		require.Len(t, imported, 1)
-		require.Equal(t, imported[0].ID, pn.ElevenLabsPhoneID)
+		require.Equal(t, imported[0].ID, pn.VoicePhoneID)
 		require.Equal(t, "+12015550160", imported[0].PhoneNumber)
 		require.Equal(t, numbersAgentID, imported[0].AgentID)
 		require.False(t, *imported[0].EnableSMS)
@@ -360,7 +360,7 @@ func TestImportPhoneNumber(t *testing.T) {
 		req := b.importNumber("+12015550160")
 		req.Body.(map[string]string)["elevenLabsPhoneId"] = "phnum_mine"
 		MustDo(t, b.s.URL, req, http.StatusCreated, &pn)
-		require.Equal(t, "phnum_mine", pn.ElevenLabsPhoneID)
+		require.Equal(t, "phnum_mine", pn.VoicePhoneID)
 		require.Empty(t, b.eleven.PhoneNumbers(), "nothing imported")
 	})
 
@@ -412,7 +412,7 @@ func TestActivateDeactivatePhoneNumber(t *testing.T) {
 	var pn jack.PhoneNumber
 	MustDo(t, b.s.URL, request{Method: "POST", Path: deactivate, Token: b.token}, http.StatusOK, &pn)
 	require.False(t, pn.IsActive)
-	require.Equal(t, out.ElevenLabsPhoneID, pn.ElevenLabsPhoneID)
+	require.Equal(t, out.VoicePhoneID, pn.VoicePhoneID)
 	_, err := b.s.Store.OrganizationByPhoneNumber(t.Context(), out.PhoneNumber.PhoneNumber)
 	require.Equal(t, jack.ENOTFOUND, jack.ErrorCode(err), "an inactive number routes nowhere")
 	MustDo(t, b.s.URL, request{Method: "POST", Path: deactivate, Token: b.token, Body: map[string]any{}}, http.StatusOK, &pn)
@@ -424,13 +424,13 @@ func TestActivateDeactivatePhoneNumber(t *testing.T) {
 	// Back on, keeping its ElevenLabs phone.
 	MustDo(t, b.s.URL, request{Method: "POST", Path: activate, Token: b.token, Body: map[string]any{}}, http.StatusOK, &pn)
 	require.True(t, pn.IsActive)
-	require.Equal(t, out.ElevenLabsPhoneID, pn.ElevenLabsPhoneID)
+	require.Equal(t, out.VoicePhoneID, pn.VoicePhoneID)
 	owner, err := b.s.Store.OrganizationByPhoneNumber(t.Context(), out.PhoneNumber.PhoneNumber)
 	require.NoError(t, err)
 	require.Equal(t, b.org.ID, owner)
 
 	MustDo(t, b.s.URL, request{Method: "POST", Path: activate, Token: b.token, Body: map[string]string{"elevenLabsPhoneId": "phnum_new"}}, http.StatusOK, &pn)
-	require.Equal(t, "phnum_new", pn.ElevenLabsPhoneID)
+	require.Equal(t, "phnum_new", pn.VoicePhoneID)
 }
 
 // TestActivatePhoneNumber_WithoutElevenLabs: a number that never had an ElevenLabs phone (no
@@ -440,13 +440,13 @@ func TestActivatePhoneNumber_WithoutElevenLabs(t *testing.T) {
 	b := setupNumbers(t, numbersOptions{})
 	var pn jack.PhoneNumber
 	MustDo(t, b.s.URL, b.importNumber("+12015550161"), http.StatusCreated, &pn)
-	require.Empty(t, pn.ElevenLabsPhoneID)
+	require.Empty(t, pn.VoicePhoneID)
 	phone := url.PathEscape("+12015550161")
 	MustDo(t, b.s.URL, request{Method: "POST", Path: "/api/admin/phone-numbers/" + phone + "/deactivate", Token: b.token}, http.StatusOK, &pn)
 	require.False(t, pn.IsActive)
 	MustDo(t, b.s.URL, request{Method: "POST", Path: "/api/admin/phone-numbers/" + phone + "/activate", Token: b.token}, http.StatusOK, &pn)
 	require.True(t, pn.IsActive)
-	require.Empty(t, pn.ElevenLabsPhoneID)
+	require.Empty(t, pn.VoicePhoneID)
 	owner, err := b.s.Store.OrganizationByPhoneNumber(t.Context(), "+12015550161")
 	require.NoError(t, err)
 	require.Equal(t, b.org.ID, owner)

@@ -2,81 +2,19 @@ package http
 
 import (
 	"bytes"
-	"encoding/json"
-	"net/url"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jack-auto/jack"
 )
 
-// Text from outside is cleaned at this edge so that both Stores take it alike: Postgres refuses
-// U+0000 in text and jsonb (a 500 before this, and a Twilio retry that failed the same way), and
-// invalid UTF-8 would be stored differently by the two. NUL is dropped and each invalid UTF-8
-// sequence becomes U+FFFD; the message itself is kept.
-
-// cleanText returns s without NUL and with invalid UTF-8 replaced.
-func cleanText(s string) string {
-	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-}
-
-// cleanForm cleans every key and value of a form in place (after its signature was checked
-// over what was received).
-func cleanForm(params url.Values) {
-	for k, vs := range params {
-		for i, v := range vs {
-			vs[i] = cleanText(v)
-		}
-		if ck := cleanText(k); ck != k {
-			delete(params, k)
-			params[ck] = append(params[ck], vs...)
-		}
-	}
-}
-
-// cleanJSON returns body with NUL (the \u0000 escape) dropped from every string and key and
-// invalid UTF-8 replaced, or body itself when it holds neither. A body that is not JSON is
-// returned as is, for the decoder to refuse.
-func cleanJSON(body []byte) []byte {
-	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u0000`)) {
-		return body
-	}
-	dec := json.NewDecoder(bytes.NewReader(bytes.ToValidUTF8(body, []byte("\uFFFD"))))
-	dec.UseNumber() // numbers keep their literal
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return body
-	}
-	out, err := json.Marshal(cleanValue(v))
-	if err != nil {
-		return body
-	}
-	return out
-}
-
-func cleanValue(v any) any {
-	switch v := v.(type) {
-	case string:
-		return cleanText(v)
-	case []any:
-		for i := range v {
-			v[i] = cleanValue(v[i])
-		}
-	case map[string]any:
-		for k, e := range v {
-			ck := cleanText(k)
-			if ck != k {
-				delete(v, k)
-			}
-			v[ck] = cleanValue(e)
-		}
-	}
-	return v
-}
+// cleanText, cleanForm and cleanJSON are the domain's cleaning of text from outside (see
+// jack.CleanText), applied at this edge.
+var (
+	cleanText = jack.CleanText
+	cleanForm = jack.CleanForm
+	cleanJSON = jack.CleanJSON
+)
 
 // cleanRequestURL refuses a path or query that holds NUL or invalid UTF-8 (400 on both Stores):
 // ids, filters and tokens never contain them, so nothing legitimate is lost.

@@ -54,26 +54,25 @@ type Config struct {
 	// ProxyHeader names the header trusted proxies put the client IP in. Defaults to
 	// X-Forwarded-For.
 	ProxyHeader string
-	// TwilioAuthToken verifies Twilio webhook signatures. Without it every Twilio webhook is
-	// refused (403): an unverifiable webhook is never trusted.
-	TwilioAuthToken string
-	// TwilioAccountSIDs are the Twilio accounts (the main account and its subaccounts) whose
-	// webhooks are accepted: a signed webhook whose AccountSid is not one of them is refused
-	// (403). Defaults to none: AccountSid is not checked.
-	TwilioAccountSIDs []string
-	// ElevenLabsWebhookSecret verifies post-call webhook signatures. Without it every post-call
-	// webhook is refused (401).
-	ElevenLabsWebhookSecret string
+	// SMSWebhooks verifies and decodes the SMS provider's webhooks (twilio.Webhooks). Without it
+	// every SMS webhook is refused (403): an unverifiable webhook is never trusted.
+	SMSWebhooks SMSWebhooks
+	// VoiceWebhooks decodes the voice provider's conversation-initiation webhook and verifies
+	// and decodes its post-call webhooks (elevenlabs.Webhooks). Without it every voice webhook
+	// is refused (401).
+	VoiceWebhooks VoiceWebhooks
 	// ElevenLabsWebhookHeaderName and ElevenLabsWebhookHeaderValue authenticate the
 	// conversation-initiation webhook (a static header configured in ElevenLabs). Name defaults
 	// to X-Jack-Webhook-Secret; without a value every initiation request is refused (401).
 	ElevenLabsWebhookHeaderName  string
 	ElevenLabsWebhookHeaderValue string
-	// Numbers searches, buys and releases numbers at Twilio (POST …/phone-numbers/purchase).
+	// Numbers searches, buys and releases numbers at the telephony provider (POST
+	// …/phone-numbers/purchase).
 	// Defaults to none: purchases answer 422 twilio_not_configured.
 	Numbers NumberProvider
-	// VoiceNumbers imports bought or imported numbers into ElevenLabs and assigns the agent.
-	// Defaults to none: numbers are stored without an ElevenLabs phone id, to be activated later.
+	// VoiceNumbers imports bought or imported numbers into the voice agent provider and assigns
+	// the agent. Defaults to none: numbers are stored without a voice phone id, to be activated
+	// later.
 	VoiceNumbers VoiceNumberProvider
 	// Media fetches MMS attachments from the provider for GET /api/messages/:id/media/:n.
 	// Defaults to none: that route answers 503 media_not_configured.
@@ -85,9 +84,6 @@ type Config struct {
 	// Defaults to none: creating, changing or testing an integration answers 503
 	// integrations_not_configured.
 	Integrations Integrations
-	// TwilioVoiceURL is where Twilio sends the calls of a bought number. Defaults to
-	// DefaultTwilioVoiceURL (ElevenLabs answers them).
-	TwilioVoiceURL string
 	// ShutdownTimeout bounds Close when its context has no earlier deadline. Defaults to 10s.
 	ShutdownTimeout time.Duration
 	// StreamTokenTTL is no longer used: a stream token is good for (re)opening GET /api/stream
@@ -146,7 +142,6 @@ func (c Config) WithDefaults() Config {
 	c.StreamPoll = cmp.Or(c.StreamPoll, DefaultStreamPoll)
 	c.SessionCacheTTL = cmp.Or(c.SessionCacheTTL, DefaultSessionCacheTTL)
 	c.ElevenLabsWebhookHeaderName = cmp.Or(c.ElevenLabsWebhookHeaderName, "X-Jack-Webhook-Secret")
-	c.TwilioVoiceURL = cmp.Or(c.TwilioVoiceURL, DefaultTwilioVoiceURL)
 	c.MediaMaxBytes = cmp.Or(c.MediaMaxBytes, DefaultMediaMaxBytes)
 	if c.Now == nil {
 		c.Now = time.Now
@@ -191,9 +186,6 @@ func (c Config) validate() error {
 		if u, err := url.Parse(c.ServerURL); err != nil || u.Scheme == "" || u.Host == "" {
 			return fmt.Errorf("ServerURL %q must be an absolute URL", c.ServerURL)
 		}
-	}
-	if u, err := url.Parse(c.TwilioVoiceURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("TwilioVoiceURL %q must be an absolute http(s) URL", c.TwilioVoiceURL)
 	}
 	return nil
 }

@@ -105,7 +105,7 @@ func outboundMedia(urls []string, fields map[string]string) []string {
 	var out []string
 	for i, raw := range urls {
 		raw = strings.TrimSpace(raw)
-		if u, err := url.Parse(raw); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(raw) > maxMediaURLLength {
+		if u, err := url.Parse(raw); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(raw) > jack.MaxMediaURLLength {
 			fields["mediaUrls["+strconv.Itoa(i)+"]"] = "must be an absolute https URL"
 			continue
 		}

@@ -2,11 +2,6 @@ package http
 
 import (
 	"context"
-	"mime"
-	"net/url"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,118 +9,59 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jack-auto/jack"
-	"github.com/jack-auto/jack/providers/twilio"
 )
 
-// emptyTwiML answers a Twilio messaging webhook without an inline reply: the AI answers later
-// through the REST API, after its debounce.
-const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
-
-// twilioParams reads and verifies a Twilio webhook: the form parameters, signed with the
-// account's auth token over SERVER_URL + the requested path and query, and every parameter
-// received (Twilio adds parameters without notice). A bad or missing signature is EFORBIDDEN.
-// The values it returns are clean text (cleanForm): a NUL in a customer's text never fails it.
-func (s *Server) twilioParams(c *fiber.Ctx) (url.Values, error) {
-	params, err := parseTwilioForm(c.Request().Body())
-	if err != nil {
-		return nil, err
-	}
-	webhookURL := s.cfg.ServerURL + c.OriginalURL()
-	if !twilio.ValidateRequest(s.cfg.TwilioAuthToken, webhookURL, params, c.Get(twilio.SignatureHeader)) {
-		s.log.WarnContext(c.UserContext(), "twilio webhook signature rejected", "route", c.Route().Path, "request_id", requestIDOf(c))
-		return nil, jack.Errorf(jack.EFORBIDDEN, "Invalid Twilio signature.")
-	}
-	if len(s.cfg.TwilioAccountSIDs) > 0 && !slices.Contains(s.cfg.TwilioAccountSIDs, params.Get("AccountSid")) {
-		s.log.WarnContext(c.UserContext(), "twilio webhook for another account rejected", "route", c.Route().Path, "request_id", requestIDOf(c))
-		return nil, jack.Errorf(jack.EFORBIDDEN, "The webhook is for another Twilio account.")
-	}
-	cleanForm(params) // after the signature, which covers what was sent
-	return params, nil
+// SMSWebhooks verifies and decodes the SMS provider's webhooks (twilio.Webhooks in production).
+// Text it returns is clean (jack.CleanText).
+type SMSWebhooks interface {
+	// InboundSMS verifies an incoming-message webhook and reads it: EFORBIDDEN when the
+	// provider did not sign it, EINVALID when From is not a phone number or the message id is
+	// missing. From is E.164, To E.164 or "" when absent.
+	InboundSMS(r jack.WebhookRequest) (jack.InboundSMS, error)
+	// SMSStatus verifies a delivery status callback and reads it (From and To as sent):
+	// EFORBIDDEN when the provider did not sign it, EINVALID without a message id.
+	SMSStatus(r jack.WebhookRequest) (jack.SMSStatus, error)
+	// Ack is the answer that acknowledges a webhook without an inline reply (the AI answers
+	// later, after its debounce): its content type and body.
+	Ack() (contentType, body string)
 }
 
-// parseTwilioForm parses an x-www-form-urlencoded webhook body.
-func parseTwilioForm(body []byte) (url.Values, error) {
-	params, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, jack.Errorf(jack.EINVALID, "Webhook body is not a valid form.")
+// smsWebhook verifies and decodes one SMS webhook with decode; without an SMS provider every
+// webhook is refused (EFORBIDDEN): an unverifiable webhook is never trusted.
+func smsWebhook[T any](s *Server, c *fiber.Ctx, decode func(SMSWebhooks, jack.WebhookRequest) (T, error)) (T, error) {
+	var zero T
+	if s.cfg.SMSWebhooks == nil {
+		s.log.WarnContext(c.UserContext(), "sms webhook refused: no SMS provider configured", "route", c.Route().Path, "request_id", requestIDOf(c))
+		return zero, jack.Errorf(jack.EFORBIDDEN, "No SMS provider is configured to verify this webhook.")
 	}
-	return params, nil
+	v, err := decode(s.cfg.SMSWebhooks, s.webhookRequest(c))
+	if jack.ErrorCode(err) == jack.EFORBIDDEN {
+		s.log.WarnContext(c.UserContext(), "sms webhook refused", "route", c.Route().Path, "err", err, "request_id", requestIDOf(c))
+	}
+	return v, err
 }
 
-// inboundSMSFromForm reads an incoming-message webhook's parameters. From must be a phone
-// number (E.164 from Twilio); To may be absent only for the caller fallback.
-func inboundSMSFromForm(params url.Values) (jack.InboundSMS, error) {
-	in := jack.InboundSMS{
-		MessageSid: cleanText(params.Get("MessageSid")),
-		Body:       cleanText(params.Get("Body")),
-		OptOutType: cleanText(params.Get("OptOutType")),
+// ackSMS acknowledges an SMS webhook with status.
+func (s *Server) ackSMS(c *fiber.Ctx, status int) error {
+	contentType, body := "text/plain", ""
+	if s.cfg.SMSWebhooks != nil {
+		contentType, body = s.cfg.SMSWebhooks.Ack()
 	}
-	fields := map[string]string{}
-	if in.MessageSid == "" || len(in.MessageSid) > 64 {
-		fields["MessageSid"] = "is required"
-	}
-	var err error
-	if in.From, err = jack.NormalizePhone(params.Get("From"), ""); err != nil {
-		fields["From"] = "is not a phone number"
-	}
-	if to := params.Get("To"); to != "" {
-		if in.To, err = jack.NormalizePhone(to, ""); err != nil {
-			fields["To"] = "is not a phone number"
-		}
-	}
-	if len(fields) > 0 {
-		return in, &jack.Error{Code: jack.EINVALID, Message: "The webhook is missing required parameters.", Fields: fields}
-	}
-	in.Media = mediaFromForm(params)
-	return in, nil
-}
-
-// maxInboundMedia bounds the attachments kept from one MMS (Twilio delivers at most 10).
-const maxInboundMedia = 10
-
-// maxMediaURLLength bounds a stored media URL.
-const maxMediaURLLength = 2048
-
-// mediaFromForm reads an MMS's attachments: MediaUrl{N} and MediaContentType{N} for N below
-// NumMedia (at most 10). A URL that is not absolute http(s) is skipped rather than failing the
-// message, whose text still counts; a missing or odd content type reads as
-// application/octet-stream, which the media proxy serves only as a download.
-func mediaFromForm(params url.Values) []jack.MessageMedia {
-	n, err := strconv.Atoi(strings.TrimSpace(params.Get("NumMedia")))
-	if err != nil || n <= 0 {
-		return nil
-	}
-	var media []jack.MessageMedia
-	for i := range min(n, maxInboundMedia) {
-		raw := strings.TrimSpace(params.Get("MediaUrl" + strconv.Itoa(i)))
-		if u, err := url.Parse(raw); err != nil || len(raw) > maxMediaURLLength ||
-			(u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-			continue
-		}
-		contentType := "application/octet-stream"
-		if mt, _, err := mime.ParseMediaType(params.Get("MediaContentType" + strconv.Itoa(i))); err == nil && len(mt) <= 255 && strings.Contains(mt, "/") {
-			contentType = mt // lowercased, parameters dropped
-		}
-		media = append(media, jack.MessageMedia{URL: raw, ContentType: contentType})
-	}
-	return media
+	c.Set(fiber.HeaderContentType, contentType)
+	return c.Status(status).SendString(body)
 }
 
 // twilioIncomingSMS is Twilio's incoming-message webhook. It answers empty TwiML only after
 // the conversation committed the message; an unknown dealership number is 404 with empty TwiML.
 func (s *Server) twilioIncomingSMS(c *fiber.Ctx) error {
-	params, err := s.twilioParams(c)
-	if err != nil {
-		return err
-	}
-	in, err := inboundSMSFromForm(params)
+	in, err := smsWebhook(s, c, SMSWebhooks.InboundSMS)
 	if err != nil {
 		return err
 	}
 	orgID, err := s.router.resolve(c.UserContext(), in.To, in.From)
 	if jack.ErrorCode(err) == jack.ENOTFOUND {
 		s.log.WarnContext(c.UserContext(), "sms to an unknown number", "to", jack.MaskPhone(in.To), "request_id", requestIDOf(c))
-		return c.Status(fiber.StatusNotFound).Type("xml").SendString(emptyTwiML)
+		return s.ackSMS(c, fiber.StatusNotFound)
 	} else if err != nil {
 		return err
 	}
@@ -133,61 +69,49 @@ func (s *Server) twilioIncomingSMS(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(c.UserContext(), "sms received", "org_id", orgID, "lead_id", d.Lead.ID, "message_sid", in.MessageSid,
+	s.log.InfoContext(c.UserContext(), "sms received", "org_id", orgID, "lead_id", d.Lead.ID, "message_sid", in.ProviderMessageID,
 		"duplicate", d.Duplicate, "node", d.Node, "request_id", requestIDOf(c))
 	if d.Node != "" {
 		c.Set("X-Jack-Conversation-Node", d.Node) // which member owns the conversation, for operators
 	}
-	return c.Type("xml").SendString(emptyTwiML)
+	return s.ackSMS(c, fiber.StatusOK)
 }
 
 // twilioSMSStatus is Twilio's delivery status callback for texts we sent. Statuses only move
 // forward; a callback for a message or number we do not know is acknowledged and logged.
 func (s *Server) twilioSMSStatus(c *fiber.Ctx) error {
-	params, err := s.twilioParams(c)
+	st, err := smsWebhook(s, c, SMSWebhooks.SMSStatus)
 	if err != nil {
 		return err
 	}
-	st := jack.SMSStatus{
-		MessageSid:   params.Get("MessageSid"),
-		Status:       params.Get("MessageStatus"),
-		ErrorCode:    params.Get("ErrorCode"),
-		ErrorMessage: params.Get("ErrorMessage"),
-	}
-	if st.Status == "" {
-		st.Status = params.Get("SmsStatus")
-	}
-	if st.MessageSid == "" {
-		return &jack.Error{Code: jack.EINVALID, Message: "The webhook is missing required parameters.", Fields: map[string]string{"MessageSid": "is required"}}
-	}
-	log := s.log.With("message_sid", st.MessageSid, "status", st.Status, "request_id", requestIDOf(c))
+	log := s.log.With("message_sid", st.ProviderMessageID, "status", st.Status, "request_id", requestIDOf(c))
 	if !jack.KnownStatus(st.Status) {
 		log.WarnContext(c.UserContext(), "sms status callback with an unknown status; ignored")
-		return c.Type("xml").SendString(emptyTwiML)
+		return s.ackSMS(c, fiber.StatusOK)
 	}
 	// For a text we sent, From is the dealership's number and To the customer.
-	from, errFrom := jack.NormalizePhone(params.Get("From"), "")
-	to, errTo := jack.NormalizePhone(params.Get("To"), "")
+	from, errFrom := jack.NormalizePhone(st.From, "")
+	to, errTo := jack.NormalizePhone(st.To, "")
 	if errFrom != nil || errTo != nil {
 		log.WarnContext(c.UserContext(), "sms status callback without usable From/To; ignored")
-		return c.Type("xml").SendString(emptyTwiML)
+		return s.ackSMS(c, fiber.StatusOK)
 	}
 	st.From, st.To = from, to
 	orgID, err := s.router.resolve(c.UserContext(), from, "")
 	if jack.ErrorCode(err) == jack.ENOTFOUND {
 		log.WarnContext(c.UserContext(), "sms status callback from an unknown number; ignored", "from", jack.MaskPhone(from))
-		return c.Type("xml").SendString(emptyTwiML)
+		return s.ackSMS(c, fiber.StatusOK)
 	} else if err != nil {
 		return err
 	}
 	err = s.conv.UpdateSMSStatus(c.UserContext(), orgID, st)
 	if jack.ErrorCode(err) == jack.ENOTFOUND {
 		log.WarnContext(c.UserContext(), "sms status callback for an unknown message; ignored", "org_id", orgID)
-		return c.Type("xml").SendString(emptyTwiML)
+		return s.ackSMS(c, fiber.StatusOK)
 	} else if err != nil {
 		return err
 	}
-	return c.Type("xml").SendString(emptyTwiML)
+	return s.ackSMS(c, fiber.StatusOK)
 }
 
 // phoneRouter finds the organization that owns a dialed number, with a short cache so every

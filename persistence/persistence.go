@@ -321,7 +321,7 @@ func CallSessionData(d json.RawMessage) ([]byte, error) {
 // no-op: the stored call holding one of cs's keys (found by find, the adapter's
 // FindCallSession) and false, or ECONFLICT when none does (only the row id collided).
 func DuplicateCallSession(cs *jack.CallSession, find func(conversationID, callSid string) (*jack.CallSession, error)) (*jack.CallSession, bool, error) {
-	existing, err := find(cs.ElevenLabsConversationID, cs.TwilioCallSid)
+	existing, err := find(cs.VoiceConversationID, cs.ProviderCallID)
 	if jack.ErrorCode(err) == jack.ENOTFOUND {
 		return nil, false, jack.Errorf(jack.ECONFLICT, "This call session already exists.")
 	}

@@ -85,8 +85,8 @@ func writeAudit(w io.Writer, r *jack.AuditReport) {
 	}
 	section(w, "Rows without an organization", len(orphans), orphans)
 
-	lines := make([]string, len(r.NumbersWithoutElevenLabs))
-	for i, n := range r.NumbersWithoutElevenLabs {
+	lines := make([]string, len(r.NumbersWithoutVoice))
+	for i, n := range r.NumbersWithoutVoice {
 		lines[i] = fmt.Sprintf("  %s  organization %s", n.Phone, n.OrganizationID)
 	}
 	section(w, "Active numbers without an ElevenLabs phone id (no AI calls)", len(lines), lines)

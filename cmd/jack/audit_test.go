@@ -60,7 +60,7 @@ func TestAuditCommand(t *testing.T) {
 			for table, n := range report.RowsWithoutOrganization {
 				require.Zero(t, n, table)
 			}
-			require.Equal(t, []jack.NumberRef{{OrganizationID: a.ID, Phone: dealer}}, report.NumbersWithoutElevenLabs)
+			require.Equal(t, []jack.NumberRef{{OrganizationID: a.ID, Phone: dealer}}, report.NumbersWithoutVoice)
 			require.Len(t, report.SharedCustomerPhones, 1)
 			require.Equal(t, jack.MaskPhone(shared), report.SharedCustomerPhones[0].Phone)
 			require.Empty(t, report.InvalidLeadPhones)
@@ -81,12 +81,12 @@ func TestAuditCommand_ErrArguments(t *testing.T) {
 func TestMaskAudit(t *testing.T) {
 	t.Parallel()
 	r := &jack.AuditReport{
-		SharedCustomerPhones:     []jack.SharedPhone{{Phone: "+16045550123"}},
-		InvalidLeadPhones:        []jack.LeadRef{{LeadID: "l1", Phone: "+1555"}},
-		NumbersWithoutElevenLabs: []jack.NumberRef{{Phone: "+16045550100"}},
+		SharedCustomerPhones: []jack.SharedPhone{{Phone: "+16045550123"}},
+		InvalidLeadPhones:    []jack.LeadRef{{LeadID: "l1", Phone: "+1555"}},
+		NumbersWithoutVoice:  []jack.NumberRef{{Phone: "+16045550100"}},
 	}
 	maskAudit(r)
 	require.Equal(t, "+1604***0123", r.SharedCustomerPhones[0].Phone)
 	require.Equal(t, "***55", r.InvalidLeadPhones[0].Phone)
-	require.Equal(t, "+16045550100", r.NumbersWithoutElevenLabs[0].Phone, "the dealership's own line")
+	require.Equal(t, "+16045550100", r.NumbersWithoutVoice[0].Phone, "the dealership's own line")
 }

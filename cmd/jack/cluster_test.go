@@ -125,7 +125,7 @@ func TestCluster_KillNode(t *testing.T) {
 		require.NoError(t, err)
 		var sids []string
 		for _, m := range findAllMessages(t, store, orgID, lead.ID) {
-			sids = append(sids, m.TwilioMessageSid)
+			sids = append(sids, m.ProviderMessageID)
 		}
 		require.Equal(t, c.ackedSids(), sids, "%s: every acknowledged text stored once, in the order acknowledged", c.phone)
 		require.Equal(t, len(sids), lead.TotalConversations)

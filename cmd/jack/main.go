@@ -279,7 +279,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	numbers, voiceNumbers := numberProviders(sms, dialer)
+	numbers, voiceNumbers := numberProviders(cfg, sms, dialer)
 	provider, err := m.clusterProvider()
 	if err != nil {
 		return err
@@ -296,6 +296,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		AIDebounce:        cfg.AIDebounce,
 		AISessionIdle:     cfg.AISessionIdle,
 		ReminderPoll:      cfg.ReminderPoll,
+		CallAnalysis:      elevenlabs.ParseCallAnalysis, // the post-call webhook is ElevenLabs'
 	}, m.Store, m.Broker, sms, agent, dialer, m.Log.With("component", "engine"))
 	if err != nil {
 		return err
@@ -309,17 +310,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	m.HTTP, err = jackhttp.NewServer(jackhttp.Config{
-		JWTSecret:       []byte(cfg.JWTSecret),
-		JWTTTL:          cfg.JWTTTL,
-		ServerURL:       cfg.ServerURL,
-		TwilioAuthToken: cfg.TwilioAuthToken,
-		ReadyCheck:      m.readyCheck,
-		ReadyInfo:       m.readyInfo,
+		JWTSecret:  []byte(cfg.JWTSecret),
+		JWTTTL:     cfg.JWTTTL,
+		ServerURL:  cfg.ServerURL,
+		ReadyCheck: m.readyCheck,
+		ReadyInfo:  m.readyInfo,
 
-		TwilioAccountSIDs: twilioAccounts(*cfg),
-		TrustedProxies:    cfg.TrustedProxies,
+		TrustedProxies: cfg.TrustedProxies,
 
-		ElevenLabsWebhookSecret:      cfg.ElevenLabsWebhookSecret,
+		SMSWebhooks:                  twilio.Webhooks{AuthToken: cfg.TwilioAuthToken, AccountSIDs: twilioAccounts(*cfg)},
+		VoiceWebhooks:                elevenlabs.Webhooks{Secret: cfg.ElevenLabsWebhookSecret},
 		ElevenLabsWebhookHeaderName:  cfg.ElevenLabsWebhookHeaderName,
 		ElevenLabsWebhookHeaderValue: cfg.ElevenLabsWebhookHeaderValue,
 
@@ -437,17 +437,18 @@ func (m *Main) smsSender() (jack.SMSSender, error) {
 }
 
 // numberProviders returns what buys numbers (the Twilio client, when an account is configured)
-// and what imports them into ElevenLabs (its client, when an API key is); nil for none.
-func numberProviders(sms jack.SMSSender, dialer jack.VoiceDialer) (jackhttp.NumberProvider, jackhttp.VoiceNumberProvider) {
-	var numbers jackhttp.NumberProvider
-	if c, ok := sms.(*twilio.Client); ok {
-		numbers = c
+// and what imports them into ElevenLabs (its client, when an API key is and Twilio is
+// configured: ElevenLabs imports numbers from the Twilio account); nil for none.
+func numberProviders(cfg *Config, sms jack.SMSSender, dialer jack.VoiceDialer) (jackhttp.NumberProvider, jackhttp.VoiceNumberProvider) {
+	tc, ok := sms.(*twilio.Client)
+	if !ok {
+		return nil, nil
 	}
-	var voice jackhttp.VoiceNumberProvider
-	if c, ok := dialer.(*elevenlabs.Client); ok {
-		voice = c
+	numbers := twilio.Numbers{Client: tc}
+	if ec, ok := dialer.(*elevenlabs.Client); ok {
+		return numbers, elevenlabs.Numbers{Client: ec, TwilioAccountSID: tc.AccountSID(), TwilioAuthToken: cfg.TwilioAuthToken}
 	}
-	return numbers, voice
+	return numbers, nil
 }
 
 // mediaFetcher returns what fetches MMS attachments: the Twilio client, when an account is

@@ -235,9 +235,9 @@ func TestMain_SMS(t *testing.T) {
 		var msgs []jack.Message
 		waitFor(t, "Twilio's sid on the reply", func() bool { // committed right after Twilio answers
 			msgs = b.messages(t, lead.ID)
-			return len(msgs) == 2 && msgs[1].TwilioMessageSid != ""
+			return len(msgs) == 2 && msgs[1].ProviderMessageID != ""
 		})
-		require.Equal(t, sent[0].Sid, msgs[1].TwilioMessageSid)
+		require.Equal(t, sent[0].Sid, msgs[1].ProviderMessageID)
 		require.Equal(t, jack.StatusQueued, msgs[1].Status, "the initial status comes from Twilio's create answer")
 
 		b.twilio.SendStatus(t, sent[0].Sid, "sent", "")

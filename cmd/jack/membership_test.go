@@ -224,7 +224,7 @@ func TestCluster_PausedNodeRejoins(t *testing.T) {
 			for i, m := range msgs {
 				switch m.SentBy {
 				case jack.SentByCustomer:
-					sids = append(sids, m.TwilioMessageSid)
+					sids = append(sids, m.ProviderMessageID)
 				case jack.SentByAgent:
 					replies++
 					if i > 0 && msgs[i-1].SentBy == jack.SentByAgent {

@@ -66,7 +66,7 @@ func TestMain_MMS(t *testing.T) {
 
 			lead := b.lead(t, customer)
 			msgs := b.messages(t, lead.ID)
-			i := slices.IndexFunc(msgs, func(m jack.Message) bool { return m.TwilioMessageSid == params.Get("MessageSid") })
+			i := slices.IndexFunc(msgs, func(m jack.Message) bool { return m.ProviderMessageID == params.Get("MessageSid") })
 			require.GreaterOrEqual(t, i, 0, "the MMS is on the timeline")
 			mms := msgs[i]
 			require.Equal(t, "Here's my trade-in", mms.Content)

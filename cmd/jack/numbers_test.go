@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -15,11 +16,11 @@ import (
 
 // purchased is what POST …/phone-numbers/purchase answers.
 type purchased struct {
-	Success           bool             `json:"success"`
-	PhoneNumber       jack.PhoneNumber `json:"phoneNumber"`
-	TwilioSid         string           `json:"twilioSid"`
-	ElevenLabsPhoneID string           `json:"elevenLabsPhoneId"`
-	NextSteps         []string         `json:"nextSteps"`
+	Success      bool             `json:"success"`
+	PhoneNumber  jack.PhoneNumber `json:"phoneNumber"`
+	TwilioSid    string           `json:"twilioSid"`
+	VoicePhoneID string           `json:"elevenLabsPhoneId"`
+	NextSteps    []string         `json:"nextSteps"`
 }
 
 // TestMain_PurchasedNumber: a dealership buys a number through the API; Twilio sells it with
@@ -53,7 +54,7 @@ func TestMain_PurchasedNumber(t *testing.T) {
 	require.True(t, bought.Success)
 	dealerPhone := bought.PhoneNumber.PhoneNumber
 	require.Equal(t, "+12015550100", dealerPhone)
-	require.NotEmpty(t, bought.ElevenLabsPhoneID)
+	require.NotEmpty(t, bought.VoicePhoneID)
 	require.Empty(t, bought.NextSteps)
 
 	// Another dealership with its own number sees none of it.
@@ -68,7 +69,7 @@ func TestMain_PurchasedNumber(t *testing.T) {
 	require.Equal(t, m.URL()+"/api/webhooks/twilio/sms/status", sold[0].StatusCallback)
 	imported := el.PhoneNumbers()
 	require.Len(t, imported, 2)
-	require.Equal(t, bought.ElevenLabsPhoneID, imported[0].ID)
+	require.Equal(t, bought.VoicePhoneID, imported[0].ID)
 	require.Equal(t, dealerPhone, imported[0].PhoneNumber)
 	require.Equal(t, agentID, imported[0].AgentID)
 	require.Equal(t, tw.AccountSID(), imported[0].SID)
@@ -112,4 +113,28 @@ func TestMain_PurchasedNumber(t *testing.T) {
 		resp = tw.PostWebhook(t, sold[0].SmsURL, tw.InboundSMSParams("+16045550166", dealerPhone, "Hello?"))
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 	})
+}
+
+// TestMain_NumberWithoutProviderID: a number imported without the provider's id (the README's
+// quick start) is stored without one and works end to end: a text to it reaches the
+// dealership and the AI answers from it.
+func TestMain_NumberWithoutProviderID(t *testing.T) {
+	t.Parallel()
+	tw := fake.NewTwilio(t, "AC0123456789abcdef0123456789abcdef", "fakeauthtoken0123456789")
+	m := MustRunMain(t, map[string]string{"TWILIO_ACCOUNT_SID": tw.AccountSID(), "TWILIO_AUTH_TOKEN": tw.AuthToken(), "TWILIO_API_URL": tw.URL()})
+	owner, a := register(t, m.URL(), "owner@noid.test")
+	owner.must("PATCH", "/api/organization", map[string]any{"settings": map[string]string{"contactHoursStart": "00:00", "contactHoursEnd": "24:00"}}, http.StatusOK, nil)
+	b := &smsBundle{m: m, twilio: tw, owner: owner, orgPhone: "+16045550144"}
+
+	var pn jack.PhoneNumber
+	owner.must("POST", "/api/organizations/"+a.Organization.ID.String()+"/phone-numbers", map[string]string{"phoneNumber": b.orgPhone}, http.StatusCreated, &pn)
+	require.Empty(t, pn.ProviderPhoneID)
+	require.True(t, pn.IsActive)
+
+	customer := "+16045550145"
+	require.Equal(t, http.StatusOK, b.text(t, customer, "Is the RAV4 available?"))
+	sent := tw.WaitForMessages(t, 1, 10*time.Second)
+	require.Equal(t, customer, sent[0].To)
+	require.Equal(t, b.orgPhone, sent[0].From)
+	require.Len(t, b.messages(t, b.lead(t, customer).ID), 2)
 }

@@ -49,7 +49,7 @@ func TestAuditNonSuperuserOwner(t *testing.T) {
 	}
 	require.Len(t, got.RowsWithoutOrganization, 8)
 	require.Equal(t, []jack.SharedPhone{{Phone: shared, Organizations: sortedIDs(orgA.ID, orgB.ID)}}, got.SharedCustomerPhones)
-	require.Equal(t, []jack.NumberRef{{OrganizationID: orgB.ID, Phone: pn.PhoneNumber}}, got.NumbersWithoutElevenLabs)
+	require.Equal(t, []jack.NumberRef{{OrganizationID: orgB.ID, Phone: pn.PhoneNumber}}, got.NumbersWithoutVoice)
 	require.Equal(t, []jack.LeadRef{{OrganizationID: orgA.ID, LeadID: "raw", Phone: "555"}}, got.InvalidLeadPhones)
 }
 

@@ -21,8 +21,8 @@ const callSessionColumns = `id, organization_id, COALESCE(lead_id, ''), COALESCE
 func scanCallSession(row pgx.Row) (*jack.CallSession, error) {
 	var cs jack.CallSession
 	var data []byte
-	err := row.Scan(&cs.ID, &cs.OrganizationID, &cs.LeadID, &cs.ElevenLabsConversationID,
-		&cs.TwilioCallSid, &cs.PhoneNumberNormalized, &cs.Direction, &cs.StartedAt, &cs.EndedAt,
+	err := row.Scan(&cs.ID, &cs.OrganizationID, &cs.LeadID, &cs.VoiceConversationID,
+		&cs.ProviderCallID, &cs.PhoneNumberNormalized, &cs.Direction, &cs.StartedAt, &cs.EndedAt,
 		&cs.DurationSeconds, &cs.CallOutcome, &cs.TerminationReason, &cs.SentimentScore,
 		&cs.LeadQualityScore, &cs.NextAction, &data)
 	if err != nil {
@@ -33,7 +33,7 @@ func scanCallSession(row pgx.Row) (*jack.CallSession, error) {
 	if err := json.Compact(&buf, data); err == nil {
 		data = buf.Bytes()
 	}
-	cs.ElevenLabsData = data
+	cs.VoiceData = data
 	return &cs, nil
 }
 
@@ -44,7 +44,7 @@ func scanCallSession(row pgx.Row) (*jack.CallSession, error) {
 // not a lead of the organization.
 func (tx *Tx) CreateCallSession(ctx context.Context, cs *jack.CallSession) (*jack.CallSession, bool, error) {
 	persistence.PrepareCallSession(cs, tx.orgID, tx.now)
-	data, err := persistence.CallSessionData(cs.ElevenLabsData)
+	data, err := persistence.CallSessionData(cs.VoiceData)
 	if err != nil {
 		return nil, false, err
 	}
@@ -57,7 +57,7 @@ func (tx *Tx) CreateCallSession(ctx context.Context, cs *jack.CallSession) (*jac
 		WHERE $3::varchar IS NULL OR EXISTS (SELECT 1 FROM leads WHERE organization_id = $2 AND id = $3)
 		ON CONFLICT DO NOTHING
 		RETURNING `+callSessionColumns,
-		cs.ID, cs.OrganizationID, nullText(cs.LeadID), nullText(cs.ElevenLabsConversationID), nullText(cs.TwilioCallSid),
+		cs.ID, cs.OrganizationID, nullText(cs.LeadID), nullText(cs.VoiceConversationID), nullText(cs.ProviderCallID),
 		nullText(cs.PhoneNumberNormalized), cs.Direction, cs.StartedAt, truncPtr(cs.EndedAt), cs.DurationSeconds,
 		nullText(cs.CallOutcome), nullText(cs.TerminationReason), cs.SentimentScore, cs.LeadQualityScore,
 		nullText(cs.NextAction), data))
@@ -97,7 +97,7 @@ func (tx *Tx) FindCallSession(ctx context.Context, conversationID, callSid strin
 // next action and data ('{}' when empty; EINVALID when not JSON). ENOTFOUND if cs is not a call session of the
 // organization or cs.LeadID not its lead; ECONFLICT if another call session holds either id.
 func (tx *Tx) UpdateCallSession(ctx context.Context, cs *jack.CallSession) error {
-	data, err := persistence.CallSessionData(cs.ElevenLabsData)
+	data, err := persistence.CallSessionData(cs.VoiceData)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (tx *Tx) UpdateCallSession(ctx context.Context, cs *jack.CallSession) error
 			ended_at = $6, duration_seconds = $7, call_outcome = $8, termination_reason = $9,
 			sentiment_score = $10, lead_quality_score = $11, next_action = $12, elevenlabs_data = $13
 		WHERE organization_id = $1 AND id = $2`,
-		tx.orgID, cs.ID, nullText(cs.ElevenLabsConversationID), nullText(cs.TwilioCallSid), nullText(cs.LeadID),
+		tx.orgID, cs.ID, nullText(cs.VoiceConversationID), nullText(cs.ProviderCallID), nullText(cs.LeadID),
 		truncPtr(cs.EndedAt), cs.DurationSeconds, nullText(cs.CallOutcome), nullText(cs.TerminationReason),
 		cs.SentimentScore, cs.LeadQualityScore, nullText(cs.NextAction), data)
 	if err != nil {

@@ -35,7 +35,7 @@ func TestConcurrentConversationWrites(t *testing.T) {
 				_, created, err := tx.InsertMessage(ctx, &jack.Message{
 					LeadID: lead.ID, PhoneNumberNormalized: phone, Content: fmt.Sprintf("message %d", i),
 					SentBy: jack.SentByCustomer, Type: jack.ChannelSMS, Status: jack.StatusReceived,
-					TwilioMessageSid: fmt.Sprintf("SM%032d", i),
+					ProviderMessageID: fmt.Sprintf("SM%032d", i),
 				})
 				if err != nil || !created {
 					return fmt.Errorf("insert message (created %v): %w", created, err)

@@ -21,8 +21,8 @@ const messageColumns = `id, organization_id, COALESCE(lead_id, ''), phone_number
 func scanMessage(row pgx.Row) (*jack.Message, error) {
 	var m jack.Message
 	err := row.Scan(&m.ID, &m.OrganizationID, &m.LeadID, &m.PhoneNumberNormalized, &m.Content, &m.SentBy, &m.Type,
-		&m.Timestamp, &m.TwilioMessageSid, &m.TwilioCallSid,
-		&m.ElevenLabsConversationID, &m.TimeInCallSecs, &m.Status, &m.ErrorCode,
+		&m.Timestamp, &m.ProviderMessageID, &m.ProviderCallID,
+		&m.VoiceConversationID, &m.TimeInCallSecs, &m.Status, &m.ErrorCode,
 		&m.ErrorMessage, &m.IdempotencyKey, &m.AuthorUserID, &m.Media)
 	if err != nil {
 		return nil, err
@@ -293,7 +293,7 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *jack.Message) (*jack.Message
 		ON CONFLICT DO NOTHING
 		RETURNING `+messageColumns,
 		m.ID, m.OrganizationID, nullText(m.LeadID), m.PhoneNumberNormalized, m.Content, m.SentBy, m.Type,
-		m.Timestamp, nullText(m.TwilioMessageSid), nullText(m.TwilioCallSid), nullText(m.ElevenLabsConversationID), m.TimeInCallSecs,
+		m.Timestamp, nullText(m.ProviderMessageID), nullText(m.ProviderCallID), nullText(m.VoiceConversationID), m.TimeInCallSecs,
 		m.Status, nullText(m.ErrorCode), nullText(m.ErrorMessage), nullText(m.IdempotencyKey), m.AuthorUserID, string(media)))
 	if err == nil {
 		return stored, true, nil
@@ -311,7 +311,7 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *jack.Message) (*jack.Message
 	existing, err := scanMessage(tx.tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM conversations
 		WHERE organization_id = $1 AND (id = $2 OR twilio_message_sid = $3 OR idempotency_key = $4)
 		ORDER BY "timestamp", id LIMIT 1`,
-		tx.orgID, m.ID, nullText(m.TwilioMessageSid), nullText(m.IdempotencyKey)))
+		tx.orgID, m.ID, nullText(m.ProviderMessageID), nullText(m.IdempotencyKey)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, jack.Errorf(jack.ECONFLICT, "This message already exists.")
 	}
@@ -321,10 +321,10 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *jack.Message) (*jack.Message
 	return existing, false, nil
 }
 
-// FindMessageBySid returns ENOTFOUND if no message of the organization has that Twilio
+// FindMessageByProviderID returns ENOTFOUND if no message of the organization has that Twilio
 // MessageSid. The row stays locked (FOR UPDATE) until the transaction ends, so status callbacks
 // for one message apply one at a time.
-func (tx *Tx) FindMessageBySid(ctx context.Context, sid string) (*jack.Message, error) {
+func (tx *Tx) FindMessageByProviderID(ctx context.Context, sid string) (*jack.Message, error) {
 	if sid == "" {
 		return nil, notFound("Message")
 	}
@@ -340,7 +340,7 @@ func (tx *Tx) UpdateMessageDelivery(ctx context.Context, m *jack.Message) error 
 		UPDATE conversations SET twilio_message_sid = COALESCE($3, twilio_message_sid), message_status = $4,
 			error_code = $5, error_message = $6
 		WHERE organization_id = $1 AND id = $2`,
-		tx.orgID, m.ID, nullText(m.TwilioMessageSid), m.Status, nullText(m.ErrorCode), nullText(m.ErrorMessage))
+		tx.orgID, m.ID, nullText(m.ProviderMessageID), m.Status, nullText(m.ErrorCode), nullText(m.ErrorMessage))
 	if err != nil {
 		return fmt.Errorf("update message delivery: %w", err)
 	}

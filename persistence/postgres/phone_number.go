@@ -14,7 +14,7 @@ const phoneNumberColumns = `id, organization_id, phone_number, COALESCE(elevenla
 
 func scanPhoneNumber(row pgx.Row) (*jack.PhoneNumber, error) {
 	var pn jack.PhoneNumber
-	err := row.Scan(&pn.ID, &pn.OrganizationID, &pn.PhoneNumber, &pn.ElevenLabsPhoneID, &pn.TwilioPhoneSid, &pn.IsActive, &pn.CreatedAt)
+	err := row.Scan(&pn.ID, &pn.OrganizationID, &pn.PhoneNumber, &pn.VoicePhoneID, &pn.ProviderPhoneID, &pn.IsActive, &pn.CreatedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (s *Store) CreatePhoneNumber(ctx context.Context, orgID uuid.UUID, pn *jack
 		_, err := tx.tx.Exec(ctx, `
 			INSERT INTO organization_phone_numbers (id, organization_id, phone_number, elevenlabs_phone_id, twilio_phone_sid, is_active, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			pn.ID, pn.OrganizationID, pn.PhoneNumber, nullText(pn.ElevenLabsPhoneID), pn.TwilioPhoneSid, pn.IsActive, pn.CreatedAt)
+			pn.ID, pn.OrganizationID, pn.PhoneNumber, nullText(pn.VoicePhoneID), pn.ProviderPhoneID, pn.IsActive, pn.CreatedAt)
 		if err != nil {
 			return fmt.Errorf("insert phone number: %w", err)
 		}
@@ -116,8 +116,8 @@ func (s *Store) UpdatePhoneNumber(ctx context.Context, orgID uuid.UUID, phone st
 	var pn *jack.PhoneNumber
 	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
 		var elevenLabsID *string
-		if upd.ElevenLabsPhoneID != nil {
-			elevenLabsID = nullText(*upd.ElevenLabsPhoneID)
+		if upd.VoicePhoneID != nil {
+			elevenLabsID = nullText(*upd.VoicePhoneID)
 		}
 		pn, err = scanPhoneNumber(tx.tx.QueryRow(ctx, `
 			UPDATE organization_phone_numbers SET
@@ -125,7 +125,7 @@ func (s *Store) UpdatePhoneNumber(ctx context.Context, orgID uuid.UUID, phone st
 				is_active = COALESCE($5, is_active)
 			WHERE organization_id = $1 AND phone_number = $2
 			RETURNING `+phoneNumberColumns,
-			tx.orgID, phone, upd.ElevenLabsPhoneID != nil, elevenLabsID, upd.IsActive))
+			tx.orgID, phone, upd.VoicePhoneID != nil, elevenLabsID, upd.IsActive))
 		return orNotFound(err, "Phone number")
 	})
 	return pn, err

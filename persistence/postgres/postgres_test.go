@@ -271,13 +271,13 @@ func TestStore_PhoneNumbers(t *testing.T) {
 	_, err := s.ActivePhoneNumber(ctx, org.ID)
 	requireCode(t, jack.ENOTFOUND, err)
 
-	inactive := &jack.PhoneNumber{PhoneNumber: "+16045550300", TwilioPhoneSid: "PN0"}
-	first := &jack.PhoneNumber{PhoneNumber: "+16045550301", TwilioPhoneSid: "PN1", IsActive: true}
-	second := &jack.PhoneNumber{PhoneNumber: "+16045550302", TwilioPhoneSid: "PN2", IsActive: true, ElevenLabsPhoneID: "el"}
+	inactive := &jack.PhoneNumber{PhoneNumber: "+16045550300", ProviderPhoneID: "PN0"}
+	first := &jack.PhoneNumber{PhoneNumber: "+16045550301", ProviderPhoneID: "PN1", IsActive: true}
+	second := &jack.PhoneNumber{PhoneNumber: "+16045550302", ProviderPhoneID: "PN2", IsActive: true, VoicePhoneID: "el"}
 	for _, pn := range []*jack.PhoneNumber{inactive, first, second} {
 		require.NoError(t, s.CreatePhoneNumber(ctx, org.ID, pn))
 	}
-	requireCode(t, jack.ECONFLICT, s.CreatePhoneNumber(ctx, other.ID, &jack.PhoneNumber{PhoneNumber: first.PhoneNumber, TwilioPhoneSid: "PNx"}))
+	requireCode(t, jack.ECONFLICT, s.CreatePhoneNumber(ctx, other.ID, &jack.PhoneNumber{PhoneNumber: first.PhoneNumber, ProviderPhoneID: "PNx"}))
 
 	got, err := s.ActivePhoneNumber(ctx, org.ID)
 	require.NoError(t, err)
@@ -304,7 +304,7 @@ func TestStore_PhoneNumbers(t *testing.T) {
 	got, err = s.ActivePhoneNumber(ctx, org.ID)
 	require.NoError(t, err)
 	require.Equal(t, second.ID, got.ID)
-	require.Equal(t, "el", got.ElevenLabsPhoneID)
+	require.Equal(t, "el", got.VoicePhoneID)
 	_, err = s.UpdatePhoneNumber(ctx, other.ID, second.PhoneNumber, jack.PhoneNumberUpdate{IsActive: &off})
 	requireCode(t, jack.ENOTFOUND, err)
 
@@ -341,7 +341,7 @@ func TestStore_Conversation(t *testing.T) {
 				typ = jack.ChannelVoice
 			}
 			m := &jack.Message{LeadID: lead.ID, PhoneNumberNormalized: phone, Content: fmt.Sprint(i), SentBy: jack.SentByCustomer,
-				Type: typ, Timestamp: base.Add(time.Duration(i) * time.Minute), TwilioMessageSid: fmt.Sprintf("SM%d", i)}
+				Type: typ, Timestamp: base.Add(time.Duration(i) * time.Minute), ProviderMessageID: fmt.Sprintf("SM%d", i)}
 			if _, _, err := tx.InsertMessage(ctx, m); err != nil {
 				return err
 			}
@@ -363,7 +363,7 @@ func TestStore_Conversation(t *testing.T) {
 
 	t.Run("Duplicates", func(t *testing.T) {
 		err := s.InConversationTx(ctx, org.ID, func(tx jack.ConversationTx) error {
-			got, created, err := tx.InsertMessage(ctx, &jack.Message{LeadID: lead.ID, PhoneNumberNormalized: phone, Content: "again", SentBy: jack.SentByCustomer, TwilioMessageSid: "SM2"})
+			got, created, err := tx.InsertMessage(ctx, &jack.Message{LeadID: lead.ID, PhoneNumberNormalized: phone, Content: "again", SentBy: jack.SentByCustomer, ProviderMessageID: "SM2"})
 			require.NoError(t, err)
 			require.False(t, created)
 			require.Equal(t, "2", got.Content)
@@ -436,7 +436,7 @@ func TestStore_Conversation(t *testing.T) {
 
 	t.Run("Delivery", func(t *testing.T) {
 		err := s.InConversationTx(ctx, org.ID, func(tx jack.ConversationTx) error {
-			m, err := tx.FindMessageBySid(ctx, "SM1")
+			m, err := tx.FindMessageByProviderID(ctx, "SM1")
 			if err != nil {
 				return err
 			}
@@ -445,17 +445,17 @@ func TestStore_Conversation(t *testing.T) {
 		})
 		require.NoError(t, err)
 		err = s.InConversationTx(ctx, org.ID, func(tx jack.ConversationTx) error {
-			m, err := tx.FindMessageBySid(ctx, "SM1")
+			m, err := tx.FindMessageByProviderID(ctx, "SM1")
 			require.NoError(t, err)
 			require.Equal(t, jack.StatusFailed, m.Status)
 			require.Equal(t, "30003", m.ErrorCode)
-			_, err = tx.FindMessageBySid(ctx, "SM-none")
+			_, err = tx.FindMessageByProviderID(ctx, "SM-none")
 			requireCode(t, jack.ENOTFOUND, err)
 			return nil
 		})
 		require.NoError(t, err)
 		err = s.InConversationTx(ctx, other.ID, func(tx jack.ConversationTx) error {
-			_, err := tx.FindMessageBySid(ctx, "SM1")
+			_, err := tx.FindMessageByProviderID(ctx, "SM1")
 			return err
 		})
 		requireCode(t, jack.ENOTFOUND, err)

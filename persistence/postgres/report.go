@@ -117,7 +117,7 @@ func (s *Store) Audit(ctx context.Context) (*jack.AuditReport, error) {
 		if err := forEach(rows, err, []any{&nr.OrganizationID, &nr.Phone}, func() { numbers = append(numbers, nr) }); err != nil {
 			return fmt.Errorf("audit numbers without ElevenLabs: %w", err)
 		}
-		r.NumbersWithoutElevenLabs = persistence.SortNumberRefs(numbers)
+		r.NumbersWithoutVoice = persistence.SortNumberRefs(numbers)
 
 		r.InvalidLeadPhones, err = persistence.InvalidLeadPhones(func(after jack.LeadRef, limit int) ([]jack.LeadRef, error) {
 			rows, err := tx.tx.Query(ctx, `SELECT organization_id, id, phone FROM audit_lead_phones($1, $2, $3)`,

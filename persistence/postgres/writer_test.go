@@ -128,7 +128,7 @@ func TestWriter_CrashBeforeCommitIsNotAcknowledged(t *testing.T) {
 	})
 	sms := func(tx jack.ConversationTx) error {
 		m := storetest.NewMessage(lead, "Is the truck still there?", tx.Now())
-		m.TwilioMessageSid = "SMcrash"
+		m.ProviderMessageID = "SMcrash"
 		if _, _, err := tx.InsertMessage(t.Context(), m); err != nil {
 			return err
 		}

@@ -16,23 +16,23 @@ const callSessionColumns = `id, organization_id, lead_id, elevenlabs_conversatio
 func scanCallSession(row scanner) (*jack.CallSession, error) {
 	var cs jack.CallSession
 	var data string
-	if err := row.Scan(&cs.ID, &cs.OrganizationID, nullString{&cs.LeadID}, nullString{&cs.ElevenLabsConversationID},
-		nullString{&cs.TwilioCallSid}, nullString{&cs.PhoneNumberNormalized}, &cs.Direction, textTime{&cs.StartedAt},
+	if err := row.Scan(&cs.ID, &cs.OrganizationID, nullString{&cs.LeadID}, nullString{&cs.VoiceConversationID},
+		nullString{&cs.ProviderCallID}, nullString{&cs.PhoneNumberNormalized}, &cs.Direction, textTime{&cs.StartedAt},
 		nullTime{&cs.EndedAt}, &cs.DurationSeconds, nullString{&cs.CallOutcome}, nullString{&cs.TerminationReason},
 		&cs.SentimentScore, &cs.LeadQualityScore, nullString{&cs.NextAction}, &data); err != nil {
 		return nil, formatError(err)
 	}
-	cs.ElevenLabsData = json.RawMessage(data)
+	cs.VoiceData = json.RawMessage(data)
 	return &cs, nil
 }
 
 // CreateCallSession stores cs unless the organization already has a call session with the same
 // ElevenLabs conversation id or Twilio call sid (empty ones are stored as NULL and match
 // nothing); then it returns that one and false. ENOTFOUND if cs.LeadID is set and not a lead of
-// the organization, EINVALID if cs.ElevenLabsData is not JSON.
+// the organization, EINVALID if cs.VoiceData is not JSON.
 func (tx *Tx) CreateCallSession(ctx context.Context, cs *jack.CallSession) (*jack.CallSession, bool, error) {
 	persistence.PrepareCallSession(cs, tx.orgID, tx.now)
-	data, err := persistence.CallSessionData(cs.ElevenLabsData)
+	data, err := persistence.CallSessionData(cs.VoiceData)
 	if err != nil {
 		return nil, false, err
 	}
@@ -42,8 +42,8 @@ func (tx *Tx) CreateCallSession(ctx context.Context, cs *jack.CallSession) (*jac
 	stored, err := scanCallSession(tx.queryRow(ctx, `INSERT INTO call_sessions (`+callSessionColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING RETURNING `+callSessionColumns,
-		cs.ID.String(), cs.OrganizationID.String(), nullStringArg(cs.LeadID), nullStringArg(cs.ElevenLabsConversationID),
-		nullStringArg(cs.TwilioCallSid), nullStringArg(cs.PhoneNumberNormalized), cs.Direction, timeArg(cs.StartedAt),
+		cs.ID.String(), cs.OrganizationID.String(), nullStringArg(cs.LeadID), nullStringArg(cs.VoiceConversationID),
+		nullStringArg(cs.ProviderCallID), nullStringArg(cs.PhoneNumberNormalized), cs.Direction, timeArg(cs.StartedAt),
 		nullTimeArg(cs.EndedAt), cs.DurationSeconds, nullStringArg(cs.CallOutcome), nullStringArg(cs.TerminationReason),
 		cs.SentimentScore, cs.LeadQualityScore, nullStringArg(cs.NextAction), string(data)))
 	if err == nil {
@@ -79,7 +79,7 @@ func (tx *Tx) FindCallSession(ctx context.Context, conversationID, callSid strin
 // session of the organization or cs.LeadID not its lead; ECONFLICT if another call session
 // holds either id.
 func (tx *Tx) UpdateCallSession(ctx context.Context, cs *jack.CallSession) error {
-	data, err := persistence.CallSessionData(cs.ElevenLabsData)
+	data, err := persistence.CallSessionData(cs.VoiceData)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (tx *Tx) UpdateCallSession(ctx context.Context, cs *jack.CallSession) error
 			ended_at = ?, duration_seconds = ?, call_outcome = ?, termination_reason = ?, sentiment_score = ?,
 			lead_quality_score = ?, next_action = ?, elevenlabs_data = ?
 		WHERE organization_id = ? AND id = ?`,
-		nullStringArg(cs.ElevenLabsConversationID), nullStringArg(cs.TwilioCallSid), nullStringArg(cs.LeadID),
+		nullStringArg(cs.VoiceConversationID), nullStringArg(cs.ProviderCallID), nullStringArg(cs.LeadID),
 		nullTimeArg(cs.EndedAt), cs.DurationSeconds, nullStringArg(cs.CallOutcome), nullStringArg(cs.TerminationReason),
 		cs.SentimentScore, cs.LeadQualityScore, nullStringArg(cs.NextAction), string(data),
 		tx.orgID.String(), cs.ID.String())

@@ -20,8 +20,8 @@ const messageColumns = `id, organization_id, lead_id, phone_number_normalized, c
 func scanMessage(row scanner) (*jack.Message, error) {
 	var m jack.Message
 	if err := row.Scan(&m.ID, &m.OrganizationID, nullString{&m.LeadID}, &m.PhoneNumberNormalized, &m.Content, &m.SentBy,
-		&m.Type, textTime{&m.Timestamp}, nullString{&m.TwilioMessageSid}, nullString{&m.TwilioCallSid},
-		nullString{&m.ElevenLabsConversationID}, &m.TimeInCallSecs, &m.Status, nullString{&m.ErrorCode},
+		&m.Type, textTime{&m.Timestamp}, nullString{&m.ProviderMessageID}, nullString{&m.ProviderCallID},
+		nullString{&m.VoiceConversationID}, &m.TimeInCallSecs, &m.Status, nullString{&m.ErrorCode},
 		nullString{&m.ErrorMessage}, nullString{&m.IdempotencyKey}, nullUUID{&m.AuthorUserID}, jsonText{&m.Media}); err != nil {
 		return nil, formatError(err)
 	}
@@ -282,8 +282,8 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *jack.Message) (*jack.Message
 	res, err := tx.exec(ctx, `INSERT INTO conversations (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 		m.ID.String(), m.OrganizationID.String(), nullStringArg(m.LeadID), m.PhoneNumberNormalized, m.Content, m.SentBy, m.Type,
-		timeArg(m.Timestamp), nullStringArg(m.TwilioMessageSid), nullStringArg(m.TwilioCallSid),
-		nullStringArg(m.ElevenLabsConversationID), m.TimeInCallSecs, m.Status, nullStringArg(m.ErrorCode),
+		timeArg(m.Timestamp), nullStringArg(m.ProviderMessageID), nullStringArg(m.ProviderCallID),
+		nullStringArg(m.VoiceConversationID), m.TimeInCallSecs, m.Status, nullStringArg(m.ErrorCode),
 		nullStringArg(m.ErrorMessage), nullStringArg(m.IdempotencyKey), nullUUIDArg(m.AuthorUserID), string(media))
 	if err != nil {
 		return nil, false, fmt.Errorf("insert message: %w", err)
@@ -304,7 +304,7 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *jack.Message) (*jack.Message
 // findDuplicateMessage returns the stored message that made an insert of m a no-op.
 func findDuplicateMessage(ctx context.Context, tx *Tx, m *jack.Message) (*jack.Message, error) {
 	for _, key := range []struct{ column, value string }{
-		{"twilio_message_sid", m.TwilioMessageSid},
+		{"twilio_message_sid", m.ProviderMessageID},
 		{"idempotency_key", m.IdempotencyKey},
 		{"id", m.ID.String()},
 	} {
@@ -322,9 +322,9 @@ func findDuplicateMessage(ctx context.Context, tx *Tx, m *jack.Message) (*jack.M
 	return nil, jack.Errorf(jack.ECONFLICT, "This message conflicts with a stored one.")
 }
 
-// FindMessageBySid returns ENOTFOUND if no message of the organization has that MessageSid.
+// FindMessageByProviderID returns ENOTFOUND if no message of the organization has that MessageSid.
 // SQLite locks the whole database for the write transaction, so the row stays put until it ends.
-func (tx *Tx) FindMessageBySid(ctx context.Context, sid string) (*jack.Message, error) {
+func (tx *Tx) FindMessageByProviderID(ctx context.Context, sid string) (*jack.Message, error) {
 	if sid == "" {
 		return nil, jack.Errorf(jack.ENOTFOUND, "Message not found.")
 	}
@@ -342,7 +342,7 @@ func (tx *Tx) FindMessageBySid(ctx context.Context, sid string) (*jack.Message, 
 func (tx *Tx) UpdateMessageDelivery(ctx context.Context, m *jack.Message) error {
 	res, err := tx.exec(ctx, `UPDATE conversations SET twilio_message_sid = ?, message_status = ?, error_code = ?, error_message = ?
 		WHERE organization_id = ? AND id = ?`,
-		nullStringArg(m.TwilioMessageSid), m.Status, nullStringArg(m.ErrorCode), nullStringArg(m.ErrorMessage),
+		nullStringArg(m.ProviderMessageID), m.Status, nullStringArg(m.ErrorCode), nullStringArg(m.ErrorMessage),
 		tx.orgID.String(), m.ID.String())
 	if err != nil {
 		return fmt.Errorf("update message delivery: %w", err)

@@ -12,8 +12,8 @@ const phoneNumberColumns = `id, organization_id, phone_number, elevenlabs_phone_
 
 func scanPhoneNumber(row scanner) (*jack.PhoneNumber, error) {
 	var pn jack.PhoneNumber
-	if err := row.Scan(&pn.ID, &pn.OrganizationID, &pn.PhoneNumber, nullString{&pn.ElevenLabsPhoneID},
-		&pn.TwilioPhoneSid, &pn.IsActive, textTime{&pn.CreatedAt}); err != nil {
+	if err := row.Scan(&pn.ID, &pn.OrganizationID, &pn.PhoneNumber, nullString{&pn.VoicePhoneID},
+		&pn.ProviderPhoneID, &pn.IsActive, textTime{&pn.CreatedAt}); err != nil {
 		return nil, formatError(err)
 	}
 	return &pn, nil
@@ -91,7 +91,7 @@ func createPhoneNumber(ctx context.Context, tx *Tx, pn *jack.PhoneNumber) error 
 		return jack.ValidationError(map[string]string{"phoneNumber": "is required"})
 	}
 	if _, err := tx.exec(ctx, `INSERT INTO organization_phone_numbers (`+phoneNumberColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		pn.ID.String(), pn.OrganizationID.String(), pn.PhoneNumber, nullStringArg(pn.ElevenLabsPhoneID), pn.TwilioPhoneSid,
+		pn.ID.String(), pn.OrganizationID.String(), pn.PhoneNumber, nullStringArg(pn.VoicePhoneID), pn.ProviderPhoneID,
 		boolArg(pn.IsActive), timeArg(pn.CreatedAt)); err != nil {
 		return fmt.Errorf("insert phone number: %w", err)
 	}
@@ -139,14 +139,14 @@ func updatePhoneNumber(ctx context.Context, tx *Tx, phone string, upd jack.Phone
 	if err != nil {
 		return nil, notFound(err, "Phone number")
 	}
-	if upd.ElevenLabsPhoneID != nil {
-		pn.ElevenLabsPhoneID = *upd.ElevenLabsPhoneID
+	if upd.VoicePhoneID != nil {
+		pn.VoicePhoneID = *upd.VoicePhoneID
 	}
 	if upd.IsActive != nil {
 		pn.IsActive = *upd.IsActive
 	}
 	if _, err := tx.exec(ctx, `UPDATE organization_phone_numbers SET elevenlabs_phone_id = ?, is_active = ?
-		WHERE organization_id = ? AND id = ?`, nullStringArg(pn.ElevenLabsPhoneID), boolArg(pn.IsActive), tx.orgID.String(), pn.ID.String()); err != nil {
+		WHERE organization_id = ? AND id = ?`, nullStringArg(pn.VoicePhoneID), boolArg(pn.IsActive), tx.orgID.String(), pn.ID.String()); err != nil {
 		return nil, fmt.Errorf("update phone number: %w", err)
 	}
 	return pn, nil

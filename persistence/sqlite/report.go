@@ -116,7 +116,7 @@ func (s *Store) Audit(ctx context.Context) (*jack.AuditReport, error) {
 		if err != nil {
 			return fmt.Errorf("audit numbers without ElevenLabs: %w", err)
 		}
-		r.NumbersWithoutElevenLabs = persistence.SortNumberRefs(numbers)
+		r.NumbersWithoutVoice = persistence.SortNumberRefs(numbers)
 
 		r.InvalidLeadPhones, err = persistence.InvalidLeadPhones(func(after jack.LeadRef, limit int) ([]jack.LeadRef, error) {
 			var page []jack.LeadRef

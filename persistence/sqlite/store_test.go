@@ -55,7 +55,7 @@ func TestConcurrentWriters(t *testing.T) {
 			defer wg.Done()
 			errs <- store.InConversationTx(ctx, org.ID, func(tx jack.ConversationTx) error {
 				m := storetest.NewMessage(lead, "concurrent", tx.Now())
-				m.TwilioMessageSid = "SM" + uuid.NewString()
+				m.ProviderMessageID = "SM" + uuid.NewString()
 				if _, created, err := tx.InsertMessage(ctx, m); err != nil {
 					return err
 				} else if !created {

@@ -290,7 +290,7 @@ func testBrokerRoundTrip(t *testing.T, _ BrokerFeatures, newBroker NewBrokerFunc
 		jack.EventCallStarted, jack.EventCallEnded, jack.EventLeadUpdated} {
 		e := jack.NewEvent(typ, orgID, uuid.NewString(), "+16045550123", ts.Add(time.Duration(i)*time.Second), nil)
 		e.Message = "Line one\nline two: émoji 🚗 <b>&amp;</b>"
-		e.MessageSid = "SM" + uuid.New().String()[:32]
+		e.ProviderMessageID = "SM" + uuid.New().String()[:32]
 		e.Data = data
 		want = append(want, e)
 	}
@@ -307,7 +307,7 @@ func testBrokerRoundTrip(t *testing.T, _ BrokerFeatures, newBroker NewBrokerFunc
 		require.Equal(t, w.LeadID, g.LeadID)
 		require.Equal(t, w.PhoneNumber, g.PhoneNumber)
 		require.Equal(t, w.Message, g.Message)
-		require.Equal(t, w.MessageSid, g.MessageSid)
+		require.Equal(t, w.ProviderMessageID, g.ProviderMessageID)
 		require.True(t, w.Timestamp.Equal(g.Timestamp), "timestamp %s, want %s", g.Timestamp, w.Timestamp)
 		if w.Data == nil {
 			require.Empty(t, g.Data)

@@ -68,25 +68,25 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 	// newCall returns an inbound call of b's lead with fresh keys.
 	newCall := func(b *testBundle) *jack.CallSession {
 		return &jack.CallSession{
-			LeadID:                   b.lead.ID,
-			ElevenLabsConversationID: "conv_" + uuid.NewString(),
-			TwilioCallSid:            "CA" + uuid.NewString(),
-			PhoneNumberNormalized:    b.lead.PhoneNumberNormalized,
-			Direction:                "inbound",
-			StartedAt:                f.now().Add(-time.Minute),
+			LeadID:                b.lead.ID,
+			VoiceConversationID:   "conv_" + uuid.NewString(),
+			ProviderCallID:        "CA" + uuid.NewString(),
+			PhoneNumberNormalized: b.lead.PhoneNumberNormalized,
+			Direction:             "inbound",
+			StartedAt:             f.now().Add(-time.Minute),
 		}
 	}
 	// requireCallEqual compares call sessions, their data as JSON values (Postgres reformats jsonb).
 	requireCallEqual := func(t *testing.T, want, got *jack.CallSession) {
 		t.Helper()
 		require.NotNil(t, got)
-		wantData, gotData := string(want.ElevenLabsData), string(got.ElevenLabsData)
+		wantData, gotData := string(want.VoiceData), string(got.VoiceData)
 		if wantData == "" {
 			wantData = "{}"
 		}
 		require.JSONEq(t, wantData, gotData)
 		w, g := *want, *got
-		w.ElevenLabsData, g.ElevenLabsData = nil, nil
+		w.VoiceData, g.VoiceData = nil, nil
 		requireEqual(t, f, &w, &g)
 	}
 
@@ -98,14 +98,14 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 			b := setup(t)
 			cs := newCall(b)
 			cs.Direction = "outbound"
-			cs.ElevenLabsData = json.RawMessage(`{"agent_id": "agent_1", "dynamic_variables": {"customer_name": "Ann"}}`)
+			cs.VoiceData = json.RawMessage(`{"agent_id": "agent_1", "dynamic_variables": {"customer_name": "Ann"}}`)
 			stored, created := create(t, b, cs)
 			require.True(t, created)
 			require.NotEqual(t, uuid.Nil, stored.ID)
 			require.Equal(t, b.org.ID, stored.OrganizationID)
 			requireCallEqual(t, cs, stored)
 
-			got, err := find(t, b.store, b.org.ID, cs.ElevenLabsConversationID, "")
+			got, err := find(t, b.store, b.org.ID, cs.VoiceConversationID, "")
 			require.NoError(t, err)
 			requireCallEqual(t, stored, got)
 		})
@@ -118,18 +118,18 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 			inTx(t, b.store, b.org.ID, func(tx jack.ConversationTx) (err error) {
 				now = tx.Now()
 				stored, _, err = tx.CreateCallSession(t.Context(), &jack.CallSession{
-					ElevenLabsConversationID: "conv_" + uuid.NewString(),
+					VoiceConversationID: "conv_" + uuid.NewString(),
 				})
 				return err
 			})
 			requireTimeEqual(t, f, now, stored.StartedAt, "a call starts now unless told")
 			require.Equal(t, "inbound", stored.Direction)
 			require.Empty(t, stored.LeadID)
-			require.Empty(t, stored.TwilioCallSid)
+			require.Empty(t, stored.ProviderCallID)
 			require.Nil(t, stored.EndedAt)
 			require.Nil(t, stored.DurationSeconds)
 			require.Nil(t, stored.SentimentScore)
-			require.JSONEq(t, `{}`, string(stored.ElevenLabsData), "no data is stored as {}")
+			require.JSONEq(t, `{}`, string(stored.VoiceData), "no data is stored as {}")
 		})
 
 		t.Run("EmptyKeysNeverCollide", func(t *testing.T) {
@@ -147,13 +147,13 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 			dup  func(first *jack.CallSession) *jack.CallSession
 		}{
 			{"SameConversationID", func(first *jack.CallSession) *jack.CallSession {
-				return &jack.CallSession{ElevenLabsConversationID: first.ElevenLabsConversationID, Direction: "outbound"}
+				return &jack.CallSession{VoiceConversationID: first.VoiceConversationID, Direction: "outbound"}
 			}},
 			{"SameCallSid", func(first *jack.CallSession) *jack.CallSession {
-				return &jack.CallSession{TwilioCallSid: first.TwilioCallSid, ElevenLabsConversationID: "conv_" + uuid.NewString()}
+				return &jack.CallSession{ProviderCallID: first.ProviderCallID, VoiceConversationID: "conv_" + uuid.NewString()}
 			}},
 			{"SameBoth", func(first *jack.CallSession) *jack.CallSession {
-				return &jack.CallSession{ElevenLabsConversationID: first.ElevenLabsConversationID, TwilioCallSid: first.TwilioCallSid}
+				return &jack.CallSession{VoiceConversationID: first.VoiceConversationID, ProviderCallID: first.ProviderCallID}
 			}},
 		} {
 			t.Run("Idempotent/"+tc.name, func(t *testing.T) {
@@ -171,12 +171,12 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 			t.Parallel()
 			b := setup(t)
 			// The Twilio leg is recorded before ElevenLabs names the conversation.
-			first, created := create(t, b, &jack.CallSession{TwilioCallSid: "CA" + uuid.NewString()})
+			first, created := create(t, b, &jack.CallSession{ProviderCallID: "CA" + uuid.NewString()})
 			require.True(t, created)
-			again, created := create(t, b, &jack.CallSession{TwilioCallSid: first.TwilioCallSid, ElevenLabsConversationID: "conv_late"})
+			again, created := create(t, b, &jack.CallSession{ProviderCallID: first.ProviderCallID, VoiceConversationID: "conv_late"})
 			require.False(t, created)
 			require.Equal(t, first.ID, again.ID)
-			require.Empty(t, again.ElevenLabsConversationID, "the stored call is returned unchanged")
+			require.Empty(t, again.VoiceConversationID, "the stored call is returned unchanged")
 		})
 
 		t.Run("Idempotent/Concurrent", func(t *testing.T) {
@@ -195,7 +195,7 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 				wg.Go(func() {
 					var r result
 					r.err = b.store.InConversationTx(t.Context(), b.org.ID, func(tx jack.ConversationTx) error {
-						cs, created, err := tx.CreateCallSession(t.Context(), &jack.CallSession{ElevenLabsConversationID: conversationID})
+						cs, created, err := tx.CreateCallSession(t.Context(), &jack.CallSession{VoiceConversationID: conversationID})
 						if err == nil {
 							r.id, r.created = cs.ID, created
 						}
@@ -240,7 +240,7 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 			var created bool
 			inTx(t, b.store, other.ID, func(tx jack.ConversationTx) (err error) {
 				stored, created, err = tx.CreateCallSession(t.Context(), &jack.CallSession{
-					ElevenLabsConversationID: first.ElevenLabsConversationID, TwilioCallSid: first.TwilioCallSid,
+					VoiceConversationID: first.VoiceConversationID, ProviderCallID: first.ProviderCallID,
 				})
 				return err
 			})
@@ -264,7 +264,7 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 			t.Parallel()
 			b := setup(t)
 			cs := newCall(b)
-			cs.ElevenLabsData = json.RawMessage(`{"unterminated": `)
+			cs.VoiceData = json.RawMessage(`{"unterminated": `)
 			err := b.store.InConversationTx(t.Context(), b.org.ID, func(tx jack.ConversationTx) error {
 				_, _, err := tx.CreateCallSession(t.Context(), cs)
 				return err
@@ -284,20 +284,20 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 		now := f.now()
 		for i, conv := range []string{"conv_old", "conv_new", "conv_open"} {
 			cs, _ := create(t, b, &jack.CallSession{ID: uuid.Must(uuid.NewV7()), OrganizationID: b.org.ID, LeadID: b.lead.ID,
-				ElevenLabsConversationID: conv, PhoneNumberNormalized: b.lead.PhoneNumberNormalized, Direction: jack.CallInbound,
+				VoiceConversationID: conv, PhoneNumberNormalized: b.lead.PhoneNumberNormalized, Direction: jack.CallInbound,
 				StartedAt: now.Add(time.Duration(i) * time.Minute)})
 			if conv == "conv_open" {
 				continue // not finished
 			}
 			ended := now.Add(time.Duration(i)*time.Minute + 30*time.Second)
-			cs.EndedAt, cs.CallOutcome, cs.ElevenLabsData = &ended, jack.OutcomeSuccess, []byte(`{"call_successful":"success"}`)
+			cs.EndedAt, cs.CallOutcome, cs.VoiceData = &ended, jack.OutcomeSuccess, []byte(`{"call_successful":"success"}`)
 			inTx(t, b.store, b.org.ID, func(tx jack.ConversationTx) error { return tx.UpdateCallSession(t.Context(), cs) })
 		}
 		snap, err = b.store.LoadConversation(t.Context(), b.org.ID, b.lead.PhoneNumberNormalized, 10)
 		require.NoError(t, err)
 		require.NotNil(t, snap.LastCall)
-		require.Equal(t, "conv_new", snap.LastCall.ElevenLabsConversationID)
-		require.JSONEq(t, `{"call_successful":"success"}`, string(snap.LastCall.ElevenLabsData))
+		require.Equal(t, "conv_new", snap.LastCall.VoiceConversationID)
+		require.JSONEq(t, `{"call_successful":"success"}`, string(snap.LastCall.VoiceData))
 	})
 
 	t.Run("FindCallSession", func(t *testing.T) {
@@ -308,11 +308,11 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 			b := setup(t)
 			cs, _ := create(t, b, newCall(b))
 			for _, keys := range [][2]string{
-				{cs.ElevenLabsConversationID, ""},
-				{"", cs.TwilioCallSid},
-				{cs.ElevenLabsConversationID, cs.TwilioCallSid},
-				{"conv_unknown", cs.TwilioCallSid},
-				{cs.ElevenLabsConversationID, "CAunknown"},
+				{cs.VoiceConversationID, ""},
+				{"", cs.ProviderCallID},
+				{cs.VoiceConversationID, cs.ProviderCallID},
+				{"conv_unknown", cs.ProviderCallID},
+				{cs.VoiceConversationID, "CAunknown"},
 			} {
 				got, err := find(t, b.store, b.org.ID, keys[0], keys[1])
 				require.NoError(t, err, "keys %q", keys)
@@ -323,9 +323,9 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 		t.Run("ConversationIDFirst", func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			byConversation, _ := create(t, b, &jack.CallSession{ElevenLabsConversationID: "conv_" + uuid.NewString()})
-			bySid, _ := create(t, b, &jack.CallSession{TwilioCallSid: "CA" + uuid.NewString()})
-			got, err := find(t, b.store, b.org.ID, byConversation.ElevenLabsConversationID, bySid.TwilioCallSid)
+			byConversation, _ := create(t, b, &jack.CallSession{VoiceConversationID: "conv_" + uuid.NewString()})
+			bySid, _ := create(t, b, &jack.CallSession{ProviderCallID: "CA" + uuid.NewString()})
+			got, err := find(t, b.store, b.org.ID, byConversation.VoiceConversationID, bySid.ProviderCallID)
 			require.NoError(t, err)
 			require.Equal(t, byConversation.ID, got.ID)
 		})
@@ -345,7 +345,7 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 			b := setup(t)
 			cs, _ := create(t, b, newCall(b))
 			other, _ := MustCreateOrganization(t, b.store)
-			_, err := find(t, b.store, other.ID, cs.ElevenLabsConversationID, cs.TwilioCallSid)
+			_, err := find(t, b.store, other.ID, cs.VoiceConversationID, cs.ProviderCallID)
 			requireCode(t, jack.ENOTFOUND, err)
 		})
 	})
@@ -356,12 +356,12 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 		t.Run("EveryField", func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			cs, _ := create(t, b, &jack.CallSession{TwilioCallSid: "CA" + uuid.NewString(), Direction: "outbound"})
+			cs, _ := create(t, b, &jack.CallSession{ProviderCallID: "CA" + uuid.NewString(), Direction: "outbound"})
 
 			ended := f.now()
 			want := *cs
-			want.ElevenLabsConversationID = "conv_" + uuid.NewString()
-			want.TwilioCallSid = "CA" + uuid.NewString()
+			want.VoiceConversationID = "conv_" + uuid.NewString()
+			want.ProviderCallID = "CA" + uuid.NewString()
 			want.LeadID = b.lead.ID
 			want.EndedAt = &ended
 			want.DurationSeconds = ptr(97)
@@ -370,25 +370,25 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 			want.SentimentScore = ptr(0.75)
 			want.LeadQualityScore = ptr(8.5)
 			want.NextAction = "send_directions"
-			want.ElevenLabsData = json.RawMessage(`{"analysis": {"call_successful": "success", "transcript_summary": "Booked"},
+			want.VoiceData = json.RawMessage(`{"analysis": {"call_successful": "success", "transcript_summary": "Booked"},
 				"metadata": {"call_duration_secs": 97, "cost": 412}, "list": [1, "two", null, true]}`)
 			require.NoError(t, update(t, b.store, b.org.ID, &want))
 
-			got, err := find(t, b.store, b.org.ID, want.ElevenLabsConversationID, "")
+			got, err := find(t, b.store, b.org.ID, want.VoiceConversationID, "")
 			require.NoError(t, err)
 			requireCallEqual(t, &want, got)
 
 			// Clearing: empty strings, nil pointers and nil data.
 			cleared := *got
-			cleared.ElevenLabsConversationID, cleared.LeadID = "", ""
+			cleared.VoiceConversationID, cleared.LeadID = "", ""
 			cleared.EndedAt, cleared.DurationSeconds, cleared.SentimentScore, cleared.LeadQualityScore = nil, nil, nil, nil
 			cleared.CallOutcome, cleared.TerminationReason, cleared.NextAction = "", "", ""
-			cleared.ElevenLabsData = nil
+			cleared.VoiceData = nil
 			require.NoError(t, update(t, b.store, b.org.ID, &cleared))
-			got, err = find(t, b.store, b.org.ID, "", cleared.TwilioCallSid)
+			got, err = find(t, b.store, b.org.ID, "", cleared.ProviderCallID)
 			require.NoError(t, err)
 			requireCallEqual(t, &cleared, got)
-			require.JSONEq(t, `{}`, string(got.ElevenLabsData))
+			require.JSONEq(t, `{}`, string(got.VoiceData))
 		})
 
 		t.Run("KeepsStartDirectionPhone", func(t *testing.T) {
@@ -400,7 +400,7 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 			changed.Direction = "outbound"
 			changed.PhoneNumberNormalized = NewPhone()
 			require.NoError(t, update(t, b.store, b.org.ID, &changed))
-			got, err := find(t, b.store, b.org.ID, cs.ElevenLabsConversationID, "")
+			got, err := find(t, b.store, b.org.ID, cs.VoiceConversationID, "")
 			require.NoError(t, err)
 			requireCallEqual(t, cs, got)
 		})
@@ -421,7 +421,7 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 			changed := *cs
 			changed.LeadID, changed.CallOutcome = "", "hijacked"
 			requireCode(t, jack.ENOTFOUND, update(t, b.store, other.ID, &changed))
-			got, err := find(t, b.store, b.org.ID, cs.ElevenLabsConversationID, "")
+			got, err := find(t, b.store, b.org.ID, cs.VoiceConversationID, "")
 			require.NoError(t, err)
 			requireCallEqual(t, cs, got)
 		})
@@ -429,7 +429,7 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 		t.Run("ErrLeadOfOtherOrganization", func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			cs, _ := create(t, b, &jack.CallSession{ElevenLabsConversationID: "conv_" + uuid.NewString()})
+			cs, _ := create(t, b, &jack.CallSession{VoiceConversationID: "conv_" + uuid.NewString()})
 			other, _ := MustCreateOrganization(t, b.store)
 			otherLead := MustCreateLead(t, b.store, other.ID, NewPhone())
 			changed := *cs
@@ -445,9 +445,9 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 				second, _ := create(t, b, newCall(b))
 				changed := *second
 				if key == "ConversationID" {
-					changed.ElevenLabsConversationID = first.ElevenLabsConversationID
+					changed.VoiceConversationID = first.VoiceConversationID
 				} else {
-					changed.TwilioCallSid = first.TwilioCallSid
+					changed.ProviderCallID = first.ProviderCallID
 				}
 				requireCode(t, jack.ECONFLICT, update(t, b.store, b.org.ID, &changed))
 			})
@@ -525,13 +525,13 @@ func testCalls(t *testing.T, f Features, newStore NewStoreFunc) {
 		withLead, _ := create(t, b, newCall(b))
 		// A call recorded before its lead was known is the conversation's by phone.
 		byPhone, _ := create(t, b, &jack.CallSession{
-			TwilioCallSid: "CA" + uuid.NewString(), PhoneNumberNormalized: b.lead.PhoneNumberNormalized,
+			ProviderCallID: "CA" + uuid.NewString(), PhoneNumberNormalized: b.lead.PhoneNumberNormalized,
 		})
 		upsertSummary(t, b.store, b.org.ID, &jack.Summary{PhoneNumberNormalized: b.lead.PhoneNumberNormalized, Summary: "Gone soon."})
 
 		require.NoError(t, b.store.DeleteLead(t.Context(), b.org.ID, b.lead.ID))
 		for _, cs := range []*jack.CallSession{withLead, byPhone} {
-			_, err := find(t, b.store, b.org.ID, cs.ElevenLabsConversationID, cs.TwilioCallSid)
+			_, err := find(t, b.store, b.org.ID, cs.VoiceConversationID, cs.ProviderCallID)
 			requireCode(t, jack.ENOTFOUND, err)
 		}
 		snap, err := b.store.LoadConversation(t.Context(), b.org.ID, b.lead.PhoneNumberNormalized, 10)

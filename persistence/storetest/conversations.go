@@ -349,19 +349,19 @@ func testConversations(t *testing.T, f Features, newStore NewStoreFunc) {
 			t.Parallel()
 			b := setup(t)
 			m := &jack.Message{
-				LeadID:                   b.lead.ID,
-				PhoneNumberNormalized:    b.lead.PhoneNumberNormalized,
-				Content:                  "Hello from the dealership",
-				SentBy:                   jack.SentByAgent,
-				Type:                     jack.ChannelSMS,
-				Timestamp:                f.now(),
-				TwilioMessageSid:         "SM" + strings.ReplaceAll(uuid.NewString(), "-", ""),
-				Status:                   jack.StatusQueued,
-				IdempotencyKey:           uuid.NewString(),
-				AuthorUserID:             &b.owner.ID,
-				ErrorCode:                "",
-				ErrorMessage:             "",
-				ElevenLabsConversationID: "",
+				LeadID:                b.lead.ID,
+				PhoneNumberNormalized: b.lead.PhoneNumberNormalized,
+				Content:               "Hello from the dealership",
+				SentBy:                jack.SentByAgent,
+				Type:                  jack.ChannelSMS,
+				Timestamp:             f.now(),
+				ProviderMessageID:     "SM" + strings.ReplaceAll(uuid.NewString(), "-", ""),
+				Status:                jack.StatusQueued,
+				IdempotencyKey:        uuid.NewString(),
+				AuthorUserID:          &b.owner.ID,
+				ErrorCode:             "",
+				ErrorMessage:          "",
+				VoiceConversationID:   "",
 			}
 			stored, created := insertMessage(t, b, m)
 			require.True(t, created)
@@ -379,8 +379,8 @@ func testConversations(t *testing.T, f Features, newStore NewStoreFunc) {
 			secs := 12.5
 			m := NewMessage(b.lead, "I'd like a test drive", f.now())
 			m.Type = jack.ChannelVoice
-			m.TwilioCallSid = "CA123"
-			m.ElevenLabsConversationID = "conv_123"
+			m.ProviderCallID = "CA123"
+			m.VoiceConversationID = "conv_123"
 			m.TimeInCallSecs = &secs
 			stored, created := insertMessage(t, b, m)
 			require.True(t, created)
@@ -399,7 +399,7 @@ func testConversations(t *testing.T, f Features, newStore NewStoreFunc) {
 				{URL: "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2", ContentType: "application/pdf"},
 			}
 			m := NewMessage(b.lead, "my trade-in", f.now())
-			m.TwilioMessageSid = "SMmedia"
+			m.ProviderMessageID = "SMmedia"
 			m.Media = media
 			stored, created := insertMessage(t, b, m)
 			require.True(t, created)
@@ -418,13 +418,13 @@ func testConversations(t *testing.T, f Features, newStore NewStoreFunc) {
 			require.NoError(t, err)
 			requireEqual(t, f, []*jack.Message{stored, plain, emptyStored}, snap.Messages)
 			inTx(t, b, func(tx jack.ConversationTx) error {
-				got, err := tx.FindMessageBySid(ctx, "SMmedia")
+				got, err := tx.FindMessageByProviderID(ctx, "SMmedia")
 				require.NoError(t, err)
 				require.Equal(t, media, got.Media)
 				return nil
 			})
 			retry := NewMessage(b.lead, "my trade-in", f.now())
-			retry.TwilioMessageSid = "SMmedia"
+			retry.ProviderMessageID = "SMmedia"
 			dup, created := insertMessage(t, b, retry)
 			require.False(t, created)
 			require.Equal(t, media, dup.Media, "a duplicate returns the stored media")
@@ -439,7 +439,7 @@ func testConversations(t *testing.T, f Features, newStore NewStoreFunc) {
 			name string
 			key  func(m *jack.Message)
 		}{
-			{"DuplicateMessageSid", func(m *jack.Message) { m.TwilioMessageSid = "SMdup" }},
+			{"DuplicateMessageSid", func(m *jack.Message) { m.ProviderMessageID = "SMdup" }},
 			{"DuplicateIdempotencyKey", func(m *jack.Message) { m.IdempotencyKey = "key-1" }},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -478,14 +478,14 @@ func testConversations(t *testing.T, f Features, newStore NewStoreFunc) {
 			t.Parallel()
 			b := setup(t)
 			m := NewMessage(b.lead, "a", f.now())
-			m.TwilioMessageSid, m.IdempotencyKey = "SMshared", "shared-key"
+			m.ProviderMessageID, m.IdempotencyKey = "SMshared", "shared-key"
 			_, created := insertMessage(t, b, m)
 			require.True(t, created)
 
 			other, _ := MustCreateOrganization(t, b.store)
 			otherLead := MustCreateLead(t, b.store, other.ID, NewPhone())
 			m2 := NewMessage(otherLead, "b", f.now())
-			m2.TwilioMessageSid, m2.IdempotencyKey = "SMshared", "shared-key"
+			m2.ProviderMessageID, m2.IdempotencyKey = "SMshared", "shared-key"
 			var created2 bool
 			require.NoError(t, b.store.InConversationTx(t.Context(), other.ID, func(tx jack.ConversationTx) (err error) {
 				_, created2, err = tx.InsertMessage(t.Context(), m2)
@@ -495,17 +495,17 @@ func testConversations(t *testing.T, f Features, newStore NewStoreFunc) {
 		})
 	})
 
-	t.Run("FindMessageBySid", func(t *testing.T) {
+	t.Run("FindMessageByProviderID", func(t *testing.T) {
 		t.Parallel()
 
 		t.Run("OK", func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
 			m := NewMessage(b.lead, "hi", f.now())
-			m.TwilioMessageSid = "SMfind"
+			m.ProviderMessageID = "SMfind"
 			stored, _ := insertMessage(t, b, m)
 			inTx(t, b, func(tx jack.ConversationTx) error {
-				got, err := tx.FindMessageBySid(t.Context(), "SMfind")
+				got, err := tx.FindMessageByProviderID(t.Context(), "SMfind")
 				require.NoError(t, err)
 				requireEqual(t, f, stored, got)
 				return nil
@@ -517,7 +517,7 @@ func testConversations(t *testing.T, f Features, newStore NewStoreFunc) {
 			b := setup(t)
 			insertMessage(t, b, NewMessage(b.lead, "no sid", f.now()))
 			inTx(t, b, func(tx jack.ConversationTx) error {
-				_, err := tx.FindMessageBySid(t.Context(), "SMmissing")
+				_, err := tx.FindMessageByProviderID(t.Context(), "SMmissing")
 				requireCode(t, jack.ENOTFOUND, err)
 				return nil
 			})
@@ -534,13 +534,13 @@ func testConversations(t *testing.T, f Features, newStore NewStoreFunc) {
 			m.SentBy, m.Status = jack.SentByAgent, jack.StatusPending
 			stored, _ := insertMessage(t, b, m)
 
-			stored.TwilioMessageSid = "SMsent"
+			stored.ProviderMessageID = "SMsent"
 			stored.Status = jack.StatusSent
 			inTx(t, b, func(tx jack.ConversationTx) error { return tx.UpdateMessageDelivery(t.Context(), stored) })
 
 			stored.Status, stored.ErrorCode, stored.ErrorMessage = jack.StatusUndelivered, "30003", "Unreachable destination handset"
 			inTx(t, b, func(tx jack.ConversationTx) error {
-				got, err := tx.FindMessageBySid(t.Context(), "SMsent")
+				got, err := tx.FindMessageByProviderID(t.Context(), "SMsent")
 				require.NoError(t, err)
 				require.Equal(t, jack.StatusSent, got.Status)
 				return tx.UpdateMessageDelivery(t.Context(), stored)

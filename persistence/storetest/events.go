@@ -60,7 +60,7 @@ func testEvents(t *testing.T, f Features, newStore NewStoreFunc) {
 			e := jack.NewEvent(jack.EventSMSStatus, b.org.ID, b.lead.ID, b.lead.PhoneNumberNormalized, f.now(),
 				map[string]any{"status": "delivered", "count": 2, "nested": map[string]any{"ok": true}})
 			e.Message = "Thanks, see you Saturday"
-			e.MessageSid = "SMevent"
+			e.ProviderMessageID = "SMevent"
 			MustInsertEvents(t, b.store, b.org.ID, e)
 
 			events, err := b.store.FindEvents(t.Context(), b.org.ID, jack.EventFilter{})

@@ -27,7 +27,7 @@ func testPhoneNumbers(t *testing.T, f Features, newStore NewStoreFunc) {
 			t.Parallel()
 			b := setup(t)
 			before := f.now()
-			pn := &jack.PhoneNumber{PhoneNumber: NewPhone(), TwilioPhoneSid: "PN123", ElevenLabsPhoneID: "phnum_1", IsActive: true}
+			pn := &jack.PhoneNumber{PhoneNumber: NewPhone(), ProviderPhoneID: "PN123", VoicePhoneID: "phnum_1", IsActive: true}
 			require.NoError(t, b.store.CreatePhoneNumber(t.Context(), b.org.ID, pn))
 			require.NotEqual(t, uuid.Nil, pn.ID)
 			require.Equal(t, b.org.ID, pn.OrganizationID)
@@ -38,17 +38,29 @@ func testPhoneNumbers(t *testing.T, f Features, newStore NewStoreFunc) {
 			requireEqual(t, f, []*jack.PhoneNumber{pn}, numbers)
 		})
 
+		t.Run("WithoutProviderIDs", func(t *testing.T) { // imported with neither provider's id
+			t.Parallel()
+			b := setup(t)
+			pn := &jack.PhoneNumber{PhoneNumber: NewPhone(), IsActive: true}
+			require.NoError(t, b.store.CreatePhoneNumber(t.Context(), b.org.ID, pn))
+			numbers, err := b.store.FindPhoneNumbers(t.Context(), b.org.ID)
+			require.NoError(t, err)
+			requireEqual(t, f, []*jack.PhoneNumber{pn}, numbers)
+			require.Empty(t, numbers[0].ProviderPhoneID)
+			require.Empty(t, numbers[0].VoicePhoneID)
+		})
+
 		t.Run("ErrConflict", func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
 			phone := NewPhone()
 			MustCreatePhoneNumber(t, b.store, b.org.ID, phone, true)
 
-			err := b.store.CreatePhoneNumber(t.Context(), b.org.ID, &jack.PhoneNumber{PhoneNumber: phone, TwilioPhoneSid: "PN2"})
+			err := b.store.CreatePhoneNumber(t.Context(), b.org.ID, &jack.PhoneNumber{PhoneNumber: phone, ProviderPhoneID: "PN2"})
 			requireCode(t, jack.ECONFLICT, err)
 
 			other, _ := MustCreateOrganization(t, b.store)
-			err = b.store.CreatePhoneNumber(t.Context(), other.ID, &jack.PhoneNumber{PhoneNumber: phone, TwilioPhoneSid: "PN3"})
+			err = b.store.CreatePhoneNumber(t.Context(), other.ID, &jack.PhoneNumber{PhoneNumber: phone, ProviderPhoneID: "PN3"})
 			requireCode(t, jack.ECONFLICT, err)
 		})
 	})
@@ -190,10 +202,10 @@ func testPhoneNumbers(t *testing.T, f Features, newStore NewStoreFunc) {
 			b := setup(t)
 			pn := MustCreatePhoneNumber(t, b.store, b.org.ID, NewPhone(), true)
 			got, err := b.store.UpdatePhoneNumber(t.Context(), b.org.ID, pn.PhoneNumber, jack.PhoneNumberUpdate{
-				ElevenLabsPhoneID: ptr("phnum_new"), IsActive: ptr(false),
+				VoicePhoneID: ptr("phnum_new"), IsActive: ptr(false),
 			})
 			require.NoError(t, err)
-			require.Equal(t, "phnum_new", got.ElevenLabsPhoneID)
+			require.Equal(t, "phnum_new", got.VoicePhoneID)
 			require.False(t, got.IsActive)
 			require.Equal(t, pn.ID, got.ID)
 

@@ -33,7 +33,7 @@ func testAnalytics(t *testing.T, f Features, newStore NewStoreFunc) {
 	}
 	call := func(lead *jack.Lead, direction, outcome string, started time.Time, duration *int) *jack.CallSession {
 		return &jack.CallSession{
-			LeadID: lead.ID, ElevenLabsConversationID: "conv_" + uuid.NewString(), PhoneNumberNormalized: lead.PhoneNumberNormalized,
+			LeadID: lead.ID, VoiceConversationID: "conv_" + uuid.NewString(), PhoneNumberNormalized: lead.PhoneNumberNormalized,
 			Direction: direction, CallOutcome: outcome, StartedAt: started, DurationSeconds: duration,
 		}
 	}
@@ -216,17 +216,17 @@ func testAudit(t *testing.T, f Features, newStore NewStoreFunc) {
 		org, _ := MustCreateOrganization(t, store)
 		MustCreateLead(t, store, org.ID, NewPhone())
 		pn := MustCreatePhoneNumber(t, store, org.ID, NewPhone(), true)
-		_, err := store.UpdatePhoneNumber(t.Context(), org.ID, pn.PhoneNumber, jack.PhoneNumberUpdate{ElevenLabsPhoneID: ptr("phnum_1")})
+		_, err := store.UpdatePhoneNumber(t.Context(), org.ID, pn.PhoneNumber, jack.PhoneNumberUpdate{VoicePhoneID: ptr("phnum_1")})
 		require.NoError(t, err)
 
 		got, err := store.Audit(t.Context())
 		require.NoError(t, err)
 		require.Equal(t, &jack.AuditReport{
-			RowsWithoutOrganization:  noOrphans(),
-			SharedCustomerPhones:     []jack.SharedPhone{},
-			NumbersWithoutElevenLabs: []jack.NumberRef{},
-			InvalidLeadPhones:        []jack.LeadRef{},
-			OverdueReminders:         []jack.ReminderRef{},
+			RowsWithoutOrganization: noOrphans(),
+			SharedCustomerPhones:    []jack.SharedPhone{},
+			NumbersWithoutVoice:     []jack.NumberRef{},
+			InvalidLeadPhones:       []jack.LeadRef{},
+			OverdueReminders:        []jack.ReminderRef{},
 		}, got, "empty lists are [], never null")
 		require.False(t, got.Problems())
 	})
@@ -266,13 +266,13 @@ func testAudit(t *testing.T, f Features, newStore NewStoreFunc) {
 			wantNumbers = append(wantNumbers, jack.NumberRef{OrganizationID: o, Phone: bare.PhoneNumber})
 			MustCreatePhoneNumber(t, store, o, NewPhone(), false)
 			ready := MustCreatePhoneNumber(t, store, o, NewPhone(), true)
-			_, err := store.UpdatePhoneNumber(ctx, o, ready.PhoneNumber, jack.PhoneNumberUpdate{ElevenLabsPhoneID: ptr("phnum_" + ready.PhoneNumber)})
+			_, err := store.UpdatePhoneNumber(ctx, o, ready.PhoneNumber, jack.PhoneNumberUpdate{VoicePhoneID: ptr("phnum_" + ready.PhoneNumber)})
 			require.NoError(t, err)
 		}
 		// An id set and then cleared is no id.
 		cleared := MustCreatePhoneNumber(t, store, orgs[1], NewPhone(), true)
 		for _, id := range []string{"phnum_x", ""} {
-			_, err := store.UpdatePhoneNumber(ctx, orgs[1], cleared.PhoneNumber, jack.PhoneNumberUpdate{ElevenLabsPhoneID: ptr(id)})
+			_, err := store.UpdatePhoneNumber(ctx, orgs[1], cleared.PhoneNumber, jack.PhoneNumberUpdate{VoicePhoneID: ptr(id)})
 			require.NoError(t, err)
 		}
 		wantNumbers = append(wantNumbers, jack.NumberRef{OrganizationID: orgs[1], Phone: cleared.PhoneNumber})
@@ -302,11 +302,11 @@ func testAudit(t *testing.T, f Features, newStore NewStoreFunc) {
 		got, err := store.Audit(ctx)
 		require.NoError(t, err)
 		require.Equal(t, &jack.AuditReport{
-			RowsWithoutOrganization:  noOrphans(),
-			SharedCustomerPhones:     wantShared,
-			NumbersWithoutElevenLabs: wantNumbers,
-			InvalidLeadPhones:        wantInvalid,
-			OverdueReminders:         []jack.ReminderRef{},
+			RowsWithoutOrganization: noOrphans(),
+			SharedCustomerPhones:    wantShared,
+			NumbersWithoutVoice:     wantNumbers,
+			InvalidLeadPhones:       wantInvalid,
+			OverdueReminders:        []jack.ReminderRef{},
 		}, got)
 		require.True(t, got.Problems())
 	})

@@ -137,7 +137,7 @@ func MustUpdateConversation(tb testing.TB, store jack.Store, orgID uuid.UUID, le
 // MustCreatePhoneNumber creates a dealership number of orgID.
 func MustCreatePhoneNumber(tb testing.TB, store jack.Store, orgID uuid.UUID, phone string, active bool) *jack.PhoneNumber {
 	tb.Helper()
-	pn := &jack.PhoneNumber{PhoneNumber: phone, TwilioPhoneSid: "PN" + uuid.NewString()[:8], IsActive: active}
+	pn := &jack.PhoneNumber{PhoneNumber: phone, ProviderPhoneID: "PN" + uuid.NewString()[:8], IsActive: active}
 	require.NoError(tb, store.CreatePhoneNumber(tb.Context(), orgID, pn))
 	return pn
 }

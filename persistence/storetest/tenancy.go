@@ -27,7 +27,7 @@ func testTenancy(t *testing.T, f Features, newStore NewStoreFunc) {
 		orgB, ownerB := MustCreateOrganization(t, store)
 		leadA := MustCreateLead(t, store, orgA.ID, NewPhone())
 		m := NewMessage(leadA, "private", f.now())
-		m.TwilioMessageSid = "SMtenantA"
+		m.ProviderMessageID = "SMtenantA"
 		msgA := MustInsertMessage(t, store, orgA.ID, m)
 		require.NoError(t, store.InConversationTx(t.Context(), orgA.ID, func(tx jack.ConversationTx) error {
 			return tx.InsertEvents(t.Context(), jack.NewEvent(jack.EventSMSReceived, orgA.ID, leadA.ID, leadA.PhoneNumberNormalized, f.now(), nil))
@@ -94,7 +94,7 @@ func testTenancy(t *testing.T, f Features, newStore NewStoreFunc) {
 		}},
 		{"TxFindMessageBySid", func(t *testing.T, b *testBundle) error {
 			return inTxB(t, b, func(tx jack.ConversationTx) error {
-				_, err := tx.FindMessageBySid(t.Context(), b.msgA.TwilioMessageSid)
+				_, err := tx.FindMessageByProviderID(t.Context(), b.msgA.ProviderMessageID)
 				return err
 			})
 		}},

@@ -51,7 +51,7 @@ type outboundCallResult struct {
 func (c *Client) StartCall(ctx context.Context, req jack.CallRequest) (*jack.CallStarted, error) {
 	body := outboundCall{
 		AgentID:            c.cfg.AgentID,
-		AgentPhoneNumberID: req.AgentPhoneNumberID,
+		AgentPhoneNumberID: req.VoicePhoneID,
 		ToNumber:           req.To,
 		ClientData:         &initiationData{DynamicVariables: DynamicVariables(req.Variables)},
 	}
@@ -70,10 +70,10 @@ func (c *Client) StartCall(ctx context.Context, req jack.CallRequest) (*jack.Cal
 	}
 	started := &jack.CallStarted{ConversationID: *res.ConversationID}
 	if res.CallSid != nil {
-		started.CallSid = *res.CallSid
+		started.ProviderCallID = *res.CallSid
 	}
 	c.log.InfoContext(ctx, "elevenlabs: call started", "conversation_id", started.ConversationID,
-		"call_sid", started.CallSid, "to", jack.MaskPhone(req.To))
+		"call_sid", started.ProviderCallID, "to", jack.MaskPhone(req.To))
 	return started, nil
 }
 

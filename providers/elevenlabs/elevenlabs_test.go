@@ -130,9 +130,9 @@ func zero() float64 { return 0 }
 func TestClient_StartCall(t *testing.T) {
 	t.Parallel()
 	req := jack.CallRequest{
-		AgentPhoneNumberID: "phnum_1",
-		To:                 customerPhone,
-		Variables:          map[string]any{"customer_name": "Ann", "total_messages": 4, "lead_status": nil, "ai_paused": false},
+		VoicePhoneID: "phnum_1",
+		To:           customerPhone,
+		Variables:    map[string]any{"customer_name": "Ann", "total_messages": 4, "lead_status": nil, "ai_paused": false},
 	}
 
 	t.Run("OK", func(t *testing.T) {
@@ -149,9 +149,9 @@ func TestClient_StartCall(t *testing.T) {
 		require.Equal(t, map[string]any{"customer_name": "Ann", "total_messages": float64(4), "lead_status": "", "ai_paused": false},
 			calls[0].DynamicVariables)
 		require.NotContains(t, calls[0].Body["conversation_initiation_client_data"], "type")
-		require.Equal(t, &jack.CallStarted{ConversationID: calls[0].ConversationID, CallSid: calls[0].CallSid}, started)
+		require.Equal(t, &jack.CallStarted{ConversationID: calls[0].ConversationID, ProviderCallID: calls[0].CallSid}, started)
 		require.True(t, strings.HasPrefix(started.ConversationID, "conv_"))
-		require.True(t, strings.HasPrefix(started.CallSid, "CA"))
+		require.True(t, strings.HasPrefix(started.ProviderCallID, "CA"))
 	})
 
 	// Refusals the fake injects, as the client reports them to staff.

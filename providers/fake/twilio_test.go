@@ -351,7 +351,7 @@ func TestTwilio_StatusCallbacks(t *testing.T) {
 			require.NoError(t, cbs[i].Err)
 			require.Equal(t, callback, cbs[i].URL)
 			require.Equal(t, url.Values{
-				"MessageSid": {res.Sid}, "SmsSid": {res.Sid}, "MessageStatus": {want}, "SmsStatus": {want},
+				"MessageSid": {res.ProviderMessageID}, "SmsSid": {res.ProviderMessageID}, "MessageStatus": {want}, "SmsStatus": {want},
 				"AccountSid": {accountSID}, "From": {dealerPhone}, "To": {customerPhone}, "ApiVersion": {"2010-04-01"},
 			}, cbs[i].Params)
 		}
@@ -391,11 +391,11 @@ func TestTwilio_StatusCallbacks(t *testing.T) {
 		res, err := c.SendSMS(t.Context(), smsRequest(rc.srv.URL+"/status"))
 		require.NoError(t, err)
 
-		resp := f.SendStatus(t, res.Sid, "delivered", "")
+		resp := f.SendStatus(t, res.ProviderMessageID, "delivered", "")
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		resp = f.SendStatus(t, res.Sid, "sent", "")
+		resp = f.SendStatus(t, res.ProviderMessageID, "sent", "")
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		resp = f.SendStatus(t, res.Sid, "failed", "30008")
+		resp = f.SendStatus(t, res.ProviderMessageID, "failed", "30008")
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 
 		hooks := rc.hooks()
@@ -415,7 +415,7 @@ func TestTwilio_StatusCallbacks(t *testing.T) {
 		res, err := c.SendSMS(t.Context(), smsRequest(strict.srv.URL+"/status"))
 		require.NoError(t, err)
 
-		resp := f.SendStatus(t, res.Sid, "sent", "")
+		resp := f.SendStatus(t, res.ProviderMessageID, "sent", "")
 		require.Equal(t, http.StatusForbidden, resp.StatusCode)
 		require.False(t, strict.hooks()[0].signatureOK)
 	})

@@ -37,9 +37,9 @@ func (o *Outbox) SendSMS(ctx context.Context, msg jack.SMSRequest) (*jack.SMSRes
 	}
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	res := &jack.SMSResult{Sid: "SM" + hex.EncodeToString(b[:]), Status: jack.StatusSent}
+	res := &jack.SMSResult{ProviderMessageID: "SM" + hex.EncodeToString(b[:]), Status: jack.StatusSent}
 	o.log.InfoContext(ctx, "offline outbox: sms not sent (no Twilio credentials)",
-		"message_sid", res.Sid, "to", jack.MaskPhone(msg.To), "from", jack.MaskPhone(msg.From), "body_len", len(msg.Body))
-	o.log.DebugContext(ctx, "offline outbox: sms body", "message_sid", res.Sid, "body", msg.Body)
+		"message_sid", res.ProviderMessageID, "to", jack.MaskPhone(msg.To), "from", jack.MaskPhone(msg.From), "body_len", len(msg.Body))
+	o.log.DebugContext(ctx, "offline outbox: sms body", "message_sid", res.ProviderMessageID, "body", msg.Body)
 	return res, nil
 }

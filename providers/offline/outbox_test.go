@@ -20,13 +20,13 @@ func TestOutbox(t *testing.T) {
 		msg := jack.SMSRequest{From: "+16045550100", To: "+16045550123", Body: "secret body text"}
 		first, err := box.SendSMS(context.Background(), msg)
 		require.NoError(t, err)
-		require.Regexp(t, regexp.MustCompile(`^SM[0-9a-f]{32}$`), first.Sid)
+		require.Regexp(t, regexp.MustCompile(`^SM[0-9a-f]{32}$`), first.ProviderMessageID)
 		require.Equal(t, jack.StatusSent, first.Status)
 		second, err := box.SendSMS(context.Background(), msg)
 		require.NoError(t, err)
-		require.NotEqual(t, first.Sid, second.Sid)
+		require.NotEqual(t, first.ProviderMessageID, second.ProviderMessageID)
 
-		require.Contains(t, logs.String(), first.Sid)
+		require.Contains(t, logs.String(), first.ProviderMessageID)
 		require.Contains(t, logs.String(), jack.MaskPhone(msg.To))
 		require.NotContains(t, logs.String(), msg.To)
 		require.NotContains(t, logs.String(), msg.Body)

@@ -125,7 +125,7 @@ func TestClient_SendSMS_Media(t *testing.T) {
 
 	res, err := b.client.SendSMS(t.Context(), req)
 	require.NoError(t, err)
-	require.Regexp(t, `^MM[0-9a-f]{32}$`, res.Sid)
+	require.Regexp(t, `^MM[0-9a-f]{32}$`, res.ProviderMessageID)
 	m := b.fake.Messages()[0]
 	require.Equal(t, req.MediaURLs, m.MediaURLs)
 	require.Equal(t, req.MediaURLs, m.Form["MediaUrl"], "one MediaUrl parameter per attachment")

@@ -130,7 +130,7 @@ func (c *Client) SendSMS(ctx context.Context, msg jack.SMSRequest) (*jack.SMSRes
 	if m.Sid == nil || *m.Sid == "" {
 		return nil, fmt.Errorf("twilio: create message: %w", unexpected(errors.New("response has no sid")))
 	}
-	return &jack.SMSResult{Sid: *m.Sid, Status: cmp.Or(deref(m.Status), jack.StatusQueued)}, nil
+	return &jack.SMSResult{ProviderMessageID: *m.Sid, Status: cmp.Or(deref(m.Status), jack.StatusQueued)}, nil
 }
 
 // service returns twilio-go's v2010 API bound to ctx. twilio-go builds every request with

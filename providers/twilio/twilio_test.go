@@ -72,13 +72,13 @@ func TestClient_SendSMS(t *testing.T) {
 
 		res, err := b.client.SendSMS(t.Context(), request())
 		require.NoError(t, err)
-		require.Regexp(t, `^SM[0-9a-f]{32}$`, res.Sid)
+		require.Regexp(t, `^SM[0-9a-f]{32}$`, res.ProviderMessageID)
 		require.Equal(t, jack.StatusQueued, res.Status)
 
 		msgs := b.fake.Messages()
 		require.Len(t, msgs, 1)
 		m := msgs[0]
-		require.Equal(t, res.Sid, m.Sid)
+		require.Equal(t, res.ProviderMessageID, m.Sid)
 		require.Equal(t, dealerPhone, m.From)
 		require.Equal(t, customerPhone, m.To)
 		require.Equal(t, request().Body, m.Body)
