@@ -67,7 +67,7 @@ func RenderFollowUp(template string, vars map[string]any) string {
 		b.WriteString(template[:i])
 		name := strings.TrimSpace(template[i+2 : i+j])
 		if v, ok := vars[name]; ok {
-			b.WriteString(fmt.Sprint(v))
+			fmt.Fprint(&b, v)
 		}
 		template = template[i+j+2:]
 	}

@@ -138,10 +138,10 @@ func (l *Lead) Validate() error {
 	return ValidationError(fields)
 }
 
-func validateLeadText(fields map[string]string, name, v string, max int, required bool) {
+func validateLeadText(fields map[string]string, name, v string, limit int, required bool) {
 	if required && strings.TrimSpace(v) == "" {
 		fields[name] = "is required"
-	} else if len(v) > max {
+	} else if len(v) > limit {
 		fields[name] = "is too long"
 	}
 }
@@ -229,13 +229,13 @@ type LeadPage struct {
 	NextCursor string  `json:"nextCursor"`
 }
 
-// PageLimit clamps a requested page size to [1, max], default when unset.
-func PageLimit(n, def, max int) int {
+// PageLimit clamps a requested page size to [1, limit], def when unset.
+func PageLimit(n, def, limit int) int {
 	switch {
 	case n <= 0:
 		return def
-	case n > max:
-		return max
+	case n > limit:
+		return limit
 	}
 	return n
 }

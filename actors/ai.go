@@ -138,7 +138,7 @@ func (g *grain) closeSession() {
 	if g.session != nil {
 		s := g.session
 		g.session = nil
-		go s.Close()
+		go func() { _ = s.Close() }() // closing an idle session has nobody to tell
 	}
 }
 

@@ -16,7 +16,7 @@ func (singleMember) StartMember(c *cluster.Cluster) error {
 	c.MemberList.UpdateClusterTopology([]*cluster.Member{{
 		Id:    c.ActorSystem.ID,
 		Host:  host,
-		Port:  int32(port),
+		Port:  int32(port), //nolint:gosec // a TCP port (0-65535) fits
 		Kinds: c.GetClusterKinds(),
 	}})
 	return nil

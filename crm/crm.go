@@ -246,7 +246,7 @@ func (s *Service) retryAfter(n int) (time.Duration, bool) {
 	if elapsed > s.cfg.RetryFor {
 		return 0, false
 	}
-	return gap/2 + rand.N(gap/2+1), true
+	return gap/2 + rand.N(gap/2+1), true //nolint:gosec // the jitter of a retry delay needs no secrecy
 }
 
 // nominalGap is the k-th retry's gap before jitter.

@@ -509,7 +509,7 @@ func TestADFEmail(t *testing.T) {
 	mt, _, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
 	require.NoError(t, err)
 	require.Equal(t, "text/plain", mt)
-	var body io.Reader = m.Body
+	body := io.Reader(m.Body)
 	if strings.EqualFold(m.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
 		body = quotedprintable.NewReader(m.Body)
 	}

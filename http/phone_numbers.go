@@ -364,20 +364,6 @@ func (s *Server) phoneParam(c *fiber.Ctx, orgID uuid.UUID, fields map[string]str
 	return s.orgPhone(c, orgID, "phone", raw, fields)
 }
 
-// findPhoneNumber returns number phone of orgID; ENOTFOUND when orgID has no such number.
-func (s *Server) findPhoneNumber(ctx context.Context, orgID uuid.UUID, phone string) (*jack.PhoneNumber, error) {
-	numbers, err := s.store.FindPhoneNumbers(ctx, orgID)
-	if err != nil {
-		return nil, err
-	}
-	for _, pn := range numbers {
-		if pn.PhoneNumber == phone {
-			return pn, nil
-		}
-	}
-	return nil, jack.Errorf(jack.ENOTFOUND, "Phone number not found.")
-}
-
 func truncateRunes(s string, n int) string {
 	if r := []rune(s); len(r) > n {
 		return string(r[:n])

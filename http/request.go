@@ -93,13 +93,13 @@ func value[T any](p *T) T {
 
 // textField trims v and adds a problem to fields when it is required and empty or longer than
 // max bytes.
-func textField(fields map[string]string, field, v string, max int, required bool) string {
+func textField(fields map[string]string, field, v string, limit int, required bool) string {
 	v = strings.TrimSpace(v)
 	switch {
 	case v == "" && required:
 		fields[field] = "is required"
-	case len(v) > max:
-		fields[field] = "must be at most " + strconv.Itoa(max) + " characters"
+	case len(v) > limit:
+		fields[field] = "must be at most " + strconv.Itoa(limit) + " characters"
 	}
 	return v
 }

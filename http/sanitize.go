@@ -11,8 +11,6 @@ import (
 // cleanText, cleanForm and cleanJSON are the domain's cleaning of text from outside (see
 // jack.CleanText), applied at this edge.
 var (
-	cleanText = jack.CleanText
-	cleanForm = jack.CleanForm
 	cleanJSON = jack.CleanJSON
 )
 

@@ -170,8 +170,8 @@ func NextLeadCursor(kind string, last *jack.Lead) string {
 }
 
 // CheckMinScore returns EINVALID for a score filter that is not a number.
-func CheckMinScore(min *float64) error {
-	if min != nil && (math.IsNaN(*min) || math.IsInf(*min, 0)) {
+func CheckMinScore(score *float64) error {
+	if score != nil && (math.IsNaN(*score) || math.IsInf(*score, 0)) {
 		return jack.Errorf(jack.EINVALID, "The minimum score must be a number.")
 	}
 	return nil

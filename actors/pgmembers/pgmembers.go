@@ -55,7 +55,7 @@ const (
 	DefaultTimeout   = 5 * time.Second
 )
 
-// RoleNone, as Config.Role, keeps the connecting user (no SET ROLE).
+// RoleNone is the Config.Role that keeps the connecting user (no SET ROLE).
 const RoleNone = "none"
 
 // Config configures a Provider.

@@ -47,7 +47,7 @@ func benchDatabase(ctx context.Context, adminURL string) (string, func(), error)
 	if err != nil {
 		return "", nil, fmt.Errorf("connect to postgres: %w", err)
 	}
-	defer admin.Close(context.WithoutCancel(ctx))
+	defer func() { _ = admin.Close(context.WithoutCancel(ctx)) }()
 	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname ~ '^jack_bench_[0-9]+$'`)
 	if err != nil {
 		return "", nil, err
@@ -81,7 +81,7 @@ func benchDatabase(ctx context.Context, adminURL string) (string, func(), error)
 		if err != nil {
 			return
 		}
-		defer c.Close(ctx)
+		defer func() { _ = c.Close(ctx) }()
 		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	}
 	return u.String(), drop, nil

@@ -397,7 +397,7 @@ func pingRedis(ctx context.Context, redisURL string) error {
 		return err
 	}
 	c := goredis.NewClient(opt)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return c.Ping(ctx).Err()

@@ -163,9 +163,9 @@ func (n *node) metrics(names ...string) map[string]float64 {
 }
 
 // waitIdle waits until the server uses under 5% of a core over 500ms (background writes such as
-// call sessions recorded after the answer have finished), at most max.
-func (n *node) waitIdle(max time.Duration) {
-	deadline := time.Now().Add(max)
+// call sessions recorded after the answer have finished), at most limit.
+func (n *node) waitIdle(limit time.Duration) {
+	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		before := procTicks(n.pid())
 		time.Sleep(500 * time.Millisecond)

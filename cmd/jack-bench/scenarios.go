@@ -47,7 +47,7 @@ var profiled = map[string]bool{
 }
 
 func (m *modeRun) startProfile(scenario, load string) *perfRecorder {
-	if !m.b.opt.profile || !(profiled[scenario] || profiled[scenario+"@"+load]) {
+	if !m.b.opt.profile || (!profiled[scenario] && !profiled[scenario+"@"+load]) {
 		return nil
 	}
 	return startPerf(m.node.pid(), filepath.Join(m.b.workDir, fmt.Sprintf("perf-%s-%s.data", m.mode, scenario)))

@@ -28,7 +28,7 @@ func startFakeTwilio() (*fakeTwilio, error) {
 	}
 	f := &fakeTwilio{url: "http://" + ln.Addr().String()}
 	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
-	go f.srv.Serve(ln)
+	go func() { _ = f.srv.Serve(ln) }() // ErrServerClosed at the end of the run
 	return f, nil
 }
 
@@ -37,7 +37,7 @@ func (f *fakeTwilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNotFound)
-		io.WriteString(w, `{"code":20404,"message":"The requested resource was not found","status":404}`)
+		_, _ = io.WriteString(w, `{"code":20404,"message":"The requested resource was not found","status":404}`)
 		return
 	}
 	f.sent.Add(1)

@@ -41,7 +41,7 @@ func runAudit(ctx context.Context, cfg Config, args []string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() { _ = store.Close() }()
 	report, err := store.Audit(ctx)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)

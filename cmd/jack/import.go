@@ -75,7 +75,7 @@ func runImport(ctx context.Context, cfg Config, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() { _ = store.Close() }()
 	organization, err := store.FindOrganizationByID(ctx, orgID)
 	if jack.ErrorCode(err) == jack.ENOTFOUND {
 		return fmt.Errorf("organization %s does not exist", orgID)

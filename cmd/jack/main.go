@@ -155,8 +155,7 @@ var errRejoin = errors.New("this node is no longer a cluster member: exiting to 
 func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 	m := NewMain(cfg, NewLogger(cfg, stderr))
 	if err := m.Run(ctx); err != nil {
-		m.Close()
-		return err
+		return errors.Join(err, m.Close())
 	}
 	select {
 	case <-ctx.Done():

@@ -34,7 +34,7 @@ import (
 // right shape, so a configuration check can run on them.
 const (
 	PlaceholderPodIP       = "10.0.0.7"
-	PlaceholderDatabaseURL = "postgresql://jack:placeholder@dpg-placeholder/jack"
+	PlaceholderDatabaseURL = "postgresql://jack:placeholder@dpg-placeholder/jack" //nolint:gosec // a placeholder the kit's files are checked with, no credential
 	PlaceholderRedisURL    = "redis://red-placeholder:6379"
 	PlaceholderSecret      = "placeholder-generated-secret-0123456789abcdef=" // 44 chars, like Render's
 )

@@ -30,7 +30,7 @@ var (
 	_ jack.ConversationTx = (*Tx)(nil)
 )
 
-// RoleNone, as Config.Role, keeps the connecting user (no SET ROLE): only for a URL whose user
+// RoleNone is the Config.Role that keeps the connecting user (no SET ROLE): only for a URL whose user
 // is itself the application role.
 const RoleNone = "none"
 

@@ -81,7 +81,7 @@ func openDB(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
 		// Each pool connection would get its own empty database.
 		return nil, fmt.Errorf("sqlite: in-memory databases are not supported; use a file")
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: create data directory: %w", err)
 	}
 	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", path, busyTimeoutMillis)

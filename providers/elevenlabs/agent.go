@@ -237,7 +237,7 @@ func (s *session) connect(ctx context.Context) (*link, error) {
 				l.conversationID = ev.Metadata.ConversationID
 			}
 			s.log.DebugContext(ctx, "elevenlabs: conversation opened", "conversation_id", l.conversationID)
-			go l.read()
+			go l.read() //nolint:gosec // the socket's reader lives as long as the session, not the call that opened it
 			return l, nil
 		case "ping":
 			l.pong(ev)

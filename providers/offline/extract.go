@@ -255,7 +255,7 @@ func budget(text, asked string) (string, int, int) {
 		monthly := per != ""
 		marked := lo.dollar || lo.k || hi.dollar || hi.k || monthly
 		year := !marked && lo.cents >= 190000 && lo.cents < 210000
-		if downRE.MatchString(text[end:]) || year || !(marked || bareOK && lo.cents >= 5000) {
+		if downRE.MatchString(text[end:]) || year || (!marked && (!bareOK || lo.cents < 5000)) {
 			continue
 		}
 		s := money(lo.cents)
