@@ -57,6 +57,12 @@ type Config struct {
 	// ReminderPoll is how often this node claims due follow-up reminders. Defaults to 5s;
 	// negative disables polling (tests call PollReminders).
 	ReminderPoll time.Duration
+	// ReconcilePoll is how often this node sweeps for outbound texts a crash left unresolved
+	// (reconcile.go). Defaults to 1m; negative disables the sweep (tests call SweepUnsent).
+	ReconcilePoll time.Duration
+	// ReconcileAfter is how old an unresolved outbound text is before the sweep takes it up.
+	// Defaults to 2m.
+	ReconcileAfter time.Duration
 	// HistorySize is how many recent messages a grain keeps in memory. Defaults to 50.
 	HistorySize int
 
@@ -86,6 +92,10 @@ func (c Config) WithDefaults() Config {
 	if c.ReminderPoll == 0 {
 		c.ReminderPoll = 5 * time.Second
 	}
+	if c.ReconcilePoll == 0 {
+		c.ReconcilePoll = time.Minute
+	}
+	def(&c.ReconcileAfter, 2*time.Minute)
 	if c.HistorySize <= 0 {
 		c.HistorySize = 50
 	}
@@ -111,6 +121,9 @@ type Engine struct {
 
 	active atomic.Int64 // live grains on this node
 	fenced atomic.Int64 // writes refused because another activation owns the conversation
+
+	reconMu    sync.Mutex
+	reconciled map[string]int64 // texts reconciled, by outcome (reconcile.go)
 
 	// memberLeft is closed, and replaced, each time a member leaves the topology (see attempt).
 	leftMu     sync.Mutex
@@ -144,7 +157,7 @@ func NewEngine(cfg Config, store jack.Store, broker jack.Broker, sms jack.SMSSen
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{cfg: cfg.WithDefaults(), store: store, broker: broker, sms: sms, agent: agent, dialer: dialer, log: log,
-		memberLeft: make(chan struct{})}
+		memberLeft: make(chan struct{}), reconciled: map[string]int64{}}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	return e, nil
 }
@@ -199,6 +212,9 @@ func (e *Engine) Start() error {
 	})
 	if startErr == nil && cfg.ReminderPoll > 0 {
 		go e.pollReminders(cfg.ReminderPoll)
+	}
+	if startErr == nil && cfg.ReconcilePoll > 0 {
+		go e.sweepUnsent(cfg.ReconcilePoll)
 	}
 	return startErr
 }

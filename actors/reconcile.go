@@ -1,0 +1,325 @@
+package actors
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/jack-auto/jack"
+)
+
+// Reconciliation of outbound texts a crash left unresolved (issue 14). A text is committed
+// pending, marked sending (committed, fenced) right before the provider call, and gets the
+// provider's sid and status right after (outbound.go). So after a crash:
+//
+//   - pending: no attempt was ever made, the text provably never left: it is sent now;
+//   - sending with a sid (a status callback's "sending"): its status is fetched from Twilio;
+//   - sending without a sid: the provider may or may not have it. Twilio's list of the
+//     conversation's texts is searched for it (From, To, body, created since the text):
+//     found, its sid and status are recorded; not found, it is marked unknown, which staff see.
+//     It is never sent again.
+//
+// The conversation's new owner resolves what it loads when it claims the conversation; the
+// sweep (every Config.ReconcilePoll on every node) asks the owning grain to resolve any older
+// than Config.ReconcileAfter, so nothing stays pending. A lookup waits until sendTimeout (plus
+// a margin) has passed since this activation's claim: an attempt of a previous owner committed
+// before the claim, so by then its provider call has been made or abandoned.
+
+// Outcomes of reconciling one text (the outcome label of jack_reconciled_sends_total).
+const (
+	ReconcileSent    = "sent"    // pending: never attempted, sent now
+	ReconcileFound   = "found"   // attempted without a sid: found at the provider, sid recorded
+	ReconcileFetched = "fetched" // attempted with a sid: status fetched from the provider
+	ReconcileUnknown = "unknown" // attempted without a sid, not found: marked unknown, not resent
+	ReconcileFailed  = "failed"  // pending, but it may not be sent any more (opted out, no number)
+	ReconcileError   = "error"   // the provider could not be asked; the sweep tries again
+)
+
+// ReconcileOutcomes lists every outcome, for metrics.
+var ReconcileOutcomes = []string{ReconcileSent, ReconcileFound, ReconcileFetched, ReconcileUnknown, ReconcileFailed, ReconcileError}
+
+// lookupMargin is added to sendTimeout before a lookup of another attempt's text.
+const lookupMargin = 5 * time.Second
+
+// reconcileLater retries reconciling texts once a previous owner's call cannot be under way.
+type reconcileLater struct{ ids []uuid.UUID }
+
+// lookedUp is a provider lookup's answer, back on the mailbox.
+type lookedUp struct {
+	msg  jack.Message
+	recs []jack.SMSRecord // FindSMS's matches, or FetchSMS's record alone
+	err  error
+}
+
+// unresolved reports whether m is an outbound text a crash may have left unresolved.
+func unresolved(m *jack.Message) bool {
+	return m.SentBy == jack.SentByAgent && m.Type == jack.ChannelSMS &&
+		(m.Status == jack.StatusPending || m.Status == jack.StatusSending)
+}
+
+// reconcile resolves those of msgs that are unresolved and not already being handled by this
+// activation.
+func (g *grain) reconcile(msgs []*jack.Message) {
+	var later []uuid.UUID
+	for _, m := range msgs {
+		if !unresolved(m) || g.unsent[m.ID] {
+			continue
+		}
+		switch {
+		case m.Status == jack.StatusPending:
+			g.resend(m)
+		case time.Since(g.claimedAt) < sendTimeout+lookupMargin:
+			later = append(later, m.ID)
+		default:
+			g.lookUp(m)
+		}
+	}
+	if len(later) > 0 {
+		g.timer.SendOnce(sendTimeout+lookupMargin-time.Since(g.claimedAt), g.self, &reconcileLater{ids: later})
+	}
+}
+
+// onReconcileLater reads the texts again (they may have been resolved meanwhile) and reconciles.
+func (g *grain) onReconcileLater(r *reconcileLater) {
+	g.reconcileIDs(r.ids)
+}
+
+// reconcileIDs reads the texts with ids afresh and reconciles them.
+func (g *grain) reconcileIDs(ids []uuid.UUID) {
+	msgs := make([]*jack.Message, 0, len(ids))
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	for _, id := range ids {
+		m, err := g.e.store.FindMessage(ctx, g.orgID, id)
+		if err != nil {
+			if jack.ErrorCode(err) != jack.ENOTFOUND {
+				g.log.Warn("reconcile: read text failed; the sweep tries again", "message_id", id, "err", err)
+			}
+			continue
+		}
+		if m.PhoneNumberNormalized == g.phone {
+			msgs = append(msgs, m)
+		}
+	}
+	g.reconcile(msgs)
+}
+
+// reconcileRequest is the sweep's request (Reconcile).
+func (g *grain) reconcileRequest(r *Reconcile) *Reply {
+	ids := make([]uuid.UUID, 0, len(r.MessageIds))
+	for _, s := range r.MessageIds {
+		id, err := uuid.Parse(s)
+		if err != nil {
+			return errorReply(jack.Errorf(jack.EINVALID, "Invalid message id."))
+		}
+		ids = append(ids, id)
+	}
+	g.reconcileIDs(ids)
+	return &Reply{Body: &Reply_Ack{Ack: &Ack{}}}
+}
+
+// resend sends a text that was never attempted, through the ordinary send path.
+func (g *grain) resend(m *jack.Message) {
+	fail := func(reason, message string) {
+		g.e.countReconciled(ReconcileFailed)
+		failed := *m
+		failed.Status, failed.ErrorCode, failed.ErrorMessage = jack.StatusFailed, reason, message
+		g.recordOutcome(&failed, jack.EventSMSSent)
+	}
+	if g.lead.OptedOut() {
+		fail("opted_out", "The customer opted out before the text was sent.")
+		return
+	}
+	ctx, cancel := g.storeCtx()
+	number, err := g.e.store.ActivePhoneNumber(ctx, g.orgID)
+	cancel()
+	if jack.ErrorCode(err) == jack.ENOTFOUND {
+		fail("no_phone_number", "The organization has no active phone number to send from.")
+		return
+	} else if err != nil {
+		g.log.Warn("reconcile: no sender number; the sweep tries again", "message_id", m.ID, "err", err)
+		return
+	}
+	g.e.countReconciled(ReconcileSent)
+	g.log.Info("reconcile: sending a text that was never attempted", "message_id", m.ID)
+	urls := make([]string, 0, len(m.Media))
+	for _, md := range m.Media {
+		urls = append(urls, md.URL)
+	}
+	g.enqueueSend(&dispatch{msg: *m, req: jack.SMSRequest{
+		From: number.PhoneNumber, To: g.phone, Body: m.Content, MediaURLs: urls,
+		StatusCallback: strings.TrimRight(g.e.cfg.ServerURL, "/") + "/api/webhooks/twilio/sms/status",
+	}})
+}
+
+// lookUp asks the provider about an attempted text, off the mailbox.
+func (g *grain) lookUp(m *jack.Message) {
+	lookup, ok := g.e.sms.(jack.SMSLookup)
+	if !ok { // a sender that cannot look up: nobody can tell
+		g.markUnknown(m)
+		return
+	}
+	var from string
+	if m.TwilioMessageSid == "" {
+		ctx, cancel := g.storeCtx()
+		number, err := g.e.store.ActivePhoneNumber(ctx, g.orgID)
+		cancel()
+		if err != nil {
+			g.log.Warn("reconcile: no sender number to look the text up by; the sweep tries again", "message_id", m.ID, "err", err)
+			g.e.countReconciled(ReconcileError)
+			return
+		}
+		from = number.PhoneNumber
+	}
+	g.unsent[m.ID] = true
+	msg, self, root := *m, g.self, g.e.system.Root
+	ctx, cancel := context.WithTimeout(g.e.ctx, sendTimeout)
+	go func() {
+		defer cancel()
+		r := &lookedUp{msg: msg}
+		if msg.TwilioMessageSid != "" {
+			var rec *jack.SMSRecord
+			if rec, r.err = lookup.FetchSMS(ctx, msg.TwilioMessageSid); rec != nil {
+				r.recs = []jack.SMSRecord{*rec}
+			}
+		} else {
+			r.recs, r.err = lookup.FindSMS(ctx, jack.SMSQuery{From: from, To: msg.PhoneNumberNormalized, Body: msg.Content, Since: msg.Timestamp})
+		}
+		root.Send(self, r)
+	}()
+}
+
+// onLookedUp records what the provider said about an attempted text.
+func (g *grain) onLookedUp(r *lookedUp) {
+	delete(g.unsent, r.msg.ID)
+	m := r.msg
+	switch {
+	case r.err != nil && !(m.TwilioMessageSid != "" && jack.ErrorCode(r.err) == jack.ENOTFOUND):
+		g.e.countReconciled(ReconcileError)
+		g.log.Warn("reconcile: provider lookup failed; the sweep tries again", "message_id", m.ID, "err", r.err)
+	case len(r.recs) == 0:
+		g.markUnknown(&m)
+	default:
+		// Newest first: the oldest match is the attempt's own text. More than one means the
+		// customer already got it twice (nothing to undo; say so).
+		rec := r.recs[len(r.recs)-1]
+		if len(r.recs) > 1 {
+			g.log.Error("reconcile: the provider holds this text more than once", "message_id", m.ID, "count", len(r.recs))
+		}
+		outcome := ReconcileFound
+		if m.TwilioMessageSid != "" {
+			outcome = ReconcileFetched
+		}
+		g.e.countReconciled(outcome)
+		m.TwilioMessageSid = rec.Sid
+		if st := rec.Status; jack.KnownStatus(st) && st != jack.StatusSending {
+			m.Status = st
+		} else if m.Status == jack.StatusSending && st == "" {
+			m.Status = jack.StatusQueued
+		}
+		m.ErrorCode, m.ErrorMessage = rec.ErrorCode, rec.ErrorMessage
+		g.log.Info("reconcile: recorded the provider's record of an attempted text", "message_id", m.ID, "outcome", outcome, "status", m.Status)
+		g.recordOutcome(&m, jack.EventSMSSent)
+	}
+}
+
+// markUnknown marks an attempted text the provider does not show as unknown: it may have gone
+// out or not, and it is not sent again.
+func (g *grain) markUnknown(m *jack.Message) {
+	g.e.countReconciled(ReconcileUnknown)
+	g.log.Warn("reconcile: an attempted text is not at the provider; marked unknown, not resent", "message_id", m.ID)
+	u := *m
+	u.Status = jack.StatusUnknown
+	g.recordOutcome(&u, jack.EventSMSStatus)
+}
+
+// recordOutcome commits m's delivery fields and publishes the change. Not fenced, like
+// recordSend: it records what the provider holds, whoever owns the conversation now.
+func (g *grain) recordOutcome(m *jack.Message, eventType string) {
+	var ev *jack.Event
+	err := g.inUnfencedTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		if err := tx.UpdateMessageDelivery(ctx, m); err != nil {
+			return err
+		}
+		ev = messageEvent(eventType, m, tx.Now())
+		return tx.InsertEvents(ctx, ev)
+	})
+	if err != nil {
+		g.log.Error("reconcile: record outcome failed; the sweep tries again", "message_id", m.ID, "err", err)
+		return
+	}
+	g.replaceMessage(m)
+	g.publish([]*jack.Event{ev})
+}
+
+// --- the sweep ---------------------------------------------------------------------------------
+
+// SweepUnsent finds outbound texts older than Config.ReconcileAfter still pending or sending
+// and asks each conversation's grain to resolve them. It returns how many it found. The engine
+// calls it every Config.ReconcilePoll; tests call it directly.
+func (e *Engine) SweepUnsent(ctx context.Context) (int, error) {
+	msgs, err := e.store.UnsentMessages(ctx, e.cfg.Now().UTC().Add(-e.cfg.ReconcileAfter), 0)
+	if err != nil {
+		return 0, err
+	}
+	type conv struct {
+		org   uuid.UUID
+		phone string
+	}
+	byConv := map[conv][]string{}
+	for _, m := range msgs {
+		c := conv{m.OrganizationID, m.PhoneNumberNormalized}
+		byConv[c] = append(byConv[c], m.ID.String())
+	}
+	var wg sync.WaitGroup
+	for c, ids := range byConv {
+		wg.Go(func() {
+			req := &Request{Body: &Request_Reconcile{Reconcile: &Reconcile{MessageIds: ids}}}
+			reply, err := e.request(ctx, c.org, c.phone, req)
+			if err == nil {
+				err = replyError(reply)
+			}
+			if err != nil {
+				e.log.Warn("reconcile sweep: conversation not reached; next sweep", "org_id", c.org, "phone", jack.MaskPhone(c.phone), "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	return len(msgs), nil
+}
+
+// sweepUnsent runs SweepUnsent every interval until the engine closes.
+func (e *Engine) sweepUnsent(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-t.C:
+			if _, err := e.SweepUnsent(e.ctx); err != nil && e.ctx.Err() == nil {
+				e.log.Warn("reconcile sweep", "err", err)
+			}
+		}
+	}
+}
+
+func (e *Engine) countReconciled(outcome string) {
+	e.reconMu.Lock()
+	e.reconciled[outcome]++
+	e.reconMu.Unlock()
+}
+
+// ReconciledSends counts this node's reconciled texts by outcome (every outcome present).
+func (e *Engine) ReconciledSends() map[string]int64 {
+	e.reconMu.Lock()
+	defer e.reconMu.Unlock()
+	out := make(map[string]int64, len(ReconcileOutcomes))
+	for _, o := range ReconcileOutcomes {
+		out[o] = e.reconciled[o]
+	}
+	return out
+}
