@@ -57,6 +57,9 @@ type Config struct {
 	// ReminderPoll is how often this node claims due follow-up reminders. Defaults to 5s;
 	// negative disables polling (tests call PollReminders).
 	ReminderPoll time.Duration
+	// SendTimeout bounds one provider call of an outbound text, counted from the commit of its
+	// attempt mark. Defaults to 30s (twilio-go's own client waits 10s).
+	SendTimeout time.Duration
 	// ReconcilePoll is how often this node sweeps for outbound texts a crash left unresolved
 	// (reconcile.go). Defaults to 1m; negative disables the sweep (tests call SweepUnsent).
 	ReconcilePoll time.Duration
@@ -96,6 +99,7 @@ func (c Config) WithDefaults() Config {
 		c.ReconcilePoll = time.Minute
 	}
 	def(&c.ReconcileAfter, 2*time.Minute)
+	def(&c.SendTimeout, 30*time.Second)
 	if c.HistorySize <= 0 {
 		c.HistorySize = 50
 	}

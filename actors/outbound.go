@@ -173,11 +173,6 @@ type smsSent struct {
 	err error
 }
 
-// sendTimeout bounds one provider call (twilio-go's own client waits 10 s), counted from the
-// commit of its attempt mark: no call of an attempt starts later than that (reconcile.go relies
-// on it).
-const sendTimeout = 30 * time.Second
-
 func (g *grain) enqueueSend(d *dispatch) {
 	d.epoch = g.owner.Epoch
 	g.outbox = append(g.outbox, d)
@@ -210,7 +205,8 @@ func (g *grain) nextSend() {
 		}
 		g.sending = true
 		sms, self, root := g.e.sms, g.self, g.e.system.Root
-		ctx, cancel := context.WithDeadline(g.e.ctx, time.Now().Add(sendTimeout))
+		// No call of an attempt starts after this deadline (reconcile.go relies on it).
+		ctx, cancel := context.WithDeadline(g.e.ctx, time.Now().Add(g.e.cfg.SendTimeout))
 		go func() {
 			defer cancel()
 			res, err := sms.SendSMS(ctx, d.req)

@@ -24,9 +24,11 @@ import (
 //
 // The conversation's new owner resolves what it loads when it claims the conversation; the
 // sweep (every Config.ReconcilePoll on every node) asks the owning grain to resolve any older
-// than Config.ReconcileAfter, so nothing stays pending. A lookup waits until sendTimeout (plus
-// a margin) has passed since this activation's claim: an attempt of a previous owner committed
-// before the claim, so by then its provider call has been made or abandoned.
+// than Config.ReconcileAfter, so nothing stays pending. A lookup waits until Config.SendTimeout
+// (plus a sixth for the provider to take in a call that left just before it) has passed since
+// this activation's claim: an attempt of a previous owner committed before the claim, and its
+// call starts before the attempt's deadline or never, so by then the provider has it or never
+// will.
 
 // Outcomes of reconciling one text (the outcome label of jack_reconciled_sends_total).
 const (
@@ -40,9 +42,6 @@ const (
 
 // ReconcileOutcomes lists every outcome, for metrics.
 var ReconcileOutcomes = []string{ReconcileSent, ReconcileFound, ReconcileFetched, ReconcileUnknown, ReconcileFailed, ReconcileError}
-
-// lookupMargin is added to sendTimeout before a lookup of another attempt's text.
-const lookupMargin = 5 * time.Second
 
 // reconcileLater retries reconciling texts once a previous owner's call cannot be under way.
 type reconcileLater struct{ ids []uuid.UUID }
@@ -71,16 +70,20 @@ func (g *grain) reconcile(msgs []*jack.Message) {
 		switch {
 		case m.Status == jack.StatusPending:
 			g.resend(m)
-		case time.Since(g.claimedAt) < sendTimeout+lookupMargin:
+		case time.Since(g.claimedAt) < g.lookupDelay():
 			later = append(later, m.ID)
 		default:
 			g.lookUp(m)
 		}
 	}
 	if len(later) > 0 {
-		g.timer.SendOnce(sendTimeout+lookupMargin-time.Since(g.claimedAt), g.self, &reconcileLater{ids: later})
+		g.timer.SendOnce(g.lookupDelay()-time.Since(g.claimedAt), g.self, &reconcileLater{ids: later})
 	}
 }
+
+// lookupDelay is how long after its claim an activation waits before it looks up a text another
+// activation attempted.
+func (g *grain) lookupDelay() time.Duration { return g.e.cfg.SendTimeout + g.e.cfg.SendTimeout/6 }
 
 // onReconcileLater reads the texts again (they may have been resolved meanwhile) and reconciles.
 func (g *grain) onReconcileLater(r *reconcileLater) {
@@ -176,7 +179,7 @@ func (g *grain) lookUp(m *jack.Message) {
 	}
 	g.unsent[m.ID] = true
 	msg, self, root := *m, g.self, g.e.system.Root
-	ctx, cancel := context.WithTimeout(g.e.ctx, sendTimeout)
+	ctx, cancel := context.WithTimeout(g.e.ctx, g.e.cfg.SendTimeout)
 	go func() {
 		defer cancel()
 		r := &lookedUp{msg: msg}
