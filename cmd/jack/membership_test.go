@@ -1,12 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -260,40 +257,4 @@ func TestCluster_PausedNodeRejoins(t *testing.T) {
 		time.Since(start).Round(time.Millisecond))
 	t.Log(summary)
 	fmt.Println(summary)
-}
-
-// getMetrics returns nd's /metrics page.
-func getMetrics(t *testing.T, nd *clusterNode) string {
-	t.Helper()
-	resp, err := http.Get(nd.url + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return string(b)
-}
-
-var fenceReasonRE = regexp.MustCompile(`msg="declared dead / lease lost: exiting to rejoin as a new member" reason="([^"]*)"`)
-
-// readyMembers returns the member count and member id nd's /ready names; 0 and "" when it is
-// not ready.
-func readyMembers(t *testing.T, nd *clusterNode) (int, string) {
-	t.Helper()
-	hc := &http.Client{Timeout: time.Second}
-	resp, err := hc.Get(nd.url + "/ready")
-	if err != nil {
-		return 0, ""
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, ""
-	}
-	var body struct {
-		MemberID       string `json:"memberId"`
-		ClusterMembers int    `json:"clusterMembers"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return 0, ""
-	}
-	return body.ClusterMembers, body.MemberID
 }
