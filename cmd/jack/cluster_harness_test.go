@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/providers/fake"
 	"github.com/jack-auto/jack/providers/twilio"
 )
 
@@ -56,6 +58,15 @@ type clusterNode struct {
 
 	dead   atomic.Bool  // killed: the load sends it nothing more
 	posted atomic.Int64 // webhooks posted to it
+	proxy  *tcpProxy    // in front of its cluster port (startClusterWith's proxies), or nil
+}
+
+// clusterOptions vary startClusterWith.
+type clusterOptions struct {
+	// proxies puts a tcpProxy in front of every node's cluster (remote) port and has the node
+	// advertise the proxy, so the test can cut a node off from its peers (not from Postgres,
+	// Redis or its HTTP clients).
+	proxies bool
 }
 
 // startCluster builds jack and starts n nodes with env plus each node's own addresses, all
@@ -64,16 +75,22 @@ type clusterNode struct {
 // tails are printed.
 func startCluster(t *testing.T, n int, env map[string]string) *testCluster {
 	t.Helper()
+	return startClusterWith(t, n, env, clusterOptions{})
+}
+
+// startClusterWith is startCluster with options.
+func startClusterWith(t *testing.T, n int, env map[string]string, opts clusterOptions) *testCluster {
+	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "jack")
 	build := exec.Command(goTool(), "build", "-o", bin, ".")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 
-	ports := freePorts(t, 3*n)
+	ports := freePorts(t, 4*n)
 	var seeds []string
 	for i := range n {
-		seeds = append(seeds, net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[3*i+2])))
+		seeds = append(seeds, net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[4*i+2])))
 	}
 	cl := &testCluster{bin: bin, dir: dir}
 	t.Cleanup(func() {
@@ -85,13 +102,19 @@ func startCluster(t *testing.T, n int, env map[string]string) *testCluster {
 		}
 	})
 	for i := range n {
-		httpPort, clusterPort, healthPort := ports[3*i], ports[3*i+1], ports[3*i+2]
+		httpPort, clusterPort, healthPort := ports[4*i], ports[4*i+1], ports[4*i+2]
 		nd := &clusterNode{
 			name:   fmt.Sprintf("node%d", i+1),
 			url:    fmt.Sprintf("http://127.0.0.1:%d", httpPort),
 			member: net.JoinHostPort("127.0.0.1", strconv.Itoa(clusterPort)),
 		}
-		nd.vars = mergeEnv(env, map[string]string{
+		own := map[string]string{}
+		if opts.proxies {
+			nd.proxy = startProxy(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[4*i+3])), nd.member)
+			nd.member = nd.proxy.addr
+			own["CLUSTER_ADVERTISED_ADDRESS"] = nd.proxy.addr
+		}
+		nd.vars = mergeEnv(env, own, map[string]string{
 			"JACK_ADDR":                fmt.Sprintf("127.0.0.1:%d", httpPort),
 			"SERVER_URL":               nd.url,
 			"JACK_DATA_DIR":            filepath.Join(dir, nd.name),
@@ -236,6 +259,7 @@ type customer struct {
 	phone string
 	texts int
 	pace  time.Duration
+	burst int // loop: up to this many texts back to back
 	next  int // round-robin over the live nodes
 
 	mu   sync.Mutex
@@ -244,8 +268,9 @@ type customer struct {
 
 type ack struct {
 	sid   string
-	owner string // X-Jack-Conversation-Node
-	at    time.Time
+	owner string    // X-Jack-Conversation-Node
+	sent  time.Time // the first attempt
+	at    time.Time // the 2xx answer
 }
 
 func (l *textLoad) total() int {
@@ -268,6 +293,7 @@ func (l *textLoad) run(c *customer) {
 // acknowledgement, nil when every attempt failed.
 func (l *textLoad) text(c *customer, body string) *ack {
 	params := twilio.InboundSMSParams(l.accountSID, c.phone, l.orgPhone, body, "")
+	sent := time.Now()
 	for attempt := range 6 {
 		if attempt > 0 {
 			l.retries.Add(1)
@@ -285,7 +311,7 @@ func (l *textLoad) text(c *customer, body string) *ack {
 		if resp.StatusCode/100 != 2 {
 			continue
 		}
-		a := ack{sid: params.Get("MessageSid"), owner: resp.Header.Get("X-Jack-Conversation-Node"), at: time.Now()}
+		a := ack{sid: params.Get("MessageSid"), owner: resp.Header.Get("X-Jack-Conversation-Node"), sent: sent, at: time.Now()}
 		c.mu.Lock()
 		c.acks = append(c.acks, a)
 		c.mu.Unlock()
@@ -453,4 +479,199 @@ func readyMembers(t *testing.T, nd *clusterNode) (int, string) {
 		return 0, ""
 	}
 	return body.ClusterMembers, body.MemberID
+}
+
+// loop texts for c until stop: bursts of 1 to c.burst texts (at least 1) sent back to back,
+// each to the next node in turn, so a burst reaches one conversation through different nodes
+// within the AI's debounce window; c.pace between bursts.
+func (l *textLoad) loop(c *customer, stop *atomic.Bool) {
+	for i := 0; !stop.Load(); i++ {
+		for k := range 1 + i%max(c.burst, 1) {
+			l.text(c, fmt.Sprintf("text %d.%d from %s: is the Civic still available?", i, k, c.phone))
+		}
+		time.Sleep(c.pace)
+	}
+}
+
+// acksBetween returns the latency (first attempt to 2xx) of c's texts first sent in [from, to).
+func (c *customer) acksBetween(from, to time.Time) []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []time.Duration
+	for _, a := range c.acks {
+		if !a.sent.Before(from) && a.sent.Before(to) {
+			out = append(out, a.at.Sub(a.sent))
+		}
+	}
+	return out
+}
+
+// percentile returns the p-th percentile (0–100) of ds, 0 for none.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p/100))]
+}
+
+// conversationTotals are what checkConversations counted.
+type conversationTotals struct {
+	stored, replies, twice int
+}
+
+// checkConversations waits until the AI has answered every customer, then checks the cluster
+// tests' invariants on what the Store and Twilio hold:
+//   - every acknowledged text is stored exactly once, in the order acknowledged (none lost);
+//   - nothing is left unanswered: every stored customer text has an AI reply after it in its
+//     conversation's timeline (one reply answers the whole burst before it), i.e. each
+//     conversation ends with an AI reply;
+//   - no text is answered twice: no two AI replies follow each other without a customer text
+//     between them;
+//   - every AI reply went to Twilio exactly once (Twilio's messages are the stored replies, by
+//     sid, once each) and none is left pending, sending or unknown.
+func checkConversations(t *testing.T, store jack.Store, orgID uuid.UUID, load *textLoad, tw *fake.Twilio, within time.Duration) conversationTotals {
+	t.Helper()
+	var tot conversationTotals
+	var sids map[string]int
+	waitForCond(t, within, "the AI to answer every customer's last text, and every reply's send recorded", func() bool {
+		tot, sids = conversationTotals{}, map[string]int{}
+		done := true
+		for _, c := range load.customers {
+			lead, err := store.FindLeadByPhone(t.Context(), orgID, c.phone)
+			require.NoError(t, err)
+			msgs := findAllMessages(t, store, orgID, lead.ID)
+			var inbound []string
+			for i, m := range msgs {
+				switch m.SentBy {
+				case jack.SentByCustomer:
+					inbound = append(inbound, m.TwilioMessageSid)
+				case jack.SentByAgent:
+					tot.replies++
+					sids[m.TwilioMessageSid]++
+					if i > 0 && msgs[i-1].SentBy == jack.SentByAgent {
+						tot.twice++
+					}
+					if m.TwilioMessageSid == "" || m.Status == jack.StatusPending || m.Status == jack.StatusSending || m.Status == jack.StatusUnknown {
+						done = false // its send not recorded yet
+					}
+				}
+			}
+			require.Equal(t, c.ackedSids(), inbound, "%s: every acknowledged text stored once, in the order acknowledged", c.phone)
+			tot.stored += len(inbound)
+			if len(msgs) == 0 || msgs[len(msgs)-1].SentBy != jack.SentByAgent {
+				done = false
+			}
+		}
+		return done
+	})
+	require.Zero(t, tot.twice, "AI replies with no customer text between them (a text answered twice)")
+	sent := tw.Messages()
+	require.Len(t, sent, tot.replies, "texts sent through Twilio = AI replies stored")
+	for _, m := range sent {
+		require.Equal(t, 1, sids[m.Sid], "Twilio message %s is one stored reply, sent once", m.Sid)
+		sids[m.Sid]++
+	}
+	return tot
+}
+
+// tcpProxy forwards a node's cluster port, until cut: then it refuses connections and drops
+// the open ones, as a partition would look to the node's peers, until healed.
+type tcpProxy struct {
+	addr, target string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]bool
+	cut   bool
+}
+
+func startProxy(t *testing.T, addr, target string) *tcpProxy {
+	t.Helper()
+	p := &tcpProxy{addr: addr, target: target, conns: map[net.Conn]bool{}}
+	require.NoError(t, p.listen())
+	t.Cleanup(func() { p.Cut() })
+	return p
+}
+
+func (p *tcpProxy) listen() error {
+	var ln net.Listener
+	var err error
+	for range 50 { // the port was ours a moment ago; a closing socket may hold it briefly
+		if ln, err = net.Listen("tcp", p.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	p.ln = ln
+	go p.serve(ln)
+	return nil
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go p.forward(c)
+	}
+}
+
+func (p *tcpProxy) forward(c net.Conn) {
+	up, err := net.DialTimeout("tcp", p.target, time.Second)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.cut {
+		p.mu.Unlock()
+		c.Close()
+		up.Close()
+		return
+	}
+	p.conns[c], p.conns[up] = true, true
+	p.mu.Unlock()
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		done <- struct{}{}
+	}
+	go pipe(up, c)
+	go pipe(c, up)
+	<-done
+	c.Close()
+	up.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+// Cut refuses new connections (the listener closes) and drops the open ones.
+func (p *tcpProxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// Heal listens again on the same address.
+func (p *tcpProxy) Heal(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
+	require.NoError(t, p.listen())
 }

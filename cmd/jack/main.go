@@ -295,6 +295,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ConversationIdle:  cfg.ConversationIdle,
 		TakeoverPause:     cfg.TakeoverPause,
 		AIDebounce:        cfg.AIDebounce,
+		SendTimeout:       cfg.SendTimeout,
 		AISessionIdle:     cfg.AISessionIdle,
 		ReminderPoll:      cfg.ReminderPoll,
 	}, m.Store, m.Broker, sms, agent, dialer, m.Log.With("component", "engine"))
