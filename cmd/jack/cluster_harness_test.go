@@ -37,6 +37,36 @@ import (
 	"github.com/jack-auto/jack/providers/twilio"
 )
 
+// jackBuild is the jack binary the cluster tests share: built once per test process (the
+// tests run in parallel, and a build takes a while on a busy machine), removed by TestMain.
+var jackBuild struct {
+	once sync.Once
+	dir  string
+	out  []byte
+	err  error
+}
+
+func buildJack(t *testing.T) string {
+	t.Helper()
+	jackBuild.once.Do(func() {
+		if jackBuild.dir, jackBuild.err = os.MkdirTemp("", "jack-cluster-test-"); jackBuild.err != nil {
+			return
+		}
+		build := exec.Command(goTool(), "build", "-o", filepath.Join(jackBuild.dir, "jack"), ".")
+		jackBuild.out, jackBuild.err = build.CombinedOutput()
+	})
+	require.NoError(t, jackBuild.err, "go build: %s", jackBuild.out)
+	return filepath.Join(jackBuild.dir, "jack")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if jackBuild.dir != "" {
+		os.RemoveAll(jackBuild.dir)
+	}
+	os.Exit(code)
+}
+
 // testCluster is a set of `jack serve` processes started by a test.
 type testCluster struct {
 	nodes []*clusterNode
@@ -82,10 +112,7 @@ func startCluster(t *testing.T, n int, env map[string]string) *testCluster {
 func startClusterWith(t *testing.T, n int, env map[string]string, opts clusterOptions) *testCluster {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "jack")
-	build := exec.Command(goTool(), "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
+	bin := buildJack(t)
 
 	ports := freePorts(t, 4*n)
 	var seeds []string
