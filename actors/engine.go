@@ -215,10 +215,10 @@ func (e *Engine) Start() error {
 		}
 	})
 	if startErr == nil && cfg.ReminderPoll > 0 {
-		go e.pollReminders(cfg.ReminderPoll)
+		go e.every(cfg.ReminderPoll, "poll follow-up reminders", e.PollReminders)
 	}
 	if startErr == nil && cfg.ReconcilePoll > 0 {
-		go e.sweepUnsent(cfg.ReconcilePoll)
+		go e.every(cfg.ReconcilePoll, "reconcile sweep", e.SweepUnsent)
 	}
 	return startErr
 }

@@ -294,22 +294,6 @@ func (e *Engine) SweepUnsent(ctx context.Context) (int, error) {
 	return len(msgs), nil
 }
 
-// sweepUnsent runs SweepUnsent every interval until the engine closes.
-func (e *Engine) sweepUnsent(interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.ctx.Done():
-			return
-		case <-t.C:
-			if _, err := e.SweepUnsent(e.ctx); err != nil && e.ctx.Err() == nil {
-				e.log.Warn("reconcile sweep", "err", err)
-			}
-		}
-	}
-}
-
 func (e *Engine) countReconciled(outcome string) {
 	e.reconMu.Lock()
 	e.reconciled[outcome]++
