@@ -53,6 +53,8 @@ type grain struct {
 	// unsent holds the outbound texts this activation is sending or resolving (outbox, the one
 	// with the provider, lookups under way), so reconciliation never takes them up twice.
 	unsent map[uuid.UUID]bool
+	// lookups counts the provider lookups under way (reconcile.go); no text is sent meanwhile.
+	lookups int
 	// claimedAt is when this activation claimed the conversation (reconcile.go).
 	claimedAt time.Time
 

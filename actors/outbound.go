@@ -190,6 +190,9 @@ func (g *grain) enqueueSend(d *dispatch) {
 // whose mark does not commit is not sent: fenced, the conversation's new owner sends it (it
 // is pending in what that owner loaded); on a database error the sweep finds it pending.
 func (g *grain) nextSend() {
+	if g.lookups > 0 {
+		return // a provider lookup is under way (reconcile.go); it sends the rest when done
+	}
 	for len(g.outbox) > 0 {
 		d := g.outbox[0]
 		g.outbox = g.outbox[1:]

@@ -62,7 +62,7 @@ func unresolved(m *jack.Message) bool {
 // reconcile resolves those of msgs that are unresolved and not already being handled by this
 // activation.
 func (g *grain) reconcile(msgs []*jack.Message) {
-	var later []uuid.UUID
+	var later, soon []uuid.UUID
 	for _, m := range msgs {
 		if !unresolved(m) || g.unsent[m.ID] {
 			continue
@@ -72,12 +72,19 @@ func (g *grain) reconcile(msgs []*jack.Message) {
 			g.resend(m)
 		case time.Since(g.claimedAt) < g.lookupDelay():
 			later = append(later, m.ID)
+		case g.sending:
+			// A text of this grain is with the provider and not recorded yet: it could pass
+			// for this one. Look up once it is.
+			soon = append(soon, m.ID)
 		default:
 			g.lookUp(m)
 		}
 	}
 	if len(later) > 0 {
 		g.timer.SendOnce(g.lookupDelay()-time.Since(g.claimedAt), g.self, &reconcileLater{ids: later})
+	}
+	if len(soon) > 0 {
+		g.timer.SendOnce(g.e.cfg.SendTimeout/6, g.self, &reconcileLater{ids: soon})
 	}
 }
 
@@ -162,7 +169,7 @@ func (g *grain) resend(m *jack.Message) {
 func (g *grain) lookUp(m *jack.Message) {
 	lookup, ok := g.e.sms.(jack.SMSLookup)
 	if !ok { // a sender that cannot look up: nobody can tell
-		g.markUnknown(m)
+		g.adopt(m, nil)
 		return
 	}
 	var from string
@@ -178,6 +185,7 @@ func (g *grain) lookUp(m *jack.Message) {
 		from = number.PhoneNumber
 	}
 	g.unsent[m.ID] = true
+	g.lookups++ // sends wait (nextSend): a text in flight would look like this one
 	msg, self, root := *m, g.self, g.e.system.Root
 	ctx, cancel := context.WithTimeout(g.e.ctx, g.e.cfg.SendTimeout)
 	go func() {
@@ -195,48 +203,87 @@ func (g *grain) lookUp(m *jack.Message) {
 	}()
 }
 
-// onLookedUp records what the provider said about an attempted text.
+// onLookedUp records what the provider said about an attempted text, then lets the sends that
+// waited for the lookup go on.
 func (g *grain) onLookedUp(r *lookedUp) {
 	delete(g.unsent, r.msg.ID)
+	g.lookups--
+	defer func() {
+		if g.lookups == 0 && !g.sending && len(g.outbox) > 0 {
+			g.nextSend()
+		}
+	}()
 	m := r.msg
-	switch {
-	case r.err != nil && !(m.TwilioMessageSid != "" && jack.ErrorCode(r.err) == jack.ENOTFOUND):
+	if r.err != nil && !(m.TwilioMessageSid != "" && jack.ErrorCode(r.err) == jack.ENOTFOUND) {
 		g.e.countReconciled(ReconcileError)
 		g.log.Warn("reconcile: provider lookup failed; the sweep tries again", "message_id", m.ID, "err", r.err)
-	case len(r.recs) == 0:
-		g.markUnknown(&m)
-	default:
-		// Newest first: the oldest match is the attempt's own text. More than one means the
-		// customer already got it twice (nothing to undo; say so).
-		rec := r.recs[len(r.recs)-1]
-		if len(r.recs) > 1 {
-			g.log.Error("reconcile: the provider holds this text more than once", "message_id", m.ID, "count", len(r.recs))
-		}
-		outcome := ReconcileFound
-		if m.TwilioMessageSid != "" {
-			outcome = ReconcileFetched
-		}
-		g.e.countReconciled(outcome)
-		m.TwilioMessageSid = rec.Sid
-		if st := rec.Status; jack.KnownStatus(st) && st != jack.StatusSending {
-			m.Status = st
-		} else if m.Status == jack.StatusSending && st == "" {
-			m.Status = jack.StatusQueued
-		}
-		m.ErrorCode, m.ErrorMessage = rec.ErrorCode, rec.ErrorMessage
-		g.log.Info("reconcile: recorded the provider's record of an attempted text", "message_id", m.ID, "outcome", outcome, "status", m.Status)
-		g.recordOutcome(&m, jack.EventSMSSent)
+		return
 	}
+	g.adopt(&m, r.recs)
 }
 
-// markUnknown marks an attempted text the provider does not show as unknown: it may have gone
-// out or not, and it is not sent again.
-func (g *grain) markUnknown(m *jack.Message) {
-	g.e.countReconciled(ReconcileUnknown)
-	g.log.Warn("reconcile: an attempted text is not at the provider; marked unknown, not resent", "message_id", m.ID)
-	u := *m
-	u.Status = jack.StatusUnknown
-	g.recordOutcome(&u, jack.EventSMSStatus)
+// adopt records the provider's text among recs (newest first) that is m's: the oldest one no
+// other text of the organization holds already (the conversation's texts may share a body: the
+// others' sids are recorded, since no send of this grain is under way during a lookup, and a
+// previous owner's attempts are over). None left: m is marked unknown, and never sent again.
+func (g *grain) adopt(m *jack.Message, recs []jack.SMSRecord) {
+	var (
+		ev      *jack.Event
+		updated jack.Message
+		others  int
+	)
+	err := g.inUnfencedTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		// A group commit may run this again (jack.ConversationStore): start from nothing.
+		updated, ev, others = *m, nil, 0
+		var rec *jack.SMSRecord
+		for i := len(recs) - 1; i >= 0 && rec == nil; i-- {
+			other, err := tx.FindMessageBySid(ctx, recs[i].Sid)
+			switch {
+			case err == nil && other.ID != m.ID:
+				others++
+			case err == nil || jack.ErrorCode(err) == jack.ENOTFOUND:
+				rec = &recs[i]
+			default:
+				return err
+			}
+		}
+		eventType := jack.EventSMSSent
+		if rec == nil {
+			updated.Status, eventType = jack.StatusUnknown, jack.EventSMSStatus
+		} else {
+			updated.TwilioMessageSid = rec.Sid
+			if st := rec.Status; jack.KnownStatus(st) && st != jack.StatusSending {
+				updated.Status = st
+			} else if updated.Status == jack.StatusSending && st == "" {
+				updated.Status = jack.StatusQueued
+			}
+			updated.ErrorCode, updated.ErrorMessage = rec.ErrorCode, rec.ErrorMessage
+		}
+		if err := tx.UpdateMessageDelivery(ctx, &updated); err != nil {
+			return err
+		}
+		ev = messageEvent(eventType, &updated, tx.Now())
+		return tx.InsertEvents(ctx, ev)
+	})
+	if err != nil {
+		g.e.countReconciled(ReconcileError)
+		g.log.Error("reconcile: record outcome failed; the sweep tries again", "message_id", m.ID, "err", err)
+		return
+	}
+	switch {
+	case updated.Status == jack.StatusUnknown:
+		g.e.countReconciled(ReconcileUnknown)
+		g.log.Warn("reconcile: an attempted text is not at the provider; marked unknown, not resent", "message_id", m.ID,
+			"same_body_texts_of_others", others)
+	case m.TwilioMessageSid != "":
+		g.e.countReconciled(ReconcileFetched)
+		g.log.Info("reconcile: fetched the status of an attempted text", "message_id", m.ID, "status", updated.Status)
+	default:
+		g.e.countReconciled(ReconcileFound)
+		g.log.Info("reconcile: found an attempted text at the provider and recorded its sid", "message_id", m.ID, "status", updated.Status)
+	}
+	g.replaceMessage(&updated)
+	g.publish([]*jack.Event{ev})
 }
 
 // recordOutcome commits m's delivery fields and publishes the change. Not fenced, like

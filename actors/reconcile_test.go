@@ -91,11 +91,28 @@ func (b *reconcileBundle) crashDuringAIReply(t *testing.T, mode string) *jack.Me
 	}
 	a.Close() // the crash
 	msgs := messagesOf(t, b.store, b.org.ID, d.Lead.ID)
-	require.Len(t, msgs, 2)
-	reply := msgs[1]
+	require.GreaterOrEqual(t, len(msgs), 2)
+	reply := msgs[len(msgs)-1]
 	require.Equal(t, jack.SentByAgent, reply.SentBy)
 	require.Equal(t, jack.StatusSending, reply.Status, "the attempt was committed before the call")
 	require.Empty(t, reply.TwilioMessageSid)
+	return reply
+}
+
+// answeredReply has a node answer the customer with the AI normally and returns the reply as
+// recorded (with its sid).
+func (b *reconcileBundle) answeredReply(t *testing.T) *jack.Message {
+	t.Helper()
+	a := b.engine(t, &crashSender{Client: b.client}, func(c *Config) { c.AIDebounce = 10 * time.Millisecond })
+	d, err := a.ReceiveSMS(t.Context(), b.org.ID, jack.InboundSMS{MessageSid: newSid(), From: b.customer, To: b.orgPhone, Body: "Hello?"})
+	require.NoError(t, err)
+	var reply *jack.Message
+	waitFor(t, 10*time.Second, "the AI reply recorded", func() bool {
+		msgs := messagesOf(t, b.store, b.org.ID, d.Lead.ID)
+		reply = msgs[len(msgs)-1]
+		return reply.SentBy == jack.SentByAgent && reply.Status == jack.StatusQueued
+	})
+	a.Close()
 	return reply
 }
 
@@ -147,6 +164,39 @@ func TestReconcile(t *testing.T) {
 				require.Equal(t, b.twilio.Messages()[0].Sid, got.TwilioMessageSid, "the sid found in Twilio's list is recorded")
 				require.Equal(t, 1, b.sentWithBody(reply.Content), "found, not sent again")
 				require.EqualValues(t, 1, node.ReconciledSends()[ReconcileFound])
+			})
+
+			// The conversation's earlier reply has the same body (the AI repeats itself): the
+			// lookup sees both texts at Twilio and takes the one no other text holds.
+			t.Run("AcceptedThenCrashSameBody", func(t *testing.T) {
+				t.Parallel()
+				b := setupReconcile(t, sk.open(t))
+				earlier := b.answeredReply(t)
+				reply := b.crashDuringAIReply(t, "after")
+				require.Equal(t, earlier.Content, reply.Content)
+				require.Equal(t, 2, b.sentWithBody(reply.Content))
+
+				node := b.engine(t, &crashSender{Client: b.client}, nil)
+				_, err := node.Context(t.Context(), b.org.ID, b.customer)
+				require.NoError(t, err)
+				got := b.waitStatus(t, reply, jack.StatusQueued)
+				require.Equal(t, b.twilio.Messages()[1].Sid, got.TwilioMessageSid, "the text no other message holds")
+				require.Equal(t, earlier.TwilioMessageSid, b.message(t, earlier).TwilioMessageSid)
+				require.Equal(t, 2, b.sentWithBody(reply.Content), "found, not sent again")
+			})
+
+			t.Run("AttemptedNeverReachedSameBody", func(t *testing.T) {
+				t.Parallel()
+				b := setupReconcile(t, sk.open(t))
+				earlier := b.answeredReply(t)
+				reply := b.crashDuringAIReply(t, "before")
+
+				node := b.engine(t, &crashSender{Client: b.client}, nil)
+				_, err := node.Context(t.Context(), b.org.ID, b.customer)
+				require.NoError(t, err)
+				b.waitStatus(t, reply, jack.StatusUnknown)
+				require.Equal(t, 1, b.sentWithBody(reply.Content), "the earlier reply's text is not taken for this one, and nothing is resent")
+				require.Equal(t, earlier.TwilioMessageSid, b.message(t, earlier).TwilioMessageSid)
 			})
 
 			t.Run("AttemptedNeverReached", func(t *testing.T) {
