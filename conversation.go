@@ -108,6 +108,34 @@ type SMSSender interface {
 	SendSMS(ctx context.Context, msg SMSRequest) (*SMSResult, error)
 }
 
+// SMSLookup is a sender that can also look up what it accepted, so a text a crash left
+// unrecorded is resolved from the provider's records rather than sent again (Twilio's message
+// API has no idempotency key). Senders without it (the offline outbox) leave such texts unknown.
+type SMSLookup interface {
+	// FetchSMS returns the provider's record of the text with sid; ENOTFOUND when it has none.
+	FetchSMS(ctx context.Context, sid string) (*SMSRecord, error)
+	// FindSMS returns the texts from q.From to q.To with body q.Body that the provider created
+	// at or after q.Since, newest first.
+	FindSMS(ctx context.Context, q SMSQuery) ([]SMSRecord, error)
+}
+
+// SMSQuery selects texts at the provider (SMSLookup.FindSMS).
+type SMSQuery struct {
+	From, To, Body string
+	Since          time.Time
+}
+
+// SMSRecord is the provider's record of one text.
+type SMSRecord struct {
+	Sid          string
+	Status       string
+	From, To     string
+	Body         string
+	Created      time.Time
+	ErrorCode    string
+	ErrorMessage string
+}
+
 // SMSRequest is one text to send.
 type SMSRequest struct {
 	From           string

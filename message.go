@@ -20,7 +20,9 @@ const (
 )
 
 // Message statuses (the seed's message_status): Twilio's message statuses plus "pending", which
-// is an outbound message stored before Twilio accepted it.
+// is an outbound message stored before Twilio accepted it, and "unknown", an outbound message a
+// crash left unrecorded that Twilio's message list does not show either: it may or may not have
+// gone out, and it is never sent again (staff see it and decide).
 const (
 	StatusPending     = "pending"
 	StatusAccepted    = "accepted"
@@ -36,13 +38,14 @@ const (
 	StatusRead        = "read"
 	StatusCanceled    = "canceled"
 	StatusPartially   = "partially_delivered"
+	StatusUnknown     = "unknown"
 )
 
 // statusRank orders statuses so callbacks, which Twilio does not send in order, only move a
 // message forward. Terminal states share the top rank, so the first terminal state wins, except
 // read (a receipt after delivery).
 var statusRank = map[string]int{
-	StatusPending: 0, StatusAccepted: 1, StatusScheduled: 1, StatusQueued: 2, StatusSending: 3,
+	StatusPending: 0, StatusUnknown: 1, StatusAccepted: 1, StatusScheduled: 1, StatusQueued: 2, StatusSending: 3,
 	StatusReceiving: 3, StatusSent: 4, StatusReceived: 5, StatusPartially: 5,
 	StatusDelivered: 6, StatusUndelivered: 6, StatusFailed: 6, StatusCanceled: 6, StatusRead: 7,
 }

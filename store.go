@@ -26,6 +26,15 @@ type Store interface {
 	ReportStore
 	ReminderStore
 	IntegrationStore
+	SendStore
+}
+
+// SendStore finds outbound texts a crash left unresolved (actors/outbound.go reconciles them).
+type SendStore interface {
+	// UnsentMessages is tenant-free: up to limit outbound texts (SentByAgent) of every
+	// organization whose status is still pending or sending and whose Timestamp is before
+	// before, oldest first. limit <= 0 means 100.
+	UnsentMessages(ctx context.Context, before time.Time, limit int) ([]*Message, error)
 }
 
 // OrganizationStore keeps dealerships.

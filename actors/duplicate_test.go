@@ -151,7 +151,19 @@ func TestDuplicateActivation(t *testing.T) {
 
 			lead, err := a.store.FindLeadByPhone(t.Context(), a.org.ID, customer)
 			require.NoError(t, err)
-			msgs := messagesOf(t, a.store, a.org.ID, lead.ID)
+			// A staff text is acknowledged once committed; the conversation's owner at the time
+			// sends it (a fenced activation leaves it to the one that replaced it), so its
+			// outcome may be recorded after the acknowledgement.
+			var msgs []*jack.Message
+			waitFor(t, 15*time.Second, "every staff text sent and its outcome recorded", func() bool {
+				msgs = messagesOf(t, a.store, a.org.ID, lead.ID)
+				for _, m := range msgs {
+					if m.SentBy == jack.SentByAgent && (m.Status == jack.StatusPending || m.Status == jack.StatusSending) {
+						return false
+					}
+				}
+				return true
+			})
 			sids, keys := map[string]int{}, map[string]int{}
 			for _, m := range msgs {
 				if m.SentBy == jack.SentByCustomer {

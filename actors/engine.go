@@ -57,6 +57,15 @@ type Config struct {
 	// ReminderPoll is how often this node claims due follow-up reminders. Defaults to 5s;
 	// negative disables polling (tests call PollReminders).
 	ReminderPoll time.Duration
+	// SendTimeout bounds one provider call of an outbound text, counted from the commit of its
+	// attempt mark. Defaults to 30s (twilio-go's own client waits 10s).
+	SendTimeout time.Duration
+	// ReconcilePoll is how often this node sweeps for outbound texts a crash left unresolved
+	// (reconcile.go). Defaults to 1m; negative disables the sweep (tests call SweepUnsent).
+	ReconcilePoll time.Duration
+	// ReconcileAfter is how old an unresolved outbound text is before the sweep takes it up.
+	// Defaults to 2m.
+	ReconcileAfter time.Duration
 	// HistorySize is how many recent messages a grain keeps in memory. Defaults to 50.
 	HistorySize int
 
@@ -91,6 +100,11 @@ func (c Config) WithDefaults() Config {
 	if c.ReminderPoll == 0 {
 		c.ReminderPoll = 5 * time.Second
 	}
+	if c.ReconcilePoll == 0 {
+		c.ReconcilePoll = time.Minute
+	}
+	def(&c.ReconcileAfter, 2*time.Minute)
+	def(&c.SendTimeout, 30*time.Second)
 	if c.HistorySize <= 0 {
 		c.HistorySize = 50
 	}
@@ -116,6 +130,9 @@ type Engine struct {
 
 	active atomic.Int64 // live grains on this node
 	fenced atomic.Int64 // writes refused because another activation owns the conversation
+
+	reconMu    sync.Mutex
+	reconciled map[string]int64 // texts reconciled, by outcome (reconcile.go)
 
 	// memberLeft is closed, and replaced, each time a member leaves the topology (see attempt).
 	leftMu     sync.Mutex
@@ -149,7 +166,7 @@ func NewEngine(cfg Config, store jack.Store, broker jack.Broker, sms jack.SMSSen
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{cfg: cfg.WithDefaults(), store: store, broker: broker, sms: sms, agent: agent, dialer: dialer, log: log,
-		memberLeft: make(chan struct{})}
+		memberLeft: make(chan struct{}), reconciled: map[string]int64{}}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	return e, nil
 }
@@ -203,7 +220,10 @@ func (e *Engine) Start() error {
 		}
 	})
 	if startErr == nil && cfg.ReminderPoll > 0 {
-		go e.pollReminders(cfg.ReminderPoll)
+		go e.every(cfg.ReminderPoll, "poll follow-up reminders", e.PollReminders)
+	}
+	if startErr == nil && cfg.ReconcilePoll > 0 {
+		go e.every(cfg.ReconcilePoll, "reconcile sweep", e.SweepUnsent)
 	}
 	return startErr
 }

@@ -362,7 +362,7 @@ func TestAIReply(t *testing.T) {
 		var msgs []*jack.Message
 		waitFor(t, 5*time.Second, "the send's outcome", func() bool { // committed right after the sender answers
 			msgs = messagesOf(t, b.store, b.org.ID, lead.ID)
-			return len(msgs) == 3 && msgs[2].Status != jack.StatusPending
+			return len(msgs) == 3 && msgs[2].Status != jack.StatusPending && msgs[2].Status != jack.StatusSending
 		})
 		require.Equal(t, jack.SentByAgent, msgs[2].SentBy)
 		require.Equal(t, jack.StatusQueued, msgs[2].Status)

@@ -44,8 +44,9 @@ func (e *Engine) PollReminders(ctx context.Context) (int, error) {
 	return len(due), nil
 }
 
-// pollReminders runs PollReminders every interval until the engine closes.
-func (e *Engine) pollReminders(interval time.Duration) {
+// every runs fn every interval until the engine closes, logging its errors as what (the
+// reminder poll, the reconciliation sweep).
+func (e *Engine) every(interval time.Duration, what string, fn func(context.Context) (int, error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -53,8 +54,8 @@ func (e *Engine) pollReminders(interval time.Duration) {
 		case <-e.ctx.Done():
 			return
 		case <-t.C:
-			if _, err := e.PollReminders(e.ctx); err != nil && e.ctx.Err() == nil {
-				e.log.Warn("poll follow-up reminders", "err", err)
+			if _, err := fn(e.ctx); err != nil && e.ctx.Err() == nil {
+				e.log.Warn(what, "err", err)
 			}
 		}
 	}

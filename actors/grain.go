@@ -50,6 +50,13 @@ type grain struct {
 	// mailbox goes on meanwhile (a slow Twilio delays no inbound text).
 	outbox  []*dispatch
 	sending bool
+	// unsent holds the outbound texts this activation is sending or resolving (outbox, the one
+	// with the provider, lookups under way), so reconciliation never takes them up twice.
+	unsent map[uuid.UUID]bool
+	// lookups counts the provider lookups under way (reconcile.go); no text is sent meanwhile.
+	lookups int
+	// claimedAt is when this activation claimed the conversation (reconcile.go).
+	claimedAt time.Time
 
 	// Writes that commit after the grain answered (a call start's session), oldest first;
 	// writes[0] is with the Store when writing. Every other write waits for them (flushWrites),
@@ -58,7 +65,7 @@ type grain struct {
 	writing bool
 }
 
-func newGrain(e *Engine) *grain { return &grain{e: e, log: e.log} }
+func newGrain(e *Engine) *grain { return &grain{e: e, log: e.log, unsent: map[uuid.UUID]bool{}} }
 
 // Internal messages (local only, never cross nodes).
 type (
@@ -99,9 +106,13 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.onSMSSent(msg)
 	case *writeDone:
 		g.onWriteDone(msg)
+	case *reconcileLater:
+		g.onReconcileLater(msg)
+	case *lookedUp:
+		g.onLookedUp(msg)
 	case *actor.ReceiveTimeout:
 		// An AI reply, a text with the provider or a write on its way: not idle yet.
-		if g.debounce != nil || g.aiInFlight || g.sending || len(g.writes) > 0 {
+		if g.debounce != nil || g.aiInFlight || g.sending || len(g.writes) > 0 || len(g.unsent) > 0 {
 			ctx.SetReceiveTimeout(g.e.cfg.ConversationIdle)
 			return
 		}
@@ -151,7 +162,8 @@ func (g *grain) resumeUnanswered() {
 func (g *grain) load() error {
 	ctx, cancel := g.storeCtx()
 	defer cancel()
-	if g.owner.Epoch == 0 {
+	claimed := g.owner.Epoch == 0
+	if claimed {
 		// Claimed before reading: the claim waits for a write of a previous owner that is
 		// committing, so what is read next includes it.
 		epoch, err := g.e.store.ClaimConversation(ctx, g.orgID, g.phone, g.e.system.Address())
@@ -159,6 +171,7 @@ func (g *grain) load() error {
 			return err
 		}
 		g.owner = jack.ConversationOwner{OrgID: g.orgID, Phone: g.phone, Epoch: epoch}
+		g.claimedAt = time.Now()
 	}
 	org, err := g.e.store.FindOrganizationByID(ctx, g.orgID)
 	if err != nil {
@@ -170,6 +183,19 @@ func (g *grain) load() error {
 	}
 	g.conversation.load(org, snap, g.e.cfg.HistorySize, g.e.cfg.CallAnalysis)
 	g.assignedName = g.findAssignedName(ctx)
+	if claimed {
+		// A new owner takes up the texts a previous one left unresolved, on the mailbox once
+		// the request being handled is answered (reconcile.go).
+		var ids []uuid.UUID
+		for _, m := range snap.Messages {
+			if unresolved(m) {
+				ids = append(ids, m.ID)
+			}
+		}
+		if len(ids) > 0 {
+			g.e.system.Root.Send(g.self, &reconcileLater{ids: ids})
+		}
+	}
 	return nil
 }
 
@@ -273,6 +299,8 @@ func (g *grain) handle(req *Request) *Reply {
 		return g.outboundCall()
 	case *Request_FollowUp:
 		return g.followUp(body.FollowUp)
+	case *Request_Reconcile:
+		return g.reconcileRequest(body.Reconcile)
 	default:
 		// A newer node may send a case this node does not know yet (rolling deploy).
 		return errorReply(jack.Errorf(jack.EUNAVAILABLE, "This node cannot handle that request yet; please retry."))

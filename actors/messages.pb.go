@@ -43,6 +43,7 @@ type Request struct {
 	//	*Request_CallFailed
 	//	*Request_OutboundCall
 	//	*Request_FollowUp
+	//	*Request_Reconcile
 	Body          isRequest_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -184,6 +185,15 @@ func (x *Request) GetFollowUp() *FollowUp {
 	return nil
 }
 
+func (x *Request) GetReconcile() *Reconcile {
+	if x != nil {
+		if x, ok := x.Body.(*Request_Reconcile); ok {
+			return x.Reconcile
+		}
+	}
+	return nil
+}
+
 type isRequest_Body interface {
 	isRequest_Body()
 }
@@ -232,6 +242,10 @@ type Request_FollowUp struct {
 	FollowUp *FollowUp `protobuf:"bytes,11,opt,name=follow_up,json=followUp,proto3,oneof"`
 }
 
+type Request_Reconcile struct {
+	Reconcile *Reconcile `protobuf:"bytes,12,opt,name=reconcile,proto3,oneof"`
+}
+
 func (*Request_InboundSms) isRequest_Body() {}
 
 func (*Request_OutboundSms) isRequest_Body() {}
@@ -253,6 +267,8 @@ func (*Request_CallFailed) isRequest_Body() {}
 func (*Request_OutboundCall) isRequest_Body() {}
 
 func (*Request_FollowUp) isRequest_Body() {}
+
+func (*Request_Reconcile) isRequest_Body() {}
 
 type Reply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1047,6 +1063,52 @@ func (x *FollowUp) GetReminderId() string {
 	return ""
 }
 
+// Reconcile asks the grain to resolve outbound texts of its conversation left pending or
+// sending by a crash (outbound.go): the sweep found them old and unresolved.
+type Reconcile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MessageIds    []string               `protobuf:"bytes,1,rep,name=message_ids,json=messageIds,proto3" json:"message_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reconcile) Reset() {
+	*x = Reconcile{}
+	mi := &file_messages_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reconcile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reconcile) ProtoMessage() {}
+
+func (x *Reconcile) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reconcile.ProtoReflect.Descriptor instead.
+func (*Reconcile) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Reconcile) GetMessageIds() []string {
+	if x != nil {
+		return x.MessageIds
+	}
+	return nil
+}
+
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`       // jack error code
@@ -1060,7 +1122,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_messages_proto_msgTypes[14]
+	mi := &file_messages_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1134,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[14]
+	mi := &file_messages_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1147,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{14}
+	return file_messages_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Error) GetCode() string {
@@ -1134,7 +1196,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_messages_proto_msgTypes[15]
+	mi := &file_messages_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1208,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[15]
+	mi := &file_messages_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1221,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{15}
+	return file_messages_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Delivery) GetLeadJson() []byte {
@@ -1192,7 +1254,7 @@ type LeadReply struct {
 
 func (x *LeadReply) Reset() {
 	*x = LeadReply{}
-	mi := &file_messages_proto_msgTypes[16]
+	mi := &file_messages_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1266,7 @@ func (x *LeadReply) String() string {
 func (*LeadReply) ProtoMessage() {}
 
 func (x *LeadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[16]
+	mi := &file_messages_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1279,7 @@ func (x *LeadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeadReply.ProtoReflect.Descriptor instead.
 func (*LeadReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{16}
+	return file_messages_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LeadReply) GetLeadJson() []byte {
@@ -1235,7 +1297,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_messages_proto_msgTypes[17]
+	mi := &file_messages_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1309,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[17]
+	mi := &file_messages_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1322,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{17}
+	return file_messages_proto_rawDescGZIP(), []int{18}
 }
 
 type ContextReply struct {
@@ -1272,7 +1334,7 @@ type ContextReply struct {
 
 func (x *ContextReply) Reset() {
 	*x = ContextReply{}
-	mi := &file_messages_proto_msgTypes[18]
+	mi := &file_messages_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1346,7 @@ func (x *ContextReply) String() string {
 func (*ContextReply) ProtoMessage() {}
 
 func (x *ContextReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[18]
+	mi := &file_messages_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1359,7 @@ func (x *ContextReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextReply.ProtoReflect.Descriptor instead.
 func (*ContextReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{18}
+	return file_messages_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ContextReply) GetVariablesJson() []byte {
@@ -1316,7 +1378,7 @@ type CallReply struct {
 
 func (x *CallReply) Reset() {
 	*x = CallReply{}
-	mi := &file_messages_proto_msgTypes[19]
+	mi := &file_messages_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1390,7 @@ func (x *CallReply) String() string {
 func (*CallReply) ProtoMessage() {}
 
 func (x *CallReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[19]
+	mi := &file_messages_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1403,7 @@ func (x *CallReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallReply.ProtoReflect.Descriptor instead.
 func (*CallReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{19}
+	return file_messages_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CallReply) GetSessionJson() []byte {
@@ -1355,7 +1417,7 @@ var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
 	"\n" +
-	"\x0emessages.proto\x12\x0ejack.actors.v1\"\xd3\x05\n" +
+	"\x0emessages.proto\x12\x0ejack.actors.v1\"\x8e\x06\n" +
 	"\aRequest\x12=\n" +
 	"\vinbound_sms\x18\x01 \x01(\v2\x1a.jack.actors.v1.InboundSMSH\x00R\n" +
 	"inboundSms\x12@\n" +
@@ -1373,7 +1435,8 @@ const file_messages_proto_rawDesc = "" +
 	"callFailed\x12C\n" +
 	"\routbound_call\x18\n" +
 	" \x01(\v2\x1c.jack.actors.v1.OutboundCallH\x00R\foutboundCall\x127\n" +
-	"\tfollow_up\x18\v \x01(\v2\x18.jack.actors.v1.FollowUpH\x00R\bfollowUpB\x06\n" +
+	"\tfollow_up\x18\v \x01(\v2\x18.jack.actors.v1.FollowUpH\x00R\bfollowUp\x129\n" +
+	"\treconcile\x18\f \x01(\v2\x19.jack.actors.v1.ReconcileH\x00R\treconcileB\x06\n" +
 	"\x04body\"\xcf\x02\n" +
 	"\x05Reply\x12\x12\n" +
 	"\x04node\x18\x0f \x01(\tR\x04node\x12-\n" +
@@ -1429,7 +1492,10 @@ const file_messages_proto_rawDesc = "" +
 	"\fOutboundCall\"+\n" +
 	"\bFollowUp\x12\x1f\n" +
 	"\vreminder_id\x18\x01 \x01(\tR\n" +
-	"reminderId\"\xbd\x02\n" +
+	"reminderId\",\n" +
+	"\tReconcile\x12\x1f\n" +
+	"\vmessage_ids\x18\x01 \x03(\tR\n" +
+	"messageIds\"\xbd\x02\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
@@ -1466,7 +1532,7 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_messages_proto_goTypes = []any{
 	(*Request)(nil),       // 0: jack.actors.v1.Request
 	(*Reply)(nil),         // 1: jack.actors.v1.Reply
@@ -1482,14 +1548,15 @@ var file_messages_proto_goTypes = []any{
 	(*CallFailed)(nil),    // 11: jack.actors.v1.CallFailed
 	(*OutboundCall)(nil),  // 12: jack.actors.v1.OutboundCall
 	(*FollowUp)(nil),      // 13: jack.actors.v1.FollowUp
-	(*Error)(nil),         // 14: jack.actors.v1.Error
-	(*Delivery)(nil),      // 15: jack.actors.v1.Delivery
-	(*LeadReply)(nil),     // 16: jack.actors.v1.LeadReply
-	(*Ack)(nil),           // 17: jack.actors.v1.Ack
-	(*ContextReply)(nil),  // 18: jack.actors.v1.ContextReply
-	(*CallReply)(nil),     // 19: jack.actors.v1.CallReply
-	nil,                   // 20: jack.actors.v1.Error.FieldsEntry
-	nil,                   // 21: jack.actors.v1.Error.DetailsEntry
+	(*Reconcile)(nil),     // 14: jack.actors.v1.Reconcile
+	(*Error)(nil),         // 15: jack.actors.v1.Error
+	(*Delivery)(nil),      // 16: jack.actors.v1.Delivery
+	(*LeadReply)(nil),     // 17: jack.actors.v1.LeadReply
+	(*Ack)(nil),           // 18: jack.actors.v1.Ack
+	(*ContextReply)(nil),  // 19: jack.actors.v1.ContextReply
+	(*CallReply)(nil),     // 20: jack.actors.v1.CallReply
+	nil,                   // 21: jack.actors.v1.Error.FieldsEntry
+	nil,                   // 22: jack.actors.v1.Error.DetailsEntry
 }
 var file_messages_proto_depIdxs = []int32{
 	2,  // 0: jack.actors.v1.Request.inbound_sms:type_name -> jack.actors.v1.InboundSMS
@@ -1503,20 +1570,21 @@ var file_messages_proto_depIdxs = []int32{
 	11, // 8: jack.actors.v1.Request.call_failed:type_name -> jack.actors.v1.CallFailed
 	12, // 9: jack.actors.v1.Request.outbound_call:type_name -> jack.actors.v1.OutboundCall
 	13, // 10: jack.actors.v1.Request.follow_up:type_name -> jack.actors.v1.FollowUp
-	14, // 11: jack.actors.v1.Reply.error:type_name -> jack.actors.v1.Error
-	15, // 12: jack.actors.v1.Reply.delivery:type_name -> jack.actors.v1.Delivery
-	16, // 13: jack.actors.v1.Reply.lead:type_name -> jack.actors.v1.LeadReply
-	17, // 14: jack.actors.v1.Reply.ack:type_name -> jack.actors.v1.Ack
-	18, // 15: jack.actors.v1.Reply.context:type_name -> jack.actors.v1.ContextReply
-	19, // 16: jack.actors.v1.Reply.call:type_name -> jack.actors.v1.CallReply
-	3,  // 17: jack.actors.v1.InboundSMS.media:type_name -> jack.actors.v1.Media
-	20, // 18: jack.actors.v1.Error.fields:type_name -> jack.actors.v1.Error.FieldsEntry
-	21, // 19: jack.actors.v1.Error.details:type_name -> jack.actors.v1.Error.DetailsEntry
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	14, // 11: jack.actors.v1.Request.reconcile:type_name -> jack.actors.v1.Reconcile
+	15, // 12: jack.actors.v1.Reply.error:type_name -> jack.actors.v1.Error
+	16, // 13: jack.actors.v1.Reply.delivery:type_name -> jack.actors.v1.Delivery
+	17, // 14: jack.actors.v1.Reply.lead:type_name -> jack.actors.v1.LeadReply
+	18, // 15: jack.actors.v1.Reply.ack:type_name -> jack.actors.v1.Ack
+	19, // 16: jack.actors.v1.Reply.context:type_name -> jack.actors.v1.ContextReply
+	20, // 17: jack.actors.v1.Reply.call:type_name -> jack.actors.v1.CallReply
+	3,  // 18: jack.actors.v1.InboundSMS.media:type_name -> jack.actors.v1.Media
+	21, // 19: jack.actors.v1.Error.fields:type_name -> jack.actors.v1.Error.FieldsEntry
+	22, // 20: jack.actors.v1.Error.details:type_name -> jack.actors.v1.Error.DetailsEntry
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -1536,6 +1604,7 @@ func file_messages_proto_init() {
 		(*Request_CallFailed)(nil),
 		(*Request_OutboundCall)(nil),
 		(*Request_FollowUp)(nil),
+		(*Request_Reconcile)(nil),
 	}
 	file_messages_proto_msgTypes[1].OneofWrappers = []any{
 		(*Reply_Error)(nil),
@@ -1551,7 +1620,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -62,10 +62,10 @@ func (g *grain) answerLater() func(*Reply) {
 
 // send records one outbound text as pending and hands it to the provider. It returns once the
 // pending message is committed (or is a duplicate of an earlier one, or was refused); the
-// provider call happens off the mailbox, one text of the conversation at a time, and its
-// outcome (Twilio's sid and status, or the failure) is committed afterwards. done, when not
-// nil, then runs on the grain with that outcome. A crash mid-send leaves a pending message,
-// a visible trace rather than a text nobody knows about.
+// provider call happens off the mailbox, one text of the conversation at a time (nextSend), and
+// its outcome (Twilio's sid and status, or the failure) is committed afterwards. done, when not
+// nil, then runs on the grain with that outcome. A crash mid-send leaves a pending or sending
+// message, which reconciliation resolves (reconcile.go).
 func (g *grain) send(o outbound, done func(*jack.Lead, *jack.Message, error)) (*jack.Lead, *jack.Message, bool, error) {
 	if g.lead.OptedOut() {
 		return nil, nil, false, optedOutError()
@@ -147,6 +147,7 @@ func (g *grain) send(o outbound, done func(*jack.Lead, *jack.Message, error)) (*
 
 	g.enqueueSend(&dispatch{
 		msg:  *msg,
+		lead: lead,
 		done: done,
 		req: jack.SMSRequest{
 			From: number.PhoneNumber, To: g.phone, Body: o.body, MediaURLs: o.media,
@@ -158,9 +159,11 @@ func (g *grain) send(o outbound, done func(*jack.Lead, *jack.Message, error)) (*
 
 // dispatch is one committed outbound text on its way to the provider.
 type dispatch struct {
-	msg  jack.Message // as committed: pending
-	req  jack.SMSRequest
-	done func(*jack.Lead, *jack.Message, error)
+	msg   jack.Message // as committed: pending
+	req   jack.SMSRequest
+	done  func(*jack.Lead, *jack.Message, error)
+	lead  *jack.Lead // as committed with the text (nil for a text reconciliation sends)
+	epoch int64      // the grain's ownership epoch when the text was queued
 }
 
 // smsSent is the provider's answer to a dispatch, back on the grain's mailbox.
@@ -170,33 +173,88 @@ type smsSent struct {
 	err error
 }
 
-// sendTimeout bounds one provider call (twilio-go's own client waits 10 s).
-const sendTimeout = 30 * time.Second
-
 func (g *grain) enqueueSend(d *dispatch) {
+	d.epoch = g.owner.Epoch
 	g.outbox = append(g.outbox, d)
+	g.unsent[d.msg.ID] = true
 	if !g.sending {
 		g.nextSend()
 	}
 }
 
-// nextSend hands the oldest waiting text to the provider on a goroutine of its own.
+// nextSend hands the oldest waiting text to the provider on a goroutine of its own, once its
+// attempt mark is committed: the text is then "sending" (without a sid), fenced by this
+// activation's epoch, so a text is sent only by the conversation's current owner, and after a
+// crash a "pending" text provably never reached the provider (reconcile.go sends it) while a
+// "sending" one without a sid may have (reconcile.go looks it up, never resends it). A text
+// whose mark does not commit is not sent: fenced, the conversation's new owner sends it (it
+// is pending in what that owner loaded); on a database error the sweep finds it pending.
 func (g *grain) nextSend() {
-	d := g.outbox[0]
-	g.outbox = g.outbox[1:]
-	g.sending = true
-	sms, self, root, base := g.e.sms, g.self, g.e.system.Root, g.e.ctx
-	go func() {
-		ctx, cancel := context.WithTimeout(base, sendTimeout)
-		defer cancel()
-		res, err := sms.SendSMS(ctx, d.req)
-		root.Send(self, &smsSent{d: d, res: res, err: err})
-	}()
+	if g.lookups > 0 {
+		return // a provider lookup is under way (reconcile.go); it sends the rest when done
+	}
+	for len(g.outbox) > 0 {
+		d := g.outbox[0]
+		g.outbox = g.outbox[1:]
+		if err := g.markAttempt(d); err != nil {
+			g.log.Warn("text not handed to the provider: its attempt mark did not commit", "message_id", d.msg.ID, "err", err)
+			delete(g.unsent, d.msg.ID)
+			if d.done != nil {
+				// Committed all the same: the caller's text is stored and goes out through
+				// the conversation's owner (or the sweep), so it is answered as accepted.
+				d.done(d.lead, &d.msg, nil)
+			}
+			continue
+		}
+		g.sending = true
+		sms, self, root := g.e.sms, g.self, g.e.system.Root
+		// No call of an attempt starts after this deadline (reconcile.go relies on it).
+		ctx, cancel := context.WithDeadline(g.e.ctx, time.Now().Add(g.e.cfg.SendTimeout))
+		go func() {
+			defer cancel()
+			res, err := sms.SendSMS(ctx, d.req)
+			root.Send(self, &smsSent{d: d, res: res, err: err})
+		}()
+		return
+	}
+}
+
+// markAttempt commits d's text as sending (no sid yet), fenced by the grain's epoch. A text
+// queued under an earlier epoch of this grain (it was fenced and has claimed the conversation
+// again since) may have been taken up by the activation that fenced it: it is read afresh and
+// goes on only if still pending. (Read after this claim, "pending" is final for anyone else: a
+// later claim fences the mark.)
+func (g *grain) markAttempt(d *dispatch) error {
+	if g.owner.Epoch == 0 { // fenced, not claimed again yet: the conversation's owner sends it
+		return jack.Fenced()
+	}
+	if d.epoch != g.owner.Epoch {
+		ctx, cancel := g.storeCtx()
+		cur, err := g.e.store.FindMessage(ctx, g.orgID, d.msg.ID)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if cur.Status != jack.StatusPending { // taken up by the activation that fenced this one
+			return jack.Fenced()
+		}
+		d.epoch = g.owner.Epoch
+	}
+	m := d.msg
+	m.Status, m.ErrorCode, m.ErrorMessage = jack.StatusSending, "", ""
+	err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+		return tx.UpdateMessageDelivery(ctx, &m)
+	})
+	if err == nil {
+		d.msg = m
+	}
+	return err
 }
 
 // onSMSSent commits the provider's answer, then sends the next waiting text.
 func (g *grain) onSMSSent(r *smsSent) {
 	g.sending = false
+	delete(g.unsent, r.d.msg.ID)
 	lead, msg, err := g.recordSend(r)
 	if r.d.done != nil {
 		r.d.done(lead, msg, err)

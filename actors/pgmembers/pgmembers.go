@@ -8,7 +8,10 @@
 //     (UPDATE … SET heartbeat_at = now() … RETURNING status);
 //   - declares dead, in one conditional UPDATE, every alive member of its cluster whose
 //     heartbeat is older than Config.Timeout by the database clock (now()), never by its own;
-//   - reads the alive members and pushes them to Proto.Actor (MemberList.UpdateClusterTopology).
+//   - reads the alive members and pushes them to Proto.Actor (MemberList.UpdateClusterTopology);
+//   - probes every other alive member's cluster address, votes suspect the ones it cannot
+//     reach and declares dead a member suspected by a majority of the others (suspicion.go):
+//     heartbeats alone cannot see a member cut off from its peers but not from the database.
 //
 // A member that was declared dead can never come back under the same id: Proto.Actor blocks
 // the id of every member that leaves the topology, for good. So a member fences itself: when
@@ -71,6 +74,12 @@ type Config struct {
 	// Timeout is how old (by the database clock) a member's last heartbeat may be before any
 	// member declares it dead. A member's own lease is Timeout/2. Defaults to DefaultTimeout.
 	Timeout time.Duration
+	// SuspectAfter is how long a member's probes of a peer must fail before it votes the peer
+	// suspect (suspicion.go). Defaults to Timeout/4.
+	SuspectAfter time.Duration
+	// Probe checks that a peer's cluster address ("host:port") can be reached, within ctx.
+	// Defaults to a TCP connect; tests replace it.
+	Probe func(ctx context.Context, address string) error
 	// OnFenced is called once, from the provider's goroutine, when this member must stop
 	// serving: its row was declared dead, or its lease expired. reason says which. The caller
 	// should make the process exit and rejoin as a new member. Nil: only Serving reports it.
@@ -104,6 +113,9 @@ type Provider struct {
 	done     chan struct{}
 	shutOnce sync.Once
 
+	probes  prober
+	probeWG sync.WaitGroup
+
 	// unreachable, when set (tests), fails every statement as an unreachable database would.
 	unreachable atomic.Bool
 }
@@ -114,11 +126,16 @@ var _ cluster.ClusterProvider = (*Provider)(nil)
 func New(cfg Config) *Provider {
 	cfg.Heartbeat = cmp.Or(cfg.Heartbeat, DefaultHeartbeat)
 	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
+	cfg.SuspectAfter = cmp.Or(cfg.SuspectAfter, cfg.Timeout/suspectAfterFraction)
+	if cfg.Probe == nil {
+		cfg.Probe = probe
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Provider{cfg: cfg, log: log, done: make(chan struct{})}
+	return &Provider{cfg: cfg, log: log, done: make(chan struct{}),
+		probes: prober{failing: map[string]time.Time{}, voted: map[string]bool{}}}
 }
 
 // StartMember connects, inserts this member alive, pushes the first topology and starts the
@@ -156,6 +173,8 @@ func (p *Provider) StartMember(c *cluster.Cluster) error {
 	loopCtx, stop := context.WithCancel(context.Background())
 	p.stop = stop
 	go p.loop(loopCtx)
+	p.probeWG.Add(1)
+	go p.probeLoop(loopCtx)
 	return nil
 }
 
@@ -174,6 +193,7 @@ func (p *Provider) Shutdown(bool) error {
 		}
 		p.stop()
 		<-p.done
+		p.probeWG.Wait()
 		p.lease.Stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -284,6 +304,14 @@ func (p *Provider) tick(ctx context.Context) bool {
 		p.log.Warn("cluster membership: declared a member dead (no heartbeat within the timeout)", "member_id", p.id,
 			"dead_member_id", d.id, "dead_address", d.address, "last_heartbeat_ago", d.ago.Round(time.Millisecond))
 	}
+	suspected, err := p.declareSuspected(hctx)
+	if err != nil && ctx.Err() == nil {
+		p.log.Warn("cluster membership: declare suspected members dead", "member_id", p.id, "err", err)
+	}
+	for _, s := range suspected {
+		p.log.Warn("cluster membership: declared a member dead (unreachable for a majority of the others)", "member_id", p.id,
+			"dead_member_id", s.id, "dead_address", s.address, "votes", s.votes, "peers", s.peers)
+	}
 	members, err := p.alive(hctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -295,6 +323,13 @@ func (p *Provider) tick(ctx context.Context) bool {
 		return false
 	}
 	p.members.Store(int64(len(members)))
+	peers := make([]peer, 0, len(members))
+	for _, m := range members {
+		if m.Id != p.id {
+			peers = append(peers, peer{id: m.Id, address: address(m.Host, int(m.Port))})
+		}
+	}
+	p.probes.setPeers(peers)
 	p.cluster.MemberList.UpdateClusterTopology(members)
 	return true
 }

@@ -68,9 +68,16 @@ func startMember(t *testing.T, url string) *member {
 // startNamedMember starts a member of the cluster named name on url's schema.
 func startNamedMember(t *testing.T, url, name string) *member {
 	t.Helper()
+	return startProbingMember(t, url, name, nil)
+}
+
+// startProbingMember starts a member of the cluster named name whose probes of its peers go
+// through probe (nil: the provider's TCP connect).
+func startProbingMember(t *testing.T, url, name string, probe func(context.Context, string) error) *member {
+	t.Helper()
 	m := &member{log: &syncBuffer{}}
 	m.provider = pgmembers.New(pgmembers.Config{
-		URL: url, Role: "jack_app", Heartbeat: heartbeat, Timeout: timeout,
+		URL: url, Role: "jack_app", Heartbeat: heartbeat, Timeout: timeout, Probe: probe,
 		Logger: slog.New(slog.NewTextHandler(m.log, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		OnFenced: func(reason string) {
 			m.mu.Lock()

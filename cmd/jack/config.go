@@ -78,6 +78,10 @@ type Config struct {
 	TakeoverPause time.Duration
 	// AIDebounce waits for follow-up texts before the AI replies (JACK_AI_DEBOUNCE). Defaults to 3s.
 	AIDebounce time.Duration
+	// SendTimeout bounds one provider call of an outbound text from its attempt mark
+	// (JACK_SEND_TIMEOUT); a node that takes a conversation over looks up a text another node
+	// attempted only after it. Defaults to 30s.
+	SendTimeout time.Duration
 	// AISessionIdle closes an idle AI session (JACK_AI_SESSION_IDLE). Defaults to 5m.
 	AISessionIdle time.Duration
 	// ReminderPoll is how often this node claims due follow-up reminders (JACK_REMINDER_POLL).
@@ -186,6 +190,7 @@ func loadConfig(getenv func(string) string, signs bool) (Config, error) {
 		ConversationIdle:             dur("JACK_CONVERSATION_IDLE", 10*time.Minute),
 		TakeoverPause:                dur("JACK_TAKEOVER_PAUSE", 30*time.Minute),
 		AIDebounce:                   dur("JACK_AI_DEBOUNCE", 3*time.Second),
+		SendTimeout:                  dur("JACK_SEND_TIMEOUT", 30*time.Second),
 		AISessionIdle:                dur("JACK_AI_SESSION_IDLE", 5*time.Minute),
 		ReminderPoll:                 dur("JACK_REMINDER_POLL", 5*time.Second),
 		SMTPURL:                      env("SMTP_URL"),
@@ -363,6 +368,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("conversation_idle", c.ConversationIdle),
 		slog.Duration("takeover_pause", c.TakeoverPause),
 		slog.Duration("ai_debounce", c.AIDebounce),
+		slog.Duration("send_timeout", c.SendTimeout),
 		slog.Duration("ai_session_idle", c.AISessionIdle),
 		slog.Duration("reminder_poll", c.ReminderPoll),
 		slog.String("smtp_url", redactURL(c.SMTPURL)),

@@ -293,6 +293,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ConversationIdle:  cfg.ConversationIdle,
 		TakeoverPause:     cfg.TakeoverPause,
 		AIDebounce:        cfg.AIDebounce,
+		SendTimeout:       cfg.SendTimeout,
 		AISessionIdle:     cfg.AISessionIdle,
 		ReminderPoll:      cfg.ReminderPoll,
 		CallAnalysis:      elevenlabs.ParseCallAnalysis, // the post-call webhook is ElevenLabs'
@@ -347,6 +348,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			Help:        "This node's cluster member id (new at every start), as a label; always 1.",
 			ConstLabels: prometheus.Labels{"member_id": m.Engine.MemberID()},
 		}, func() float64 { return 1 }))
+	for _, outcome := range actors.ReconcileOutcomes {
+		m.HTTP.Registry().MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "jack_reconciled_sends_total",
+			Help:        "Outbound texts this node resolved after a crash left them pending or sending, by outcome.",
+			ConstLabels: prometheus.Labels{"outcome": outcome},
+		}, func() float64 { return float64(m.Engine.ReconciledSends()[outcome]) }))
+	}
 	if w, ok := m.Store.(writerStatser); ok {
 		registerWriterMetrics(m.HTTP.Registry(), w)
 	}
@@ -540,7 +548,8 @@ func (m *Main) readyCheck(ctx context.Context) error {
 
 // readyInfo adds the node's cluster member id and member count to a ready GET /ready.
 func (m *Main) readyInfo() map[string]any {
-	return map[string]any{"memberId": m.Engine.MemberID(), "clusterMembers": m.Engine.Members()}
+	return map[string]any{"memberId": m.Engine.MemberID(), "clusterMembers": m.Engine.Members(),
+		"fencedWrites": m.Engine.FencedWrites(), "reconciledSends": m.Engine.ReconciledSends()}
 }
 
 // clusterProvider returns how this node finds the others: nil for the one-member default,

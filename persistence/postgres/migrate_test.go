@@ -36,6 +36,8 @@ func TestMigrate(t *testing.T) {
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
+	require.Contains(t, run("down"), "00011_sends_and_suspicions.sql")
+	require.Equal(t, 17, tableCount())
 	require.Contains(t, run("down"), "00010_cluster_members.sql")
 	require.Equal(t, 16, tableCount())
 	require.Contains(t, run("down"), "00009_conversation_owners.sql")
@@ -68,6 +70,7 @@ func TestMigrate(t *testing.T) {
 	require.Contains(t, up, "00008_integrations.sql")
 	require.Contains(t, up, "00009_conversation_owners.sql")
 	require.Contains(t, up, "00010_cluster_members.sql")
+	require.Contains(t, up, "00011_sends_and_suspicions.sql")
 	require.Equal(t, 17, tableCount())
 	require.NotContains(t, run("status"), "pending")
 

@@ -59,6 +59,7 @@ func RunStore(t *testing.T, f Features, newStore func(t *testing.T) jack.Store) 
 		{"Integrations", testIntegrations},
 		{"ReminderUpkeep", testReminderUpkeep},
 		{"Tenancy", testTenancy},
+		{"Sends", testSends},
 	} {
 		t.Run(area.name, func(t *testing.T) {
 			t.Parallel()

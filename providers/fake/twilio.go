@@ -25,7 +25,8 @@ import (
 )
 
 // Twilio is a fake of Twilio's REST API for messages, served on 127.0.0.1. It answers
-// POST /2010-04-01/Accounts/{AccountSid}/Messages.json and GET …/Messages/{Sid}.json with
+// POST /2010-04-01/Accounts/{AccountSid}/Messages.json, GET …/Messages/{Sid}.json and the list
+// GET …/Messages.json (twilio_list.go) with
 // Twilio's status codes, error JSON and ApiV2010Message shape, and sends status callbacks
 // signed like Twilio's. It also sells numbers (twilio_numbers.go) and serves MMS media
 // (twilio_media.go). It is safe for concurrent use.
@@ -62,7 +63,8 @@ type TwilioMessage struct {
 	Body                string
 	MediaURLs           []string
 	StatusCallback      string
-	Status              string // the create status, then the last status called back
+	Status              string    // the create status, then the last status called back
+	DateSent            time.Time // zero until a status past sending (Twilio's date_sent is null until then)
 	NumSegments         int
 	DateCreated         time.Time
 	Form                url.Values // the request as received
@@ -101,6 +103,7 @@ func NewTwilio(tb testing.TB, accountSID, authToken string) *Twilio {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{AccountSid}/Messages.json", f.createMessage)
 	mux.HandleFunc("GET /2010-04-01/Accounts/{AccountSid}/Messages/{file}", f.fetchMessage)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{AccountSid}/Messages.json", f.listMessages)
 	f.registerNumberRoutes(mux)
 	f.registerMediaRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { twilioNotFound(w, r) })
@@ -278,6 +281,9 @@ func (f *Twilio) callback(ctx context.Context, m TwilioMessage, status, errorCod
 	f.callbacks = append(f.callbacks, cb)
 	if i := f.indexOf(m.Sid); i >= 0 {
 		f.messages[i].Status = status
+		if f.messages[i].DateSent.IsZero() && jack.StatusAdvances(jack.StatusSending, status) {
+			f.messages[i].DateSent = time.Now().UTC().Truncate(time.Second)
+		}
 	}
 	f.notifyLocked()
 	return resp, err
@@ -533,6 +539,10 @@ func messageJSON(m TwilioMessage) twilioMessageJSON {
 	}
 	if m.MessagingServiceSid != "" {
 		out.MessagingServiceSid = &m.MessagingServiceSid
+	}
+	if !m.DateSent.IsZero() {
+		sent := m.DateSent.Format(rfc2822)
+		out.DateSent = &sent
 	}
 	return out
 }

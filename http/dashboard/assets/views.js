@@ -130,6 +130,9 @@ function deliveryMark(status) {
   if (status === "delivered" || status === "partially_delivered") return h("span", { class: "ticks" }, icon("ticks", "Delivered"));
   if (status === "read") return h("span", { class: "ticks ticks-read" }, icon("ticks", "Read"));
   if (OUT_FAILED.has(status)) return h("span", { class: "ticks ticks-failed" }, icon("alert", "Not delivered"));
+  // A crash left the send unrecorded and Twilio does not show it: it may not have gone out, and
+  // it is never sent again, so staff decide.
+  if (status === "unknown") return h("span", { class: "ticks ticks-failed", title: "Unknown: this text may not have been sent" }, icon("alert", "Unknown: may not have been sent"));
   return null;
 }
 
@@ -673,7 +676,7 @@ export function createConversation(leadId, ctx) {
   };
 }
 
-const RANK = { pending: 0, accepted: 1, scheduled: 1, queued: 2, sending: 3, receiving: 3, sent: 4, received: 5, partially_delivered: 5, delivered: 6, undelivered: 6, failed: 6, canceled: 6, read: 7 };
+const RANK = { pending: 0, unknown: 1, accepted: 1, scheduled: 1, queued: 2, sending: 3, receiving: 3, sent: 4, received: 5, partially_delivered: 5, delivered: 6, undelivered: 6, failed: 6, canceled: 6, read: 7 };
 
 function rank(status) {
   return RANK[status] ?? 0;
