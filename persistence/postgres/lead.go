@@ -21,7 +21,7 @@ const leadColumns = `id, organization_id, customer_name, phone_number, phone_num
 	COALESCE(vehicle_preference, ''), COALESCE(budget_range, ''), last_touchpoint,
 	total_conversations, last_activity, ai_paused_until, opted_out_at, lead_quality_score, version, created_at, updated_at`
 
-func scanLead(row pgx.Row) (*jack.Lead, error) {
+func scanLead(row persistence.Row) (*jack.Lead, error) {
 	var l jack.Lead
 	err := row.Scan(&l.ID, &l.OrganizationID, &l.CustomerName, &l.PhoneNumber, &l.PhoneNumberNormalized,
 		&l.Email, &l.CreatedBy, &l.AssignedTo, &l.ChaseStatus, &l.FundingReadiness,

@@ -30,12 +30,12 @@ var (
 func scanLead(row scanner) (*jack.Lead, error) {
 	var l jack.Lead
 	if err := row.Scan(&l.ID, &l.OrganizationID, &l.CustomerName, &l.PhoneNumber, &l.PhoneNumberNormalized,
-		nullString{&l.Email}, nullUUID{&l.CreatedBy}, nullUUID{&l.AssignedTo}, &l.ChaseStatus, &l.FundingReadiness,
-		nullString{&l.FundingReadinessReason}, &l.Sentiment, &l.ScriptProgress.CurrentStep,
-		jsonText{&l.ScriptProgress.CompletedSteps}, nullString{&l.CreditScoreRange}, jsonText{&l.CreditKnownIssues},
-		nullString{&l.VehiclePreference}, nullString{&l.BudgetRange}, nullTime{&l.LastTouchpoint},
-		&l.TotalConversations, textTime{&l.LastActivity}, nullTime{&l.AIPausedUntil}, nullTime{&l.OptedOutAt},
-		&l.LeadQualityScore, &l.Version, textTime{&l.CreatedAt}, textTime{&l.UpdatedAt}); err != nil {
+		persistence.NullString(&l.Email), persistence.NullUUID(&l.CreatedBy), persistence.NullUUID(&l.AssignedTo), &l.ChaseStatus, &l.FundingReadiness,
+		persistence.NullString(&l.FundingReadinessReason), &l.Sentiment, &l.ScriptProgress.CurrentStep,
+		persistence.JSON(&l.ScriptProgress.CompletedSteps), persistence.NullString(&l.CreditScoreRange), persistence.JSON(&l.CreditKnownIssues),
+		persistence.NullString(&l.VehiclePreference), persistence.NullString(&l.BudgetRange), persistence.NullTime(&l.LastTouchpoint),
+		&l.TotalConversations, persistence.Time(&l.LastActivity), persistence.NullTime(&l.AIPausedUntil), persistence.NullTime(&l.OptedOutAt),
+		&l.LeadQualityScore, &l.Version, persistence.Time(&l.CreatedAt), persistence.Time(&l.UpdatedAt)); err != nil {
 		return nil, formatError(err)
 	}
 	if l.ScriptProgress.CompletedSteps == nil {
