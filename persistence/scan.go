@@ -268,3 +268,32 @@ func ScanCallSession(row Row) (*jack.CallSession, error) {
 	cs.VoiceData = compactJSON(data)
 	return &cs, nil
 }
+
+// LeadColumns are the leads columns ScanLead reads.
+const LeadColumns = `id, organization_id, customer_name, phone_number, phone_number_normalized, email,
+	created_by, assigned_to, chase_status, funding_readiness, funding_readiness_reason, sentiment,
+	script_progress_current_step, script_progress_completed_steps, credit_score_range, credit_known_issues,
+	vehicle_preference, budget_range, last_touchpoint, total_conversations, last_activity,
+	ai_paused_until, opted_out_at, lead_quality_score, version, created_at, updated_at`
+
+// ScanLead reads a row of LeadColumns. list is the destination of a list column as the adapter
+// keeps it (a Postgres text[], SQLite's JSON text); a NULL list reads as empty.
+func ScanLead(row Row, list func(*[]string) any) (*jack.Lead, error) {
+	var l jack.Lead
+	if err := row.Scan(&l.ID, &l.OrganizationID, &l.CustomerName, &l.PhoneNumber, &l.PhoneNumberNormalized,
+		NullString(&l.Email), NullUUID(&l.CreatedBy), NullUUID(&l.AssignedTo), &l.ChaseStatus, &l.FundingReadiness,
+		NullString(&l.FundingReadinessReason), &l.Sentiment, &l.ScriptProgress.CurrentStep,
+		list(&l.ScriptProgress.CompletedSteps), NullString(&l.CreditScoreRange), list(&l.CreditKnownIssues),
+		NullString(&l.VehiclePreference), NullString(&l.BudgetRange), NullTime(&l.LastTouchpoint),
+		&l.TotalConversations, Time(&l.LastActivity), NullTime(&l.AIPausedUntil), NullTime(&l.OptedOutAt),
+		&l.LeadQualityScore, &l.Version, Time(&l.CreatedAt), Time(&l.UpdatedAt)); err != nil {
+		return nil, err
+	}
+	if l.ScriptProgress.CompletedSteps == nil {
+		l.ScriptProgress.CompletedSteps = []string{}
+	}
+	if l.CreditKnownIssues == nil {
+		l.CreditKnownIssues = []string{}
+	}
+	return &l, nil
+}
