@@ -1,8 +1,9 @@
 // Package persistence holds what the SQL Store adapters (postgres, sqlite) share: the opaque
 // page cursors, the transaction clock, page limits, LIKE escaping, unique-constraint messages,
 // the conversation-change rule, call-session and summary defaults, event-id assignment, the lead
-// import rule, the report figures (report.go) and the migrate command. It is small on purpose;
-// each adapter keeps its own SQL.
+// import rule, the report figures (report.go), the column lists and row scanners with the scan
+// destinations both engines' values fit (scan.go) and the migrate command. Each adapter keeps
+// its own SQL statements.
 package persistence
 
 import (

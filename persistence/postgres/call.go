@@ -1,9 +1,7 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -12,30 +10,6 @@ import (
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/persistence"
 )
-
-const callSessionColumns = `id, organization_id, COALESCE(lead_id, ''), COALESCE(elevenlabs_conversation_id, ''),
-	COALESCE(twilio_call_sid, ''), COALESCE(phone_number_normalized, ''), direction, started_at, ended_at,
-	duration_seconds, COALESCE(call_outcome, ''), COALESCE(termination_reason, ''), sentiment_score,
-	lead_quality_score, COALESCE(next_action, ''), elevenlabs_data`
-
-func scanCallSession(row pgx.Row) (*jack.CallSession, error) {
-	var cs jack.CallSession
-	var data []byte
-	err := row.Scan(&cs.ID, &cs.OrganizationID, &cs.LeadID, &cs.VoiceConversationID,
-		&cs.ProviderCallID, &cs.PhoneNumberNormalized, &cs.Direction, &cs.StartedAt, &cs.EndedAt,
-		&cs.DurationSeconds, &cs.CallOutcome, &cs.TerminationReason, &cs.SentimentScore,
-		&cs.LeadQualityScore, &cs.NextAction, &data)
-	if err != nil {
-		return nil, err
-	}
-	// jsonb reformats what it stores; give the data back compact.
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, data); err == nil {
-		data = buf.Bytes()
-	}
-	cs.VoiceData = data
-	return &cs, nil
-}
 
 // CreateCallSession stores cs unless the organization already has a call session with the same
 // ElevenLabs conversation id or Twilio call sid (empty ones are stored as NULL and match
@@ -49,14 +23,14 @@ func (tx *Tx) CreateCallSession(ctx context.Context, cs *jack.CallSession) (*jac
 		return nil, false, err
 	}
 	// The lead check (foreign keys ignore row-level security) is in the statement: one round trip.
-	stored, err := scanCallSession(tx.tx.QueryRow(ctx, `
+	stored, err := persistence.ScanCallSession(tx.tx.QueryRow(ctx, `
 		INSERT INTO call_sessions (id, organization_id, lead_id, elevenlabs_conversation_id, twilio_call_sid,
 			phone_number_normalized, direction, started_at, ended_at, duration_seconds, call_outcome,
 			termination_reason, sentiment_score, lead_quality_score, next_action, elevenlabs_data)
 		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16
 		WHERE $3::varchar IS NULL OR EXISTS (SELECT 1 FROM leads WHERE organization_id = $2 AND id = $3)
 		ON CONFLICT DO NOTHING
-		RETURNING `+callSessionColumns,
+		RETURNING `+persistence.CallSessionColumns,
 		cs.ID, cs.OrganizationID, nullText(cs.LeadID), nullText(cs.VoiceConversationID), nullText(cs.ProviderCallID),
 		nullText(cs.PhoneNumberNormalized), cs.Direction, cs.StartedAt, truncPtr(cs.EndedAt), cs.DurationSeconds,
 		nullText(cs.CallOutcome), nullText(cs.TerminationReason), cs.SentimentScore, cs.LeadQualityScore,
@@ -81,7 +55,7 @@ func (tx *Tx) CreateCallSession(ctx context.Context, cs *jack.CallSession) (*jac
 // a time.
 func (tx *Tx) FindCallSession(ctx context.Context, conversationID, callSid string) (*jack.CallSession, error) {
 	for _, key := range persistence.CallSessionKeys(conversationID, callSid) {
-		cs, err := scanCallSession(tx.tx.QueryRow(ctx, `SELECT `+callSessionColumns+` FROM call_sessions
+		cs, err := persistence.ScanCallSession(tx.tx.QueryRow(ctx, `SELECT `+persistence.CallSessionColumns+` FROM call_sessions
 			WHERE organization_id = $1 AND `+key.Column+` = $2 FOR UPDATE`, tx.orgID, key.Value))
 		if err == nil {
 			return cs, nil

@@ -13,37 +13,6 @@ import (
 	"github.com/jack-auto/jack/persistence"
 )
 
-const messageColumns = `id, organization_id, COALESCE(lead_id, ''), phone_number_normalized, content, sent_by, type,
-	"timestamp", COALESCE(twilio_message_sid, ''), COALESCE(twilio_call_sid, ''),
-	COALESCE(elevenlabs_conversation_id, ''), time_in_call_secs, message_status, COALESCE(error_code, ''),
-	COALESCE(error_message, ''), COALESCE(idempotency_key, ''), author_user_id, media`
-
-func scanMessage(row pgx.Row) (*jack.Message, error) {
-	var m jack.Message
-	err := row.Scan(&m.ID, &m.OrganizationID, &m.LeadID, &m.PhoneNumberNormalized, &m.Content, &m.SentBy, &m.Type,
-		&m.Timestamp, &m.ProviderMessageID, &m.ProviderCallID,
-		&m.VoiceConversationID, &m.TimeInCallSecs, &m.Status, &m.ErrorCode,
-		&m.ErrorMessage, &m.IdempotencyKey, &m.AuthorUserID, &m.Media)
-	if err != nil {
-		return nil, err
-	}
-	m.Media = persistence.MediaOrNil(m.Media)
-	return &m, nil
-}
-
-const summaryColumns = `id, organization_id, phone_number_normalized, summary, summary_type, total_messages,
-	voice_messages, sms_messages, created_at, updated_at`
-
-func scanSummary(row pgx.Row) (*jack.Summary, error) {
-	var s jack.Summary
-	err := row.Scan(&s.ID, &s.OrganizationID, &s.PhoneNumberNormalized, &s.Summary, &s.SummaryType, &s.TotalMessages,
-		&s.VoiceMessages, &s.SMSMessages, &s.CreatedAt, &s.UpdatedAt)
-	if err != nil {
-		return nil, err
-	}
-	return &s, nil
-}
-
 // LoadConversation returns the conversation of orgID with the customer phone: its lead (nil
 // when none), its last limit messages ordered by (timestamp, id), its summary (nil when none)
 // and its message counts by channel.
@@ -58,10 +27,10 @@ func (s *Store) LoadConversation(ctx context.Context, orgID uuid.UUID, phone str
 		} else if err != nil {
 			return err
 		}
-		rows, err := tx.tx.Query(ctx, `SELECT `+messageColumns+` FROM conversations
+		rows, err := tx.tx.Query(ctx, `SELECT `+persistence.MessageColumns+` FROM conversations
 			WHERE organization_id = $1 AND phone_number_normalized = $2
 			ORDER BY "timestamp" DESC, id DESC LIMIT $3`, tx.orgID, phone, limit)
-		msgs, err := collect(rows, err, scanMessage)
+		msgs, err := collect(rows, err, persistence.ScanMessage)
 		if err != nil {
 			return fmt.Errorf("load messages: %w", err)
 		}
@@ -75,7 +44,7 @@ func (s *Store) LoadConversation(ctx context.Context, orgID uuid.UUID, phone str
 			return fmt.Errorf("count messages: %w", err)
 		}
 
-		snap.Summary, err = scanSummary(tx.tx.QueryRow(ctx, `SELECT `+summaryColumns+` FROM conversation_summaries
+		snap.Summary, err = persistence.ScanSummary(tx.tx.QueryRow(ctx, `SELECT `+persistence.SummaryColumns+` FROM conversation_summaries
 			WHERE organization_id = $1 AND phone_number_normalized = $2`, tx.orgID, phone))
 		if errors.Is(err, pgx.ErrNoRows) {
 			snap.Summary, err = nil, nil
@@ -83,7 +52,7 @@ func (s *Store) LoadConversation(ctx context.Context, orgID uuid.UUID, phone str
 		if err != nil {
 			return err
 		}
-		snap.LastCall, err = scanCallSession(tx.tx.QueryRow(ctx, `SELECT `+callSessionColumns+` FROM call_sessions
+		snap.LastCall, err = persistence.ScanCallSession(tx.tx.QueryRow(ctx, `SELECT `+persistence.CallSessionColumns+` FROM call_sessions
 			WHERE organization_id = $1 AND phone_number_normalized = $2 AND ended_at IS NOT NULL
 			ORDER BY ended_at DESC, id DESC LIMIT 1`, tx.orgID, phone))
 		if errors.Is(err, pgx.ErrNoRows) || jack.ErrorCode(err) == jack.ENOTFOUND {
@@ -150,14 +119,14 @@ func (s *Store) FindMessages(ctx context.Context, orgID uuid.UUID, filter jack.M
 		if _, err := findLeadByID(ctx, tx, filter.LeadID, false); err != nil {
 			return err
 		}
-		q := `SELECT ` + messageColumns + ` FROM conversations WHERE organization_id = $1 AND lead_id = $2`
+		q := `SELECT ` + persistence.MessageColumns + ` FROM conversations WHERE organization_id = $1 AND lead_id = $2`
 		args := []any{tx.orgID, filter.LeadID, limit + 1}
 		if before != nil {
 			q += ` AND ("timestamp", id) < ($4, $5)`
 			args = append(args, before.Time, before.ID)
 		}
 		rows, err := tx.tx.Query(ctx, q+` ORDER BY "timestamp" DESC, id DESC LIMIT $3`, args...)
-		msgs, err := collect(rows, err, scanMessage)
+		msgs, err := collect(rows, err, persistence.ScanMessage)
 		if err != nil {
 			return fmt.Errorf("find messages: %w", err)
 		}
@@ -181,7 +150,7 @@ func (s *Store) FindMessages(ctx context.Context, orgID uuid.UUID, filter jack.M
 func (s *Store) FindMessage(ctx context.Context, orgID uuid.UUID, id uuid.UUID) (*jack.Message, error) {
 	var m *jack.Message
 	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
-		m, err = scanMessage(tx.tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM conversations
+		m, err = persistence.ScanMessage(tx.tx.QueryRow(ctx, `SELECT `+persistence.MessageColumns+` FROM conversations
 			WHERE organization_id = $1 AND id = $2`, tx.orgID, id))
 		return orNotFound(err, "Message")
 	})
@@ -284,14 +253,14 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *jack.Message) (*jack.Message
 	}
 	// Foreign keys ignore row-level security: the row goes in only when its lead is this
 	// organization's (checked in the same statement, one round trip).
-	stored, err := scanMessage(tx.tx.QueryRow(ctx, `
+	stored, err := persistence.ScanMessage(tx.tx.QueryRow(ctx, `
 		INSERT INTO conversations (id, organization_id, lead_id, phone_number_normalized, content, sent_by, type,
 			"timestamp", twilio_message_sid, twilio_call_sid, elevenlabs_conversation_id, time_in_call_secs,
 			message_status, error_code, error_message, idempotency_key, author_user_id, media)
 		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
 		WHERE $3::varchar IS NULL OR EXISTS (SELECT 1 FROM leads WHERE organization_id = $2 AND id = $3)
 		ON CONFLICT DO NOTHING
-		RETURNING `+messageColumns,
+		RETURNING `+persistence.MessageColumns,
 		m.ID, m.OrganizationID, nullText(m.LeadID), m.PhoneNumberNormalized, m.Content, m.SentBy, m.Type,
 		m.Timestamp, nullText(m.ProviderMessageID), nullText(m.ProviderCallID), nullText(m.VoiceConversationID), m.TimeInCallSecs,
 		m.Status, nullText(m.ErrorCode), nullText(m.ErrorMessage), nullText(m.IdempotencyKey), m.AuthorUserID, string(media)))
@@ -308,7 +277,7 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *jack.Message) (*jack.Message
 	}
 	// A unique key matched: read the row that holds it (committed by now, since the insert
 	// waited for any concurrent writer of the same key).
-	existing, err := scanMessage(tx.tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM conversations
+	existing, err := persistence.ScanMessage(tx.tx.QueryRow(ctx, `SELECT `+persistence.MessageColumns+` FROM conversations
 		WHERE organization_id = $1 AND (id = $2 OR twilio_message_sid = $3 OR idempotency_key = $4)
 		ORDER BY "timestamp", id LIMIT 1`,
 		tx.orgID, m.ID, nullText(m.ProviderMessageID), nullText(m.IdempotencyKey)))
@@ -328,7 +297,7 @@ func (tx *Tx) FindMessageByProviderID(ctx context.Context, sid string) (*jack.Me
 	if sid == "" {
 		return nil, notFound("Message")
 	}
-	m, err := scanMessage(tx.tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM conversations
+	m, err := persistence.ScanMessage(tx.tx.QueryRow(ctx, `SELECT `+persistence.MessageColumns+` FROM conversations
 		WHERE organization_id = $1 AND twilio_message_sid = $2 FOR UPDATE`, tx.orgID, sid))
 	return m, orNotFound(err, "Message")
 }
@@ -355,7 +324,7 @@ func (tx *Tx) UpdateMessageDelivery(ctx context.Context, m *jack.Message) error 
 // times are the transaction's.
 func (tx *Tx) UpsertSummary(ctx context.Context, s *jack.Summary) (*jack.Summary, error) {
 	persistence.PrepareSummary(s, tx.orgID)
-	stored, err := scanSummary(tx.tx.QueryRow(ctx, `
+	stored, err := persistence.ScanSummary(tx.tx.QueryRow(ctx, `
 		INSERT INTO conversation_summaries (id, organization_id, phone_number_normalized, summary, summary_type,
 			total_messages, voice_messages, sms_messages, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
@@ -363,7 +332,7 @@ func (tx *Tx) UpsertSummary(ctx context.Context, s *jack.Summary) (*jack.Summary
 			summary_type = EXCLUDED.summary_type, total_messages = EXCLUDED.total_messages,
 			voice_messages = EXCLUDED.voice_messages, sms_messages = EXCLUDED.sms_messages,
 			updated_at = EXCLUDED.updated_at
-		RETURNING `+summaryColumns,
+		RETURNING `+persistence.SummaryColumns,
 		s.ID, s.OrganizationID, s.PhoneNumberNormalized, s.Summary, s.SummaryType,
 		s.TotalMessages, s.VoiceMessages, s.SMSMessages, tx.now))
 	if err != nil {

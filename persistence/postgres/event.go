@@ -63,7 +63,7 @@ func eventSeq(ctx context.Context, tx *Tx, id uuid.UUID) (int64, error) {
 	return seq, nil
 }
 
-func scanEvent(row pgx.Row) (*jack.Event, error) {
+func scanEvent(row persistence.Row) (*jack.Event, error) {
 	var payload []byte
 	var seq int64
 	if err := row.Scan(&payload, &seq); err != nil {

@@ -14,39 +14,6 @@ import (
 	"github.com/jack-auto/jack/persistence"
 )
 
-const integrationColumns = `id, organization_id, kind, url, recipient, events, enabled, secret, created_by, created_at, updated_at`
-
-func scanIntegration(row pgx.Row) (*jack.Integration, error) {
-	var i jack.Integration
-	var events []byte
-	if err := row.Scan(&i.ID, &i.OrganizationID, &i.Kind, &i.URL, &i.To, &events, &i.Enabled, &i.Secret,
-		&i.CreatedBy, &i.CreatedAt, &i.UpdatedAt); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(events, &i.Events); err != nil {
-		return nil, fmt.Errorf("integration events: %w", err)
-	}
-	return &i, nil
-}
-
-const deliveryColumns = `id, organization_id, integration_id, event_id, event_type, lead_id, payload, status, attempts,
-	response_code, latency_ms, last_error, last_attempt_at, next_attempt_at, delivered_at, created_at, history`
-
-func scanDelivery(row pgx.Row) (*jack.IntegrationDelivery, error) {
-	var d jack.IntegrationDelivery
-	var payload string
-	var history []byte
-	if err := row.Scan(&d.ID, &d.OrganizationID, &d.IntegrationID, &d.EventID, &d.EventType, &d.LeadID, &payload,
-		&d.Status, &d.Attempts, &d.ResponseCode, &d.LatencyMillis, &d.LastError, &d.LastAttemptAt, &d.NextAttemptAt,
-		&d.DeliveredAt, &d.CreatedAt, &history); err != nil {
-		return nil, err
-	}
-	d.Payload = json.RawMessage(payload)
-	var err error
-	d.History, err = persistence.ParseHistory(history)
-	return &d, err
-}
-
 // CreateIntegration stores i and, on orgID's first integration, starts the organization's feed
 // after its latest event (earlier events are not sent).
 func (s *Store) CreateIntegration(ctx context.Context, orgID uuid.UUID, i *jack.Integration) error {
@@ -55,7 +22,7 @@ func (s *Store) CreateIntegration(ctx context.Context, orgID uuid.UUID, i *jack.
 			return err
 		}
 		events, _ := json.Marshal(i.Events)
-		if _, err := tx.tx.Exec(ctx, `INSERT INTO integrations (`+integrationColumns+`)
+		if _, err := tx.tx.Exec(ctx, `INSERT INTO integrations (`+persistence.IntegrationColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			i.ID, orgID, i.Kind, i.URL, i.To, events, i.Enabled, i.Secret, i.CreatedBy, i.CreatedAt, i.UpdatedAt); err != nil {
 			return fmt.Errorf("create integration: %w", err)
@@ -77,9 +44,9 @@ func (s *Store) CreateIntegration(ctx context.Context, orgID uuid.UUID, i *jack.
 func (s *Store) FindIntegrations(ctx context.Context, orgID uuid.UUID) ([]*jack.Integration, error) {
 	out := []*jack.Integration{}
 	err := s.inTx(ctx, orgID, func(tx *Tx) error {
-		rows, err := tx.tx.Query(ctx, `SELECT `+integrationColumns+` FROM integrations
+		rows, err := tx.tx.Query(ctx, `SELECT `+persistence.IntegrationColumns+` FROM integrations
 			WHERE organization_id = $1 ORDER BY created_at, id`, orgID)
-		found, err := collect(rows, err, scanIntegration)
+		found, err := collect(rows, err, persistence.ScanIntegration)
 		out = append(out, found...)
 		return err
 	})
@@ -90,7 +57,7 @@ func (s *Store) FindIntegrations(ctx context.Context, orgID uuid.UUID) ([]*jack.
 }
 
 func findIntegration(ctx context.Context, tx *Tx, id uuid.UUID) (*jack.Integration, error) {
-	i, err := scanIntegration(tx.tx.QueryRow(ctx, `SELECT `+integrationColumns+` FROM integrations
+	i, err := persistence.ScanIntegration(tx.tx.QueryRow(ctx, `SELECT `+persistence.IntegrationColumns+` FROM integrations
 		WHERE organization_id = $1 AND id = $2`, tx.orgID, id))
 	if err != nil {
 		return nil, orIntegrationNotFound(err)
@@ -161,7 +128,7 @@ func (s *Store) ClaimIntegrationFeeds(ctx context.Context, owner string, now tim
 	err = s.inTenantFreeTx(ctx, func(tx *Tx) error {
 		rows, err := tx.tx.Query(ctx, `SELECT organization_id, last_event_id, since FROM claim_integration_feeds($1, $2, $3, $4)`,
 			owner, persistence.Truncate(now), until, n)
-		found, err := collect(rows, err, func(r pgx.Row) (*jack.IntegrationFeed, error) {
+		found, err := collect(rows, err, func(r persistence.Row) (*jack.IntegrationFeed, error) {
 			var f jack.IntegrationFeed
 			return &f, r.Scan(&f.OrganizationID, &f.After, &f.Since)
 		})
@@ -257,9 +224,9 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, now time.Time, lease tim
 	}
 	out := []*jack.IntegrationDelivery{}
 	err = s.inTenantFreeTx(ctx, func(tx *Tx) error {
-		rows, err := tx.tx.Query(ctx, `SELECT `+deliveryColumns+` FROM claim_due_deliveries($1, $2, $3)`,
+		rows, err := tx.tx.Query(ctx, `SELECT `+persistence.DeliveryColumns+` FROM claim_due_deliveries($1, $2, $3)`,
 			persistence.Truncate(now), until, n)
-		found, err := collect(rows, err, scanDelivery)
+		found, err := collect(rows, err, persistence.ScanDelivery)
 		out = append(out, found...)
 		return err
 	})
@@ -290,11 +257,11 @@ func (s *Store) RecordDeliveryAttempt(ctx context.Context, orgID, id uuid.UUID, 
 		if history, err = persistence.AppendAttempt(history, a); err != nil {
 			return err
 		}
-		d, err = scanDelivery(tx.tx.QueryRow(ctx, `UPDATE integration_deliveries SET status = $3, attempts = attempts + 1,
+		d, err = persistence.ScanDelivery(tx.tx.QueryRow(ctx, `UPDATE integration_deliveries SET status = $3, attempts = attempts + 1,
 				response_code = $4, latency_ms = $5, last_error = $6, last_attempt_at = $7, next_attempt_at = $8,
 				delivered_at = $9, claimed_until = NULL, history = $10
 			WHERE organization_id = $1 AND id = $2
-			RETURNING `+deliveryColumns,
+			RETURNING `+persistence.DeliveryColumns,
 			orgID, id, status, a.ResponseCode, a.LatencyMillis, a.Error, persistence.Truncate(a.At), next, delivered, history))
 		return err
 	})
@@ -311,10 +278,10 @@ func (s *Store) FindDeliveries(ctx context.Context, orgID, integrationID uuid.UU
 		if _, err := findIntegration(ctx, tx, integrationID); err != nil {
 			return err
 		}
-		rows, err := tx.tx.Query(ctx, `SELECT `+deliveryColumns+` FROM integration_deliveries
+		rows, err := tx.tx.Query(ctx, `SELECT `+persistence.DeliveryColumns+` FROM integration_deliveries
 			WHERE organization_id = $1 AND integration_id = $2 ORDER BY seq DESC LIMIT $3`,
 			orgID, integrationID, jack.PageLimit(limit, jack.DefaultDeliveryListLimit, jack.MaxDeliveryListLimit))
-		found, err := collect(rows, err, scanDelivery)
+		found, err := collect(rows, err, persistence.ScanDelivery)
 		out = append(out, found...)
 		return err
 	})
@@ -328,9 +295,9 @@ func (s *Store) FindDeliveries(ctx context.Context, orgID, integrationID uuid.UU
 func (s *Store) Redeliver(ctx context.Context, orgID, integrationID, id uuid.UUID) (*jack.IntegrationDelivery, error) {
 	var d *jack.IntegrationDelivery
 	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
-		d, err = scanDelivery(tx.tx.QueryRow(ctx, `UPDATE integration_deliveries SET status = 'pending',
+		d, err = persistence.ScanDelivery(tx.tx.QueryRow(ctx, `UPDATE integration_deliveries SET status = 'pending',
 				next_attempt_at = $4, delivered_at = NULL, claimed_until = NULL, attempts = 0
-			WHERE organization_id = $1 AND integration_id = $2 AND id = $3 RETURNING `+deliveryColumns,
+			WHERE organization_id = $1 AND integration_id = $2 AND id = $3 RETURNING `+persistence.DeliveryColumns,
 			orgID, integrationID, id, tx.now))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return persistence.DeliveryNotFound()

@@ -14,32 +14,10 @@ import (
 	"github.com/jack-auto/jack/persistence"
 )
 
-const leadColumns = `id, organization_id, customer_name, phone_number, phone_number_normalized,
-	COALESCE(email, ''), created_by, assigned_to, chase_status, funding_readiness,
-	COALESCE(funding_readiness_reason, ''), sentiment, script_progress_current_step,
-	script_progress_completed_steps, COALESCE(credit_score_range, ''), credit_known_issues,
-	COALESCE(vehicle_preference, ''), COALESCE(budget_range, ''), last_touchpoint,
-	total_conversations, last_activity, ai_paused_until, opted_out_at, lead_quality_score, version, created_at, updated_at`
+const leadColumns = persistence.LeadColumns
 
-func scanLead(row pgx.Row) (*jack.Lead, error) {
-	var l jack.Lead
-	err := row.Scan(&l.ID, &l.OrganizationID, &l.CustomerName, &l.PhoneNumber, &l.PhoneNumberNormalized,
-		&l.Email, &l.CreatedBy, &l.AssignedTo, &l.ChaseStatus, &l.FundingReadiness,
-		&l.FundingReadinessReason, &l.Sentiment, &l.ScriptProgress.CurrentStep,
-		&l.ScriptProgress.CompletedSteps, &l.CreditScoreRange, &l.CreditKnownIssues,
-		&l.VehiclePreference, &l.BudgetRange, &l.LastTouchpoint,
-		&l.TotalConversations, &l.LastActivity, &l.AIPausedUntil, &l.OptedOutAt, &l.LeadQualityScore, &l.Version,
-		&l.CreatedAt, &l.UpdatedAt)
-	if err != nil {
-		return nil, err
-	}
-	if l.ScriptProgress.CompletedSteps == nil {
-		l.ScriptProgress.CompletedSteps = []string{}
-	}
-	if l.CreditKnownIssues == nil {
-		l.CreditKnownIssues = []string{}
-	}
-	return &l, nil
+func scanLead(row persistence.Row) (*jack.Lead, error) {
+	return persistence.ScanLead(row, func(p *[]string) any { return p })
 }
 
 // CreateLead stores lead in orgID, filling blank fields with the seed's defaults. Returns

@@ -5,22 +5,10 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/persistence"
 )
-
-const organizationColumns = `id, name, COALESCE(domain, ''), settings, default_phone_number_id, created_at`
-
-func scanOrganization(row pgx.Row) (*jack.Organization, error) {
-	var o jack.Organization
-	err := row.Scan(&o.ID, &o.Name, &o.Domain, &o.Settings, &o.DefaultPhoneNumberID, &o.CreatedAt)
-	if err != nil {
-		return nil, err
-	}
-	return &o, nil
-}
 
 // CreateOrganization stores org and its owner in one transaction whose tenant is the new
 // organization. Returns ECONFLICT if the owner's email is taken, EUNPROCESSABLE for invalid fields.
@@ -36,12 +24,15 @@ func (s *Store) CreateOrganization(ctx context.Context, org *jack.Organization, 
 	}
 	return s.inTx(ctx, org.ID, func(tx *Tx) error {
 		org.CreatedAt = tx.now
-		err := tx.tx.QueryRow(ctx, `
+		stored, err := persistence.ScanOrganization(tx.tx.QueryRow(ctx, `
 			INSERT INTO organizations (id, name, domain, settings, default_phone_number_id, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6)
-			RETURNING `+organizationColumns,
+			RETURNING `+persistence.OrganizationColumns,
 			org.ID, org.Name, nullText(org.Domain), org.Settings, org.DefaultPhoneNumberID, org.CreatedAt,
-		).Scan(&org.ID, &org.Name, &org.Domain, &org.Settings, &org.DefaultPhoneNumberID, &org.CreatedAt)
+		))
+		if err == nil {
+			*org = *stored
+		}
 		if err != nil {
 			return fmt.Errorf("insert organization: %w", err)
 		}
@@ -81,11 +72,11 @@ func (s *Store) UpdateOrganization(ctx context.Context, orgID uuid.UUID, upd jac
 }
 
 func findOrganization(ctx context.Context, tx *Tx, forUpdate bool) (*jack.Organization, error) {
-	q := `SELECT ` + organizationColumns + ` FROM organizations WHERE id = $1`
+	q := `SELECT ` + persistence.OrganizationColumns + ` FROM organizations WHERE id = $1`
 	if forUpdate {
 		q += ` FOR UPDATE`
 	}
-	org, err := scanOrganization(tx.tx.QueryRow(ctx, q, tx.orgID))
+	org, err := persistence.ScanOrganization(tx.tx.QueryRow(ctx, q, tx.orgID))
 	if err != nil {
 		return nil, orNotFound(err, "Organization")
 	}

@@ -5,21 +5,10 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/persistence"
 )
-
-const phoneNumberColumns = `id, organization_id, phone_number, COALESCE(elevenlabs_phone_id, ''), twilio_phone_sid, is_active, created_at`
-
-func scanPhoneNumber(row pgx.Row) (*jack.PhoneNumber, error) {
-	var pn jack.PhoneNumber
-	err := row.Scan(&pn.ID, &pn.OrganizationID, &pn.PhoneNumber, &pn.VoicePhoneID, &pn.ProviderPhoneID, &pn.IsActive, &pn.CreatedAt)
-	if err != nil {
-		return nil, err
-	}
-	return &pn, nil
-}
 
 // OrganizationByPhoneNumber is tenant-free (webhook routing), through the SECURITY DEFINER
 // get_organization_by_phone_number. Returns ENOTFOUND when no active number matches.
@@ -43,7 +32,7 @@ func (s *Store) OrganizationsByCustomerPhone(ctx context.Context, phone string) 
 	ids := []uuid.UUID{}
 	err := s.inTenantFreeTx(ctx, func(tx *Tx) error {
 		rows, err := tx.tx.Query(ctx, `SELECT id FROM get_organizations_by_customer_phone($1) AS id`, phone)
-		found, err := collect(rows, err, func(r pgx.Row) (id uuid.UUID, err error) { return id, r.Scan(&id) })
+		found, err := collect(rows, err, func(r persistence.Row) (id uuid.UUID, err error) { return id, r.Scan(&id) })
 		ids = append(ids, found...)
 		return err
 	})
@@ -83,9 +72,9 @@ func (s *Store) CreatePhoneNumber(ctx context.Context, orgID uuid.UUID, pn *jack
 func (s *Store) FindPhoneNumbers(ctx context.Context, orgID uuid.UUID) ([]*jack.PhoneNumber, error) {
 	pns := []*jack.PhoneNumber{}
 	err := s.inTx(ctx, orgID, func(tx *Tx) error {
-		rows, err := tx.tx.Query(ctx, `SELECT `+phoneNumberColumns+` FROM organization_phone_numbers
+		rows, err := tx.tx.Query(ctx, `SELECT `+persistence.PhoneNumberColumns+` FROM organization_phone_numbers
 			WHERE organization_id = $1 ORDER BY created_at DESC, id DESC`, tx.orgID)
-		found, err := collect(rows, err, scanPhoneNumber)
+		found, err := collect(rows, err, persistence.ScanPhoneNumber)
 		pns = append(pns, found...)
 		return err
 	})
@@ -100,8 +89,8 @@ func (s *Store) FindPhoneNumbers(ctx context.Context, orgID uuid.UUID) ([]*jack.
 func (s *Store) ActivePhoneNumber(ctx context.Context, orgID uuid.UUID) (*jack.PhoneNumber, error) {
 	var pn *jack.PhoneNumber
 	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
-		pn, err = scanPhoneNumber(tx.tx.QueryRow(ctx, `
-			SELECT `+phoneNumberColumns+` FROM organization_phone_numbers p
+		pn, err = persistence.ScanPhoneNumber(tx.tx.QueryRow(ctx, `
+			SELECT `+persistence.PhoneNumberColumns+` FROM organization_phone_numbers p
 			WHERE p.organization_id = $1 AND p.is_active
 			ORDER BY p.id = (SELECT default_phone_number_id FROM organizations WHERE id = $1) DESC NULLS LAST,
 				p.created_at, p.id
@@ -119,12 +108,12 @@ func (s *Store) UpdatePhoneNumber(ctx context.Context, orgID uuid.UUID, phone st
 		if upd.VoicePhoneID != nil {
 			elevenLabsID = nullText(*upd.VoicePhoneID)
 		}
-		pn, err = scanPhoneNumber(tx.tx.QueryRow(ctx, `
+		pn, err = persistence.ScanPhoneNumber(tx.tx.QueryRow(ctx, `
 			UPDATE organization_phone_numbers SET
 				elevenlabs_phone_id = CASE WHEN $3 THEN $4 ELSE elevenlabs_phone_id END,
 				is_active = COALESCE($5, is_active)
 			WHERE organization_id = $1 AND phone_number = $2
-			RETURNING `+phoneNumberColumns,
+			RETURNING `+persistence.PhoneNumberColumns,
 			tx.orgID, phone, upd.VoicePhoneID != nil, elevenLabsID, upd.IsActive))
 		return orNotFound(err, "Phone number")
 	})

@@ -279,7 +279,7 @@ func orNotFound(err error, what string) error {
 }
 
 // collect scans every row with scan.
-func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error)) ([]T, error) {
+func collect[T any](rows pgx.Rows, err error, scan func(persistence.Row) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}

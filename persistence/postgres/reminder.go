@@ -13,17 +13,6 @@ import (
 	"github.com/jack-auto/jack/persistence"
 )
 
-const reminderColumns = `id, organization_id, lead_id, phone_number_normalized, step, due_at, status, created_at, fired_at`
-
-func scanReminder(row pgx.Row) (*jack.Reminder, error) {
-	var r jack.Reminder
-	if err := row.Scan(&r.ID, &r.OrganizationID, &r.LeadID, &r.Phone, &r.Step, &r.DueAt, &r.Status,
-		&r.CreatedAt, &r.FiredAt); err != nil {
-		return nil, err
-	}
-	return &r, nil
-}
-
 // ClaimDueReminders is tenant-free: through the SECURITY DEFINER claim_due_reminders it claims
 // up to limit pending reminders of every organization that are due at now and not claimed
 // past now, until now+lease, soonest first. FOR UPDATE SKIP LOCKED inside the function keeps
@@ -36,9 +25,9 @@ func (s *Store) ClaimDueReminders(ctx context.Context, now time.Time, lease time
 	}
 	reminders := []*jack.Reminder{}
 	err = s.inTenantFreeTx(ctx, func(tx *Tx) error {
-		rows, err := tx.tx.Query(ctx, `SELECT `+reminderColumns+` FROM claim_due_reminders($1, $2, $3)`,
+		rows, err := tx.tx.Query(ctx, `SELECT `+persistence.ReminderColumns+` FROM claim_due_reminders($1, $2, $3)`,
 			persistence.Truncate(now), until, n)
-		claimed, err := collect(rows, err, scanReminder)
+		claimed, err := collect(rows, err, persistence.ScanReminder)
 		reminders = append(reminders, claimed...)
 		return err
 	})
@@ -54,10 +43,10 @@ func (s *Store) ClaimDueReminders(ctx context.Context, now time.Time, lease time
 func (s *Store) FindReminders(ctx context.Context, orgID uuid.UUID, phone string) ([]*jack.Reminder, error) {
 	reminders := []*jack.Reminder{}
 	err := s.inTx(ctx, orgID, func(tx *Tx) error {
-		rows, err := tx.tx.Query(ctx, `SELECT `+reminderColumns+` FROM reminders
+		rows, err := tx.tx.Query(ctx, `SELECT `+persistence.ReminderColumns+` FROM reminders
 			WHERE organization_id = $1 AND ($2 = '' OR phone_number_normalized = $2)
 			ORDER BY created_at DESC, id DESC LIMIT $3`, tx.orgID, phone, persistence.MaxReminders)
-		found, err := collect(rows, err, scanReminder)
+		found, err := collect(rows, err, persistence.ScanReminder)
 		reminders = append(reminders, found...)
 		return err
 	})
@@ -108,7 +97,7 @@ func (tx *Tx) CancelReminders(ctx context.Context, phone string) (int, error) {
 // transaction ends, so a claim firing it and a reply canceling it apply one after the other.
 // ENOTFOUND when none.
 func (tx *Tx) FindPendingReminder(ctx context.Context, phone string) (*jack.Reminder, error) {
-	r, err := scanReminder(tx.tx.QueryRow(ctx, `SELECT `+reminderColumns+` FROM reminders
+	r, err := persistence.ScanReminder(tx.tx.QueryRow(ctx, `SELECT `+persistence.ReminderColumns+` FROM reminders
 		WHERE organization_id = $1 AND phone_number_normalized = $2 AND status = $3 FOR UPDATE`,
 		tx.orgID, phone, jack.ReminderPending))
 	return r, orNotFound(err, "Reminder")

@@ -122,7 +122,7 @@ func (s *Store) Audit(ctx context.Context) (*jack.AuditReport, error) {
 		r.InvalidLeadPhones, err = persistence.InvalidLeadPhones(func(after jack.LeadRef, limit int) ([]jack.LeadRef, error) {
 			rows, err := tx.tx.Query(ctx, `SELECT organization_id, id, phone FROM audit_lead_phones($1, $2, $3)`,
 				after.OrganizationID, after.LeadID, limit)
-			return collect(rows, err, func(row pgx.Row) (l jack.LeadRef, err error) {
+			return collect(rows, err, func(row persistence.Row) (l jack.LeadRef, err error) {
 				return l, row.Scan(&l.OrganizationID, &l.LeadID, &l.Phone)
 			})
 		})

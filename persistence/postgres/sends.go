@@ -16,8 +16,8 @@ func (s *Store) UnsentMessages(ctx context.Context, before time.Time, limit int)
 	n := jack.PageLimit(limit, persistence.DefaultClaimLimit, persistence.MaxClaimLimit)
 	messages := []*jack.Message{}
 	err := s.inTenantFreeTx(ctx, func(tx *Tx) error {
-		rows, err := tx.tx.Query(ctx, `SELECT `+messageColumns+` FROM unsent_messages($1, $2)`, before, n)
-		found, err := collect(rows, err, scanMessage)
+		rows, err := tx.tx.Query(ctx, `SELECT `+persistence.MessageColumns+` FROM unsent_messages($1, $2)`, before, n)
+		found, err := collect(rows, err, persistence.ScanMessage)
 		messages = append(messages, found...)
 		return err
 	})

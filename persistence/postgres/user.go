@@ -5,35 +5,21 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/persistence"
 )
 
-// userColumns ends with whether the user is active; get_user_for_login (login) does not know,
-// and login checks it when it creates the session.
-const (
-	userColumns      = `id, email, password_hash, COALESCE(full_name, ''), organization_id, role, created_at, updated_at, deactivated_at IS NULL`
-	loginUserColumns = `id, email, password_hash, COALESCE(full_name, ''), organization_id, role, created_at, updated_at, true`
-)
-
-func scanUser(row pgx.Row) (*jack.User, error) {
-	var u jack.User
-	var role string
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.FullName, &u.OrganizationID, &role, &u.CreatedAt, &u.UpdatedAt, &u.Active); err != nil {
-		return nil, err
-	}
-	u.Role = jack.ParseRole(role)
-	return &u, nil
-}
+// loginUserColumns are persistence.SelectUserColumns as get_user_for_login (login) has them: it
+// does not know whether the user is active, and login checks it when it creates the session.
+const loginUserColumns = persistence.UserColumns + `, true`
 
 // FindUserByEmail is tenant-free (login), through the SECURITY DEFINER get_user_for_login:
 // returns ENOTFOUND if no user has the email (compared case-insensitively).
 func (s *Store) FindUserByEmail(ctx context.Context, email string) (*jack.User, error) {
 	var u *jack.User
 	err := s.inTenantFreeTx(ctx, func(tx *Tx) (err error) {
-		u, err = scanUser(tx.tx.QueryRow(ctx, `SELECT `+loginUserColumns+` FROM get_user_for_login($1)`, jack.NormalizeEmail(email)))
+		u, err = persistence.ScanUser(tx.tx.QueryRow(ctx, `SELECT `+loginUserColumns+` FROM get_user_for_login($1)`, jack.NormalizeEmail(email)))
 		return orNotFound(err, "User")
 	})
 	return u, err
@@ -43,7 +29,7 @@ func (s *Store) FindUserByEmail(ctx context.Context, email string) (*jack.User, 
 func (s *Store) FindUserByID(ctx context.Context, orgID, id uuid.UUID) (*jack.User, error) {
 	var u *jack.User
 	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
-		u, err = scanUser(tx.tx.QueryRow(ctx, `SELECT `+userColumns+` FROM user_profiles WHERE organization_id = $1 AND id = $2`, tx.orgID, id))
+		u, err = persistence.ScanUser(tx.tx.QueryRow(ctx, `SELECT `+persistence.SelectUserColumns+` FROM user_profiles WHERE organization_id = $1 AND id = $2`, tx.orgID, id))
 		return orNotFound(err, "User")
 	})
 	return u, err
@@ -53,8 +39,8 @@ func (s *Store) FindUserByID(ctx context.Context, orgID, id uuid.UUID) (*jack.Us
 func (s *Store) FindUsers(ctx context.Context, orgID uuid.UUID) ([]*jack.User, error) {
 	var users []*jack.User
 	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
-		rows, err := tx.tx.Query(ctx, `SELECT `+userColumns+` FROM user_profiles WHERE organization_id = $1 ORDER BY created_at, id`, tx.orgID)
-		users, err = collect(rows, err, scanUser)
+		rows, err := tx.tx.Query(ctx, `SELECT `+persistence.SelectUserColumns+` FROM user_profiles WHERE organization_id = $1 ORDER BY created_at, id`, tx.orgID)
+		users, err = collect(rows, err, persistence.ScanUser)
 		return err
 	})
 	if users == nil && err == nil {
@@ -125,7 +111,7 @@ func (s *Store) UpdateUser(ctx context.Context, orgID, id uuid.UUID, upd jack.Us
 		if err := lockAdmins(ctx, tx); err != nil {
 			return err
 		}
-		if u, err = scanUser(tx.tx.QueryRow(ctx, `SELECT `+userColumns+` FROM user_profiles WHERE organization_id = $1 AND id = $2`, tx.orgID, id)); err != nil {
+		if u, err = persistence.ScanUser(tx.tx.QueryRow(ctx, `SELECT `+persistence.SelectUserColumns+` FROM user_profiles WHERE organization_id = $1 AND id = $2`, tx.orgID, id)); err != nil {
 			return orNotFound(err, "User")
 		}
 		u.Apply(upd, tx.now)

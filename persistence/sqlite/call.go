@@ -2,29 +2,11 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/persistence"
 )
-
-const callSessionColumns = `id, organization_id, lead_id, elevenlabs_conversation_id, twilio_call_sid,
-	phone_number_normalized, direction, started_at, ended_at, duration_seconds, call_outcome,
-	termination_reason, sentiment_score, lead_quality_score, next_action, elevenlabs_data`
-
-func scanCallSession(row scanner) (*jack.CallSession, error) {
-	var cs jack.CallSession
-	var data string
-	if err := row.Scan(&cs.ID, &cs.OrganizationID, nullString{&cs.LeadID}, nullString{&cs.VoiceConversationID},
-		nullString{&cs.ProviderCallID}, nullString{&cs.PhoneNumberNormalized}, &cs.Direction, textTime{&cs.StartedAt},
-		nullTime{&cs.EndedAt}, &cs.DurationSeconds, nullString{&cs.CallOutcome}, nullString{&cs.TerminationReason},
-		&cs.SentimentScore, &cs.LeadQualityScore, nullString{&cs.NextAction}, &data); err != nil {
-		return nil, formatError(err)
-	}
-	cs.VoiceData = json.RawMessage(data)
-	return &cs, nil
-}
 
 // CreateCallSession stores cs unless the organization already has a call session with the same
 // ElevenLabs conversation id or Twilio call sid (empty ones are stored as NULL and match
@@ -39,9 +21,9 @@ func (tx *Tx) CreateCallSession(ctx context.Context, cs *jack.CallSession) (*jac
 	if err := checkLead(ctx, tx, cs.LeadID); err != nil {
 		return nil, false, err
 	}
-	stored, err := scanCallSession(tx.queryRow(ctx, `INSERT INTO call_sessions (`+callSessionColumns+`)
+	stored, err := persistence.ScanCallSession(tx.queryRow(ctx, `INSERT INTO call_sessions (`+persistence.CallSessionColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING RETURNING `+callSessionColumns,
+		ON CONFLICT DO NOTHING RETURNING `+persistence.CallSessionColumns,
 		cs.ID.String(), cs.OrganizationID.String(), nullStringArg(cs.LeadID), nullStringArg(cs.VoiceConversationID),
 		nullStringArg(cs.ProviderCallID), nullStringArg(cs.PhoneNumberNormalized), cs.Direction, timeArg(cs.StartedAt),
 		nullTimeArg(cs.EndedAt), cs.DurationSeconds, nullStringArg(cs.CallOutcome), nullStringArg(cs.TerminationReason),
@@ -62,7 +44,7 @@ func (tx *Tx) CreateCallSession(ctx context.Context, cs *jack.CallSession) (*jac
 // locks the whole database for the write transaction, so the row stays put until it ends.
 func (tx *Tx) FindCallSession(ctx context.Context, conversationID, callSid string) (*jack.CallSession, error) {
 	for _, key := range persistence.CallSessionKeys(conversationID, callSid) {
-		cs, err := scanCallSession(tx.queryRow(ctx, `SELECT `+callSessionColumns+` FROM call_sessions
+		cs, err := persistence.ScanCallSession(tx.queryRow(ctx, `SELECT `+persistence.CallSessionColumns+` FROM call_sessions
 			WHERE organization_id = ? AND `+key.Column+` = ?`, tx.orgID.String(), key.Value))
 		if err == nil {
 			return cs, nil

@@ -13,32 +13,16 @@ import (
 
 var _ jack.ConversationTx = (*Tx)(nil)
 
-const messageColumns = `id, organization_id, lead_id, phone_number_normalized, content, sent_by, type, timestamp,
-	twilio_message_sid, twilio_call_sid, elevenlabs_conversation_id, time_in_call_secs, message_status,
-	error_code, error_message, idempotency_key, author_user_id, media`
-
-func scanMessage(row scanner) (*jack.Message, error) {
-	var m jack.Message
-	if err := row.Scan(&m.ID, &m.OrganizationID, nullString{&m.LeadID}, &m.PhoneNumberNormalized, &m.Content, &m.SentBy,
-		&m.Type, textTime{&m.Timestamp}, nullString{&m.ProviderMessageID}, nullString{&m.ProviderCallID},
-		nullString{&m.VoiceConversationID}, &m.TimeInCallSecs, &m.Status, nullString{&m.ErrorCode},
-		nullString{&m.ErrorMessage}, nullString{&m.IdempotencyKey}, nullUUID{&m.AuthorUserID}, jsonText{&m.Media}); err != nil {
-		return nil, formatError(err)
-	}
-	m.Media = persistence.MediaOrNil(m.Media)
-	return &m, nil
-}
-
 // findMessages runs a message query and returns its rows (never nil).
 func findMessages(ctx context.Context, tx *Tx, query string, args ...any) ([]*jack.Message, error) {
-	rows, err := tx.query(ctx, `SELECT `+messageColumns+` FROM conversations WHERE `+query, args...)
+	rows, err := tx.query(ctx, `SELECT `+persistence.MessageColumns+` FROM conversations WHERE `+query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find messages: %w", err)
 	}
 	defer rows.Close()
 	messages := []*jack.Message{}
 	for rows.Next() {
-		m, err := scanMessage(rows)
+		m, err := persistence.ScanMessage(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -86,7 +70,7 @@ func loadConversation(ctx context.Context, tx *Tx, phone string, limit int) (*ja
 	if err != nil && jack.ErrorCode(err) != jack.ENOTFOUND {
 		return nil, err
 	}
-	snap.LastCall, err = scanCallSession(tx.queryRow(ctx, `SELECT `+callSessionColumns+` FROM call_sessions
+	snap.LastCall, err = persistence.ScanCallSession(tx.queryRow(ctx, `SELECT `+persistence.CallSessionColumns+` FROM call_sessions
 		WHERE organization_id = ? AND phone_number_normalized = ? AND ended_at IS NOT NULL
 		ORDER BY ended_at DESC, id DESC LIMIT 1`, tx.orgID.String(), phone))
 	if err != nil && jack.ErrorCode(err) != jack.ENOTFOUND {
@@ -95,20 +79,8 @@ func loadConversation(ctx context.Context, tx *Tx, phone string, limit int) (*ja
 	return snap, nil
 }
 
-const summaryColumns = `id, organization_id, phone_number_normalized, summary, summary_type, total_messages,
-	voice_messages, sms_messages, created_at, updated_at`
-
-func scanSummary(row scanner) (*jack.Summary, error) {
-	var sm jack.Summary
-	if err := row.Scan(&sm.ID, &sm.OrganizationID, &sm.PhoneNumberNormalized, &sm.Summary, &sm.SummaryType, &sm.TotalMessages,
-		&sm.VoiceMessages, &sm.SMSMessages, textTime{&sm.CreatedAt}, textTime{&sm.UpdatedAt}); err != nil {
-		return nil, formatError(err)
-	}
-	return &sm, nil
-}
-
 func findSummary(ctx context.Context, tx *Tx, phone string) (*jack.Summary, error) {
-	return scanSummary(tx.queryRow(ctx, `SELECT `+summaryColumns+` FROM conversation_summaries
+	return persistence.ScanSummary(tx.queryRow(ctx, `SELECT `+persistence.SummaryColumns+` FROM conversation_summaries
 		WHERE organization_id = ? AND phone_number_normalized = ?`, tx.orgID.String(), phone))
 }
 
@@ -117,13 +89,13 @@ func findSummary(ctx context.Context, tx *Tx, phone string) (*jack.Summary, erro
 // times are the transaction's.
 func (tx *Tx) UpsertSummary(ctx context.Context, s *jack.Summary) (*jack.Summary, error) {
 	persistence.PrepareSummary(s, tx.orgID)
-	stored, err := scanSummary(tx.queryRow(ctx, `INSERT INTO conversation_summaries (`+summaryColumns+`)
+	stored, err := persistence.ScanSummary(tx.queryRow(ctx, `INSERT INTO conversation_summaries (`+persistence.SummaryColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (organization_id, phone_number_normalized) DO UPDATE SET summary = excluded.summary,
 			summary_type = excluded.summary_type, total_messages = excluded.total_messages,
 			voice_messages = excluded.voice_messages, sms_messages = excluded.sms_messages,
 			updated_at = excluded.updated_at
-		RETURNING `+summaryColumns,
+		RETURNING `+persistence.SummaryColumns,
 		s.ID.String(), s.OrganizationID.String(), s.PhoneNumberNormalized, s.Summary, s.SummaryType,
 		s.TotalMessages, s.VoiceMessages, s.SMSMessages, timeArg(tx.now), timeArg(tx.now)))
 	if err != nil {
@@ -279,7 +251,7 @@ func (tx *Tx) InsertMessage(ctx context.Context, m *jack.Message) (*jack.Message
 	if err != nil {
 		return nil, false, err
 	}
-	res, err := tx.exec(ctx, `INSERT INTO conversations (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	res, err := tx.exec(ctx, `INSERT INTO conversations (`+persistence.MessageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 		m.ID.String(), m.OrganizationID.String(), nullStringArg(m.LeadID), m.PhoneNumberNormalized, m.Content, m.SentBy, m.Type,
 		timeArg(m.Timestamp), nullStringArg(m.ProviderMessageID), nullStringArg(m.ProviderCallID),

@@ -94,7 +94,7 @@ func findEvents(ctx context.Context, tx *Tx, filter jack.EventFilter) ([]*jack.E
 	for rows.Next() {
 		e := &jack.Event{}
 		var seq int64
-		if err := rows.Scan(jsonText{e}, &seq); err != nil {
+		if err := rows.Scan(persistence.JSON(e), &seq); err != nil {
 			return nil, fmt.Errorf("scan event: %w", err)
 		}
 		e.Seq = seq

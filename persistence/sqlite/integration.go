@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -12,34 +11,6 @@ import (
 	"github.com/jack-auto/jack/persistence"
 )
 
-const integrationColumns = `id, organization_id, kind, url, recipient, events, enabled, secret, created_by, created_at, updated_at`
-
-func scanIntegration(row scanner) (*jack.Integration, error) {
-	var i jack.Integration
-	if err := row.Scan(&i.ID, &i.OrganizationID, &i.Kind, &i.URL, &i.To, jsonText{&i.Events}, &i.Enabled, &i.Secret,
-		nullUUID{&i.CreatedBy}, textTime{&i.CreatedAt}, textTime{&i.UpdatedAt}); err != nil {
-		return nil, formatError(err)
-	}
-	return &i, nil
-}
-
-const deliveryColumns = `id, organization_id, integration_id, event_id, event_type, lead_id, payload, status, attempts,
-	response_code, latency_ms, last_error, last_attempt_at, next_attempt_at, delivered_at, created_at, history`
-
-func scanDelivery(row scanner) (*jack.IntegrationDelivery, error) {
-	var d jack.IntegrationDelivery
-	var payload, history string
-	if err := row.Scan(&d.ID, &d.OrganizationID, &d.IntegrationID, &d.EventID, &d.EventType, &d.LeadID, &payload,
-		&d.Status, &d.Attempts, &d.ResponseCode, &d.LatencyMillis, &d.LastError, nullTime{&d.LastAttemptAt},
-		nullTime{&d.NextAttemptAt}, nullTime{&d.DeliveredAt}, textTime{&d.CreatedAt}, &history); err != nil {
-		return nil, formatError(err)
-	}
-	d.Payload = json.RawMessage(payload)
-	var err error
-	d.History, err = persistence.ParseHistory([]byte(history))
-	return &d, err
-}
-
 func queryDeliveries(ctx context.Context, tx *Tx, query string, args ...any) ([]*jack.IntegrationDelivery, error) {
 	rows, err := tx.query(ctx, query, args...)
 	if err != nil {
@@ -48,7 +19,7 @@ func queryDeliveries(ctx context.Context, tx *Tx, query string, args ...any) ([]
 	defer rows.Close()
 	out := []*jack.IntegrationDelivery{}
 	for rows.Next() {
-		d, err := scanDelivery(rows)
+		d, err := persistence.ScanDelivery(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -65,7 +36,7 @@ func (s *Store) CreateIntegration(ctx context.Context, orgID uuid.UUID, i *jack.
 			return err
 		}
 		events, _ := jsonArg(i.Events)
-		if _, err := tx.exec(ctx, `INSERT INTO integrations (`+integrationColumns+`)
+		if _, err := tx.exec(ctx, `INSERT INTO integrations (`+persistence.IntegrationColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			i.ID.String(), orgID.String(), i.Kind, i.URL, i.To, events, boolArg(i.Enabled), i.Secret,
 			nullUUIDArg(i.CreatedBy), timeArg(i.CreatedAt), timeArg(i.UpdatedAt)); err != nil {
@@ -97,14 +68,14 @@ func notFoundOrg(err error) error {
 func (s *Store) FindIntegrations(ctx context.Context, orgID uuid.UUID) ([]*jack.Integration, error) {
 	out := []*jack.Integration{}
 	err := s.inReadTx(ctx, orgID, func(tx *Tx) error {
-		rows, err := tx.query(ctx, `SELECT `+integrationColumns+` FROM integrations
+		rows, err := tx.query(ctx, `SELECT `+persistence.IntegrationColumns+` FROM integrations
 			WHERE organization_id = ? ORDER BY created_at, id`, orgID.String())
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			i, err := scanIntegration(rows)
+			i, err := persistence.ScanIntegration(rows)
 			if err != nil {
 				return err
 			}
@@ -119,7 +90,7 @@ func (s *Store) FindIntegrations(ctx context.Context, orgID uuid.UUID) ([]*jack.
 }
 
 func findIntegration(ctx context.Context, tx *Tx, id uuid.UUID) (*jack.Integration, error) {
-	i, err := scanIntegration(tx.queryRow(ctx, `SELECT `+integrationColumns+` FROM integrations
+	i, err := persistence.ScanIntegration(tx.queryRow(ctx, `SELECT `+persistence.IntegrationColumns+` FROM integrations
 		WHERE organization_id = ? AND id = ?`, tx.orgID.String(), id.String()))
 	if jack.ErrorCode(err) == jack.ENOTFOUND {
 		return nil, persistence.IntegrationNotFound()
@@ -193,7 +164,7 @@ func (s *Store) ClaimIntegrationFeeds(ctx context.Context, owner string, now tim
 		defer rows.Close()
 		for rows.Next() {
 			var f jack.IntegrationFeed
-			if err := rows.Scan(&f.OrganizationID, &f.After, textTime{&f.Since}); err != nil {
+			if err := rows.Scan(&f.OrganizationID, &f.After, persistence.Time(&f.Since)); err != nil {
 				return formatError(err)
 			}
 			feeds = append(feeds, &f)
@@ -300,7 +271,7 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, now time.Time, lease tim
 				    WHERE e.integration_id = d.integration_id AND e.lead_id = d.lead_id
 				      AND e.status = 'pending' AND e.seq < d.seq))
 				ORDER BY d.next_attempt_at, d.seq LIMIT ?3)
-			RETURNING `+deliveryColumns, timeArg(now), timeArg(until), n)
+			RETURNING `+persistence.DeliveryColumns, timeArg(now), timeArg(until), n)
 		return err
 	})
 	if err != nil {
@@ -330,11 +301,11 @@ func (s *Store) RecordDeliveryAttempt(ctx context.Context, orgID, id uuid.UUID, 
 		if err != nil {
 			return err
 		}
-		d, err = scanDelivery(tx.queryRow(ctx, `UPDATE integration_deliveries SET status = ?, attempts = attempts + 1,
+		d, err = persistence.ScanDelivery(tx.queryRow(ctx, `UPDATE integration_deliveries SET status = ?, attempts = attempts + 1,
 				response_code = ?, latency_ms = ?, last_error = ?, last_attempt_at = ?, next_attempt_at = ?,
 				delivered_at = ?, claimed_until = NULL, history = ?
 			WHERE organization_id = ? AND id = ?
-			RETURNING `+deliveryColumns,
+			RETURNING `+persistence.DeliveryColumns,
 			status, a.ResponseCode, a.LatencyMillis, a.Error, timeArg(a.At), nullTimeArg(next), nullTimeArg(delivered),
 			string(grown), orgID.String(), id.String()))
 		return err
@@ -352,7 +323,7 @@ func (s *Store) FindDeliveries(ctx context.Context, orgID, integrationID uuid.UU
 		if _, err := findIntegration(ctx, tx, integrationID); err != nil {
 			return err
 		}
-		out, err = queryDeliveries(ctx, tx, `SELECT `+deliveryColumns+` FROM integration_deliveries
+		out, err = queryDeliveries(ctx, tx, `SELECT `+persistence.DeliveryColumns+` FROM integration_deliveries
 			WHERE organization_id = ? AND integration_id = ? ORDER BY seq DESC LIMIT ?`,
 			orgID.String(), integrationID.String(), jack.PageLimit(limit, jack.DefaultDeliveryListLimit, jack.MaxDeliveryListLimit))
 		return err
@@ -367,9 +338,9 @@ func (s *Store) FindDeliveries(ctx context.Context, orgID, integrationID uuid.UU
 func (s *Store) Redeliver(ctx context.Context, orgID, integrationID, id uuid.UUID) (*jack.IntegrationDelivery, error) {
 	var d *jack.IntegrationDelivery
 	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
-		d, err = scanDelivery(tx.queryRow(ctx, `UPDATE integration_deliveries SET status = 'pending',
+		d, err = persistence.ScanDelivery(tx.queryRow(ctx, `UPDATE integration_deliveries SET status = 'pending',
 				next_attempt_at = ?, delivered_at = NULL, claimed_until = NULL, attempts = 0
-			WHERE organization_id = ? AND integration_id = ? AND id = ? RETURNING `+deliveryColumns,
+			WHERE organization_id = ? AND integration_id = ? AND id = ? RETURNING `+persistence.DeliveryColumns,
 			timeArg(tx.now), orgID.String(), integrationID.String(), id.String()))
 		if jack.ErrorCode(err) == jack.ENOTFOUND {
 			return persistence.DeliveryNotFound()

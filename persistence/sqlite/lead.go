@@ -12,11 +12,7 @@ import (
 	"github.com/jack-auto/jack/persistence"
 )
 
-const leadColumns = `id, organization_id, customer_name, phone_number, phone_number_normalized, email,
-	created_by, assigned_to, chase_status, funding_readiness, funding_readiness_reason, sentiment,
-	script_progress_current_step, script_progress_completed_steps, credit_score_range, credit_known_issues,
-	vehicle_preference, budget_range, last_touchpoint, total_conversations, last_activity,
-	ai_paused_until, opted_out_at, lead_quality_score, version, created_at, updated_at`
+const leadColumns = persistence.LeadColumns
 
 const leadPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
@@ -28,23 +24,7 @@ var (
 )
 
 func scanLead(row scanner) (*jack.Lead, error) {
-	var l jack.Lead
-	if err := row.Scan(&l.ID, &l.OrganizationID, &l.CustomerName, &l.PhoneNumber, &l.PhoneNumberNormalized,
-		nullString{&l.Email}, nullUUID{&l.CreatedBy}, nullUUID{&l.AssignedTo}, &l.ChaseStatus, &l.FundingReadiness,
-		nullString{&l.FundingReadinessReason}, &l.Sentiment, &l.ScriptProgress.CurrentStep,
-		jsonText{&l.ScriptProgress.CompletedSteps}, nullString{&l.CreditScoreRange}, jsonText{&l.CreditKnownIssues},
-		nullString{&l.VehiclePreference}, nullString{&l.BudgetRange}, nullTime{&l.LastTouchpoint},
-		&l.TotalConversations, textTime{&l.LastActivity}, nullTime{&l.AIPausedUntil}, nullTime{&l.OptedOutAt},
-		&l.LeadQualityScore, &l.Version, textTime{&l.CreatedAt}, textTime{&l.UpdatedAt}); err != nil {
-		return nil, formatError(err)
-	}
-	if l.ScriptProgress.CompletedSteps == nil {
-		l.ScriptProgress.CompletedSteps = []string{}
-	}
-	if l.CreditKnownIssues == nil {
-		l.CreditKnownIssues = []string{}
-	}
-	return &l, nil
+	return persistence.ScanLead(row, func(p *[]string) any { return persistence.JSON(p) })
 }
 
 // leadArgs returns l's columns in leadColumns order.

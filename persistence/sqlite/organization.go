@@ -9,17 +9,6 @@ import (
 	"github.com/jack-auto/jack/persistence"
 )
 
-const organizationColumns = `id, name, domain, settings, default_phone_number_id, created_at`
-
-func scanOrganization(row scanner) (*jack.Organization, error) {
-	var o jack.Organization
-	if err := row.Scan(&o.ID, &o.Name, nullString{&o.Domain}, jsonText{&o.Settings},
-		nullUUID{&o.DefaultPhoneNumberID}, textTime{&o.CreatedAt}); err != nil {
-		return nil, formatError(err)
-	}
-	return &o, nil
-}
-
 // CreateOrganization stores org and its owner in one transaction. It assigns missing ids, sets
 // both creation times and makes owner a member of org. ECONFLICT if the owner's email is taken.
 func (s *Store) CreateOrganization(ctx context.Context, org *jack.Organization, owner *jack.User) error {
@@ -43,7 +32,7 @@ func createOrganization(ctx context.Context, tx *Tx, org *jack.Organization) err
 	if err != nil {
 		return err
 	}
-	if _, err := tx.exec(ctx, `INSERT INTO organizations (`+organizationColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+	if _, err := tx.exec(ctx, `INSERT INTO organizations (`+persistence.OrganizationColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		org.ID.String(), org.Name, nullStringArg(org.Domain), settings, nullUUIDArg(org.DefaultPhoneNumberID), timeArg(org.CreatedAt)); err != nil {
 		return fmt.Errorf("insert organization: %w", err)
 	}
@@ -61,7 +50,7 @@ func (s *Store) FindOrganizationByID(ctx context.Context, orgID uuid.UUID) (*jac
 }
 
 func findOrganization(ctx context.Context, tx *Tx) (*jack.Organization, error) {
-	org, err := scanOrganization(tx.queryRow(ctx, `SELECT `+organizationColumns+` FROM organizations WHERE id = ?`, tx.orgID.String()))
+	org, err := persistence.ScanOrganization(tx.queryRow(ctx, `SELECT `+persistence.OrganizationColumns+` FROM organizations WHERE id = ?`, tx.orgID.String()))
 	return org, notFound(err, "Organization")
 }
 

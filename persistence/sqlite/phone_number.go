@@ -6,21 +6,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/persistence"
 )
 
-const phoneNumberColumns = `id, organization_id, phone_number, elevenlabs_phone_id, twilio_phone_sid, is_active, created_at`
-
-func scanPhoneNumber(row scanner) (*jack.PhoneNumber, error) {
-	var pn jack.PhoneNumber
-	if err := row.Scan(&pn.ID, &pn.OrganizationID, &pn.PhoneNumber, nullString{&pn.VoicePhoneID},
-		&pn.ProviderPhoneID, &pn.IsActive, textTime{&pn.CreatedAt}); err != nil {
-		return nil, formatError(err)
-	}
-	return &pn, nil
-}
-
 func findPhoneNumbers(ctx context.Context, tx *Tx) ([]*jack.PhoneNumber, error) {
-	rows, err := tx.query(ctx, `SELECT `+phoneNumberColumns+` FROM organization_phone_numbers
+	rows, err := tx.query(ctx, `SELECT `+persistence.PhoneNumberColumns+` FROM organization_phone_numbers
 		WHERE organization_id = ? ORDER BY created_at DESC, id DESC`, tx.orgID.String())
 	if err != nil {
 		return nil, fmt.Errorf("find phone numbers: %w", err)
@@ -28,7 +18,7 @@ func findPhoneNumbers(ctx context.Context, tx *Tx) ([]*jack.PhoneNumber, error) 
 	defer rows.Close()
 	numbers := []*jack.PhoneNumber{}
 	for rows.Next() {
-		pn, err := scanPhoneNumber(rows)
+		pn, err := persistence.ScanPhoneNumber(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -90,7 +80,7 @@ func createPhoneNumber(ctx context.Context, tx *Tx, pn *jack.PhoneNumber) error 
 	if pn.PhoneNumber == "" {
 		return jack.ValidationError(map[string]string{"phoneNumber": "is required"})
 	}
-	if _, err := tx.exec(ctx, `INSERT INTO organization_phone_numbers (`+phoneNumberColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := tx.exec(ctx, `INSERT INTO organization_phone_numbers (`+persistence.PhoneNumberColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		pn.ID.String(), pn.OrganizationID.String(), pn.PhoneNumber, nullStringArg(pn.VoicePhoneID), pn.ProviderPhoneID,
 		boolArg(pn.IsActive), timeArg(pn.CreatedAt)); err != nil {
 		return fmt.Errorf("insert phone number: %w", err)
@@ -113,7 +103,7 @@ func (s *Store) FindPhoneNumbers(ctx context.Context, orgID uuid.UUID) ([]*jack.
 func (s *Store) ActivePhoneNumber(ctx context.Context, orgID uuid.UUID) (*jack.PhoneNumber, error) {
 	var pn *jack.PhoneNumber
 	err := s.inReadTx(ctx, orgID, func(tx *Tx) (err error) {
-		pn, err = scanPhoneNumber(tx.queryRow(ctx, `SELECT `+phoneNumberColumns+` FROM organization_phone_numbers p
+		pn, err = persistence.ScanPhoneNumber(tx.queryRow(ctx, `SELECT `+persistence.PhoneNumberColumns+` FROM organization_phone_numbers p
 			WHERE p.organization_id = ? AND p.is_active = 1
 			ORDER BY p.id IS (SELECT default_phone_number_id FROM organizations WHERE id = p.organization_id) DESC,
 				p.created_at, p.id
@@ -134,7 +124,7 @@ func (s *Store) UpdatePhoneNumber(ctx context.Context, orgID uuid.UUID, phone st
 }
 
 func updatePhoneNumber(ctx context.Context, tx *Tx, phone string, upd jack.PhoneNumberUpdate) (*jack.PhoneNumber, error) {
-	pn, err := scanPhoneNumber(tx.queryRow(ctx, `SELECT `+phoneNumberColumns+` FROM organization_phone_numbers
+	pn, err := persistence.ScanPhoneNumber(tx.queryRow(ctx, `SELECT `+persistence.PhoneNumberColumns+` FROM organization_phone_numbers
 		WHERE organization_id = ? AND phone_number = ?`, tx.orgID.String(), phone))
 	if err != nil {
 		return nil, notFound(err, "Phone number")

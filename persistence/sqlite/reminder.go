@@ -12,17 +12,6 @@ import (
 	"github.com/jack-auto/jack/persistence"
 )
 
-const reminderColumns = `id, organization_id, lead_id, phone_number_normalized, step, due_at, status, created_at, fired_at`
-
-func scanReminder(row scanner) (*jack.Reminder, error) {
-	var r jack.Reminder
-	if err := row.Scan(&r.ID, &r.OrganizationID, &r.LeadID, &r.Phone, &r.Step, textTime{&r.DueAt}, &r.Status,
-		textTime{&r.CreatedAt}, nullTime{&r.FiredAt}); err != nil {
-		return nil, formatError(err)
-	}
-	return &r, nil
-}
-
 // queryReminders runs a reminder query and returns its rows (never nil).
 func queryReminders(ctx context.Context, tx *Tx, query string, args ...any) ([]*jack.Reminder, error) {
 	rows, err := tx.query(ctx, query, args...)
@@ -32,7 +21,7 @@ func queryReminders(ctx context.Context, tx *Tx, query string, args ...any) ([]*
 	defer rows.Close()
 	reminders := []*jack.Reminder{}
 	for rows.Next() {
-		r, err := scanReminder(rows)
+		r, err := persistence.ScanReminder(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -57,7 +46,7 @@ func (s *Store) ClaimDueReminders(ctx context.Context, now time.Time, lease time
 			WHERE id IN (SELECT id FROM reminders
 				WHERE status = ? AND due_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
 				ORDER BY due_at, id LIMIT ?)
-			RETURNING `+reminderColumns,
+			RETURNING `+persistence.ReminderColumns,
 			timeArg(until), jack.ReminderPending, timeArg(now), timeArg(now), n)
 		return err
 	})
@@ -73,7 +62,7 @@ func (s *Store) ClaimDueReminders(ctx context.Context, now time.Time, lease time
 func (s *Store) FindReminders(ctx context.Context, orgID uuid.UUID, phone string) ([]*jack.Reminder, error) {
 	var reminders []*jack.Reminder
 	err := s.inReadTx(ctx, orgID, func(tx *Tx) (err error) {
-		reminders, err = queryReminders(ctx, tx, `SELECT `+reminderColumns+` FROM reminders
+		reminders, err = queryReminders(ctx, tx, `SELECT `+persistence.ReminderColumns+` FROM reminders
 			WHERE organization_id = ? AND (? = '' OR phone_number_normalized = ?)
 			ORDER BY created_at DESC, id DESC LIMIT ?`, tx.orgID.String(), phone, phone, persistence.MaxReminders)
 		return err
@@ -124,7 +113,7 @@ func (tx *Tx) CancelReminders(ctx context.Context, phone string) (int, error) {
 // FindPendingReminder returns the phone's pending reminder; ENOTFOUND when none. The write
 // transaction holds SQLite's database lock, so the row stays put until it ends.
 func (tx *Tx) FindPendingReminder(ctx context.Context, phone string) (*jack.Reminder, error) {
-	r, err := scanReminder(tx.queryRow(ctx, `SELECT `+reminderColumns+` FROM reminders
+	r, err := persistence.ScanReminder(tx.queryRow(ctx, `SELECT `+persistence.ReminderColumns+` FROM reminders
 		WHERE organization_id = ? AND phone_number_normalized = ? AND status = ?`,
 		tx.orgID.String(), phone, jack.ReminderPending))
 	return r, notFound(err, "Reminder")

@@ -55,7 +55,7 @@ func (s *Store) Analytics(ctx context.Context, orgID uuid.UUID, from, to time.Ti
 		b.SetLeads(total, created, optedOut)
 
 		var m persistence.TurnMessage
-		err = tx.forEach(ctx, []any{&m.Phone, textTime{&m.Timestamp}, &m.SentBy, &m.Status}, func() { turns = append(turns, m) },
+		err = tx.forEach(ctx, []any{&m.Phone, persistence.Time(&m.Timestamp), &m.SentBy, &m.Status}, func() { turns = append(turns, m) },
 			`SELECT phone_number_normalized, timestamp, sent_by, message_status FROM conversations
 			WHERE organization_id = ? AND timestamp >= ? AND timestamp < ? AND sent_by IN (?, ?)
 			ORDER BY phone_number_normalized, timestamp, id`, org, start, end, jack.SentByCustomer, jack.SentByAgent)
@@ -85,7 +85,7 @@ func (s *Store) Audit(ctx context.Context) (*jack.AuditReport, error) {
 		}
 
 		var rr jack.ReminderRef
-		err := tx.forEach(ctx, []any{&rr.OrganizationID, &rr.LeadID, &rr.Phone, textTime{&rr.DueAt}},
+		err := tx.forEach(ctx, []any{&rr.OrganizationID, &rr.LeadID, &rr.Phone, persistence.Time(&rr.DueAt)},
 			func() { r.OverdueReminders = append(r.OverdueReminders, rr) },
 			`SELECT organization_id, lead_id, phone_number_normalized, due_at FROM reminders
 			WHERE status = 'pending' AND due_at < ? ORDER BY organization_id, lead_id, due_at`,

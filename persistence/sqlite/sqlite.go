@@ -211,9 +211,14 @@ func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 	return rows, formatError(err)
 }
 
-func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(ctx, query, args...)
+func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) row {
+	return row{tx.tx.QueryRowContext(ctx, query, args...)}
 }
+
+// row is a *sql.Row whose Scan answers domain errors (formatError): ENOTFOUND for no row.
+type row struct{ *sql.Row }
+
+func (r row) Scan(dest ...any) error { return formatError(r.Row.Scan(dest...)) }
 
 // uniqueConstraints maps SQLite's "UNIQUE constraint failed: <columns>" text, which names
 // columns rather than constraints, to the schema's constraint names.
@@ -237,7 +242,7 @@ func formatError(err error) error {
 		return nil
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return jack.Errorf(jack.ENOTFOUND, "Not found.")
+		return noRow{jack.Errorf(jack.ENOTFOUND, "Not found.")}
 	}
 	var serr *sqlite3.Error
 	if errors.As(err, &serr) {
@@ -260,6 +265,13 @@ func formatError(err error) error {
 	}
 	return err
 }
+
+// noRow is the ENOTFOUND formatError makes of sql.ErrNoRows; it still is sql.ErrNoRows
+// (errors.Is) for a caller to whom no row is an answer, not an error.
+type noRow struct{ err error }
+
+func (e noRow) Error() string   { return e.err.Error() }
+func (e noRow) Unwrap() []error { return []error{e.err, sql.ErrNoRows} }
 
 // notFound turns ENOTFOUND (from sql.ErrNoRows) into a message naming what was missing.
 func notFound(err error, what string) error {

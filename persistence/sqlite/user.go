@@ -9,27 +9,11 @@ import (
 	"github.com/jack-auto/jack/persistence"
 )
 
-const (
-	userColumns       = `id, email, password_hash, full_name, organization_id, role, created_at, updated_at`
-	selectUserColumns = userColumns + `, deactivated_at IS NULL`
-)
-
-func scanUser(row scanner) (*jack.User, error) {
-	var u jack.User
-	var role string
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, nullString{&u.FullName}, &u.OrganizationID, &role,
-		textTime{&u.CreatedAt}, textTime{&u.UpdatedAt}, &u.Active); err != nil {
-		return nil, formatError(err)
-	}
-	u.Role = jack.ParseRole(role)
-	return &u, nil
-}
-
 // FindUserByEmail is tenant-free (login); the email is compared normalized.
 func (s *Store) FindUserByEmail(ctx context.Context, email string) (*jack.User, error) {
 	var u *jack.User
 	err := s.inReadTx(ctx, uuid.Nil, func(tx *Tx) (err error) {
-		u, err = scanUser(tx.queryRow(ctx, `SELECT `+selectUserColumns+` FROM user_profiles WHERE email = ?`, jack.NormalizeEmail(email)))
+		u, err = persistence.ScanUser(tx.queryRow(ctx, `SELECT `+persistence.SelectUserColumns+` FROM user_profiles WHERE email = ?`, jack.NormalizeEmail(email)))
 		return notFound(err, "User")
 	})
 	return u, err
@@ -46,7 +30,7 @@ func (s *Store) FindUserByID(ctx context.Context, orgID, id uuid.UUID) (*jack.Us
 }
 
 func findUserByID(ctx context.Context, tx *Tx, id uuid.UUID) (*jack.User, error) {
-	u, err := scanUser(tx.queryRow(ctx, `SELECT `+selectUserColumns+` FROM user_profiles WHERE organization_id = ? AND id = ?`,
+	u, err := persistence.ScanUser(tx.queryRow(ctx, `SELECT `+persistence.SelectUserColumns+` FROM user_profiles WHERE organization_id = ? AND id = ?`,
 		tx.orgID.String(), id.String()))
 	return u, notFound(err, "User")
 }
@@ -62,14 +46,14 @@ func (s *Store) FindUsers(ctx context.Context, orgID uuid.UUID) ([]*jack.User, e
 }
 
 func findUsers(ctx context.Context, tx *Tx) ([]*jack.User, error) {
-	rows, err := tx.query(ctx, `SELECT `+selectUserColumns+` FROM user_profiles WHERE organization_id = ? ORDER BY created_at, id`, tx.orgID.String())
+	rows, err := tx.query(ctx, `SELECT `+persistence.SelectUserColumns+` FROM user_profiles WHERE organization_id = ? ORDER BY created_at, id`, tx.orgID.String())
 	if err != nil {
 		return nil, fmt.Errorf("find users: %w", err)
 	}
 	defer rows.Close()
 	users := []*jack.User{}
 	for rows.Next() {
-		u, err := scanUser(rows)
+		u, err := persistence.ScanUser(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +83,7 @@ func createUser(ctx context.Context, tx *Tx, u *jack.User) error {
 	if err := u.Validate(); err != nil {
 		return err
 	}
-	if _, err := tx.exec(ctx, `INSERT INTO user_profiles (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := tx.exec(ctx, `INSERT INTO user_profiles (`+persistence.UserColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID.String(), u.Email, u.PasswordHash, nullStringArg(u.FullName), u.OrganizationID.String(), string(u.Role),
 		timeArg(u.CreatedAt), timeArg(u.UpdatedAt)); err != nil {
 		return fmt.Errorf("insert user: %w", err)
@@ -199,8 +183,8 @@ func (s *Store) FindSession(ctx context.Context, orgID, id uuid.UUID) (*jack.Ses
 			SELECT s.id, s.organization_id, s.user_id, s.created_at, s.expires_at, s.revoked_at, u.role, u.deactivated_at IS NULL
 			FROM user_sessions s JOIN user_profiles u ON u.id = s.user_id AND u.organization_id = s.organization_id
 			WHERE s.organization_id = ? AND s.id = ?`, tx.orgID.String(), id.String()).
-			Scan(&sess.ID, &sess.OrganizationID, &sess.UserID, textTime{&sess.CreatedAt}, textTime{&sess.ExpiresAt},
-				nullTime{&sess.RevokedAt}, &role, &sess.Active)
+			Scan(&sess.ID, &sess.OrganizationID, &sess.UserID, persistence.Time(&sess.CreatedAt), persistence.Time(&sess.ExpiresAt),
+				persistence.NullTime(&sess.RevokedAt), &role, &sess.Active)
 		sess.Role = jack.ParseRole(role)
 		return notFound(formatError(err), "Session")
 	})
