@@ -16,6 +16,9 @@ const (
 	EventCallStarted = "call_started"
 	EventCallEnded   = "call_ended"
 	EventLeadUpdated = "lead_updated"
+	// EventAppointmentBooked and EventAppointmentUpdated carry the appointment (jack.Appointment).
+	EventAppointmentBooked  = "appointment_booked"
+	EventAppointmentUpdated = "appointment_updated"
 )
 
 // Event is something that happened in a conversation, persisted with the change that caused it

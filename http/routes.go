@@ -112,6 +112,17 @@ func (s *Server) routeTable() []Route {
 		r("GET", "/api/integrations/:id/deliveries", Admin, s.listDeliveries),
 		r("POST", "/api/integrations/:id/deliveries/:deliveryId/redeliver", Admin, s.redeliver),
 
+		// Appointments. The calendar feed authenticates by its own token (?token=), for calendar
+		// apps that cannot send a header.
+		r("GET", "/api/appointments/availability", Staff, s.availability),
+		r("GET", "/api/appointments", Staff, s.listAppointments),
+		r("POST", "/api/leads/:id/appointments", Staff, s.createAppointment),
+		r("GET", "/api/appointments/calendar.ics", Public, s.calendarFeed),
+		r("POST", "/api/appointments/feed-token", Admin, s.createFeedToken),
+		r("DELETE", "/api/appointments/feed-token", Admin, s.deleteFeedToken),
+		r("GET", "/api/appointments/:id", Staff, s.getAppointment),
+		r("PATCH", "/api/appointments/:id", Staff, s.patchAppointment),
+
 		// Analytics.
 		r("GET", "/api/analytics/summary", Staff, s.analyticsSummary),
 	}
