@@ -95,7 +95,7 @@ func freeSlots(ctx context.Context, store jack.Store, org *jack.Organization, fr
 }
 
 type appointmentRequest struct {
-	StartsAt *time.Time `json:"startsAt"`
+	StartsAt *string `json:"startsAt"` // RFC 3339
 	Kind     *string    `json:"kind"`
 	Vehicle  *string    `json:"vehicle"`
 	Notes    *string    `json:"notes"`
@@ -118,6 +118,7 @@ func (s *Server) createAppointment(c *fiber.Ctx) error {
 	if req.Status != nil {
 		fields["status"] = "is only for updates"
 	}
+	start := startsAt(fields, req.StartsAt)
 	if req.StartsAt == nil {
 		fields["startsAt"] = "is required"
 	}
@@ -134,7 +135,7 @@ func (s *Server) createAppointment(c *fiber.Ctx) error {
 	if err := jack.ValidationError(fields); err != nil {
 		return err
 	}
-	a.StartsAt = *req.StartsAt
+	a.StartsAt = *start
 	if _, err := s.store.FindLeadByID(c.UserContext(), p.OrganizationID, a.LeadID); err != nil {
 		return err // another organization's lead is 404 before anything is said about its slots
 	}
@@ -265,6 +266,7 @@ func (s *Server) patchAppointment(c *fiber.Ctx) error {
 		return err
 	}
 	fields := map[string]string{}
+	start := startsAt(fields, req.StartsAt)
 	if req.Kind != nil {
 		fields["kind"] = "cannot change; cancel and book again"
 	}
@@ -291,12 +293,12 @@ func (s *Server) patchAppointment(c *fiber.Ctx) error {
 		return err
 	}
 	sched := org.Schedule()
-	if req.StartsAt != nil {
-		if err := sched.CheckSlot(*req.StartsAt, s.cfg.Now()); err != nil {
+	if start != nil {
+		if err := sched.CheckSlot(*start, s.cfg.Now()); err != nil {
 			return err
 		}
-		end := req.StartsAt.Add(sched.Slot)
-		upd.StartsAt, upd.EndsAt = req.StartsAt, &end
+		end := start.Add(sched.Slot)
+		upd.StartsAt, upd.EndsAt = start, &end
 	}
 	var a *jack.Appointment
 	err = s.commitAppointment(ctx, p.OrganizationID, jack.EventAppointmentUpdated, func(tx jack.ConversationTx) (_ *jack.Appointment, err error) {
@@ -307,6 +309,19 @@ func (s *Server) patchAppointment(c *fiber.Ctx) error {
 		return err
 	}
 	return sendAppointment(c, fiber.StatusOK, a)
+}
+
+// startsAt reads the request's startsAt (RFC 3339) and names it in fields when malformed.
+func startsAt(fields map[string]string, v *string) *time.Time {
+	if v == nil {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(*v))
+	if err != nil {
+		fields["startsAt"] = "must be an RFC 3339 time such as 2026-12-12T10:00:00-05:00"
+		return nil
+	}
+	return &t
 }
 
 // sendAppointment answers an appointment with its version as ETag, for If-Match.
