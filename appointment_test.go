@@ -41,7 +41,7 @@ func TestScheduleSlots(t *testing.T) {
 	t.Run("BusinessHoursInTheDealershipsZone", func(t *testing.T) {
 		t.Parallel()
 		org := &jack.Organization{Settings: jack.OrganizationSettings{TimeZone: "America/New_York",
-			BusinessHours: jack.BusinessHours{"saturday": {Open: "09:00", Close: "11:00"}, "sunday": nil},
+			BusinessHours:      jack.BusinessHours{"saturday": {Open: "09:00", Close: "11:00"}, "sunday": nil},
 			AppointmentMinutes: 45}}
 		s := org.Schedule()
 		require.Equal(t, 2, s.Capacity, "default capacity")

@@ -96,11 +96,11 @@ func freeSlots(ctx context.Context, store jack.Store, org *jack.Organization, fr
 
 type appointmentRequest struct {
 	StartsAt *string `json:"startsAt"` // RFC 3339
-	Kind     *string    `json:"kind"`
-	Vehicle  *string    `json:"vehicle"`
-	Notes    *string    `json:"notes"`
-	Status   *string    `json:"status"`
-	Version  *int64     `json:"version"`
+	Kind     *string `json:"kind"`
+	Vehicle  *string `json:"vehicle"`
+	Notes    *string `json:"notes"`
+	Status   *string `json:"status"`
+	Version  *int64  `json:"version"`
 }
 
 // createAppointment books the lead id: 201 with the appointment; 409 (slot_full) when its slot
