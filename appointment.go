@@ -324,7 +324,7 @@ func (s Schedule) Slots(from time.Time, days int, now time.Time, booked []*Appoi
 			if !t.After(now) {
 				continue
 			}
-			slot := Slot{StartsAt: t, EndsAt: t.Add(s.Slot), Free: s.Capacity - overlapping(booked, t, t.Add(s.Slot), uuid.Nil)}
+			slot := Slot{StartsAt: t, EndsAt: t.Add(s.Slot), Free: s.Capacity - overlapping(booked, t, t.Add(s.Slot))}
 			if slot.Free < 0 {
 				slot.Free = 0
 			}
@@ -336,11 +336,11 @@ func (s Schedule) Slots(from time.Time, days int, now time.Time, booked []*Appoi
 	return out
 }
 
-// overlapping counts the confirmed appointments other than except that overlap [start, end).
-func overlapping(booked []*Appointment, start, end time.Time, except uuid.UUID) int {
+// overlapping counts the confirmed appointments that overlap [start, end).
+func overlapping(booked []*Appointment, start, end time.Time) int {
 	n := 0
 	for _, a := range booked {
-		if a.Status == AppointmentConfirmed && a.ID != except && a.StartsAt.Before(end) && a.EndsAt.After(start) {
+		if a.Status == AppointmentConfirmed && a.StartsAt.Before(end) && a.EndsAt.After(start) {
 			n++
 		}
 	}
@@ -362,4 +362,19 @@ func (s Schedule) CheckSlot(start, now time.Time) error {
 	}
 	return &Error{Code: EUNPROCESSABLE, Reason: ReasonOutsideHours, Message: "That time is outside business hours.",
 		Fields: map[string]string{"startsAt": fmt.Sprintf("must be a %d-minute slot within business hours", int(s.Slot/time.Minute))}}
+}
+
+// AgentCalendar is what an AI agent knows of the dealership's calendar on one turn.
+type AgentCalendar struct {
+	Location *time.Location // the dealership's zone: the agent reads and says times in it
+	Address  string         // where the customer comes; "" when unset
+	Free     []Slot         // free slots from now on, soonest first (two weeks)
+	Upcoming *Appointment   // the customer's next confirmed appointment; nil when none
+}
+
+// AppointmentRequest is a booking an AI agent asks for on the customer's yes.
+type AppointmentRequest struct {
+	StartsAt time.Time
+	Kind     string
+	Vehicle  string
 }

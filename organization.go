@@ -38,6 +38,8 @@ type OrganizationSettings struct {
 	AppointmentMinutes int `json:"appointmentMinutes,omitempty"`
 	// AppointmentCapacity is how many appointments one slot holds. Defaults to 2.
 	AppointmentCapacity int `json:"appointmentCapacity,omitempty"`
+	// Address is where customers come for appointments; the AI's confirmations give it.
+	Address string `json:"address,omitempty"`
 }
 
 // Region returns the organization's phone region, DefaultRegion when unset.
@@ -84,6 +86,9 @@ func (o *Organization) Validate() error {
 	}
 	if c := o.Settings.AppointmentCapacity; c != 0 && (c < 1 || c > 100) {
 		fields["settings.appointmentCapacity"] = "must be between 1 and 100"
+	}
+	if len(o.Settings.Address) > 255 {
+		fields["settings.address"] = "must be at most 255 characters"
 	}
 	if tz := o.Settings.TimeZone; tz != "" {
 		if _, err := time.LoadLocation(tz); err != nil {

@@ -38,6 +38,7 @@ type updateOrganizationRequest struct {
 		BusinessHours       *jack.BusinessHours `json:"businessHours"`
 		AppointmentMinutes  *int                `json:"appointmentMinutes"`
 		AppointmentCapacity *int                `json:"appointmentCapacity"`
+		Address             *string             `json:"address"`
 	} `json:"settings"`
 }
 
@@ -72,6 +73,9 @@ func (s *Server) updateOrganization(c *fiber.Ctx) error {
 			settings.Cadence = *req.Settings.Cadence
 		}
 		appointmentSettings(&settings, req.Settings.BusinessHours, req.Settings.AppointmentMinutes, req.Settings.AppointmentCapacity)
+		if v := trimmed(req.Settings.Address); v != nil {
+			settings.Address = *v
+		}
 		upd.Settings = &settings
 	}
 
