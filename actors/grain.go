@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -170,6 +171,9 @@ func (g *grain) load() error {
 	}
 	g.conversation.load(org, snap, g.e.cfg.HistorySize)
 	g.assignedName = g.findAssignedName(ctx)
+	if g.upcoming, err = upcomingAppointment(ctx, g.e.store, g.orgID, g.phone, g.e.cfg.Now()); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -311,6 +315,10 @@ func (g *grain) ensureLead(ctx context.Context, tx jack.ConversationTx) (*jack.L
 
 func (g *grain) receiveSMS(in *InboundSMS) *Reply {
 	keyword := jack.ClassifyKeyword(in.Body, in.OptOutType)
+	// "YES" is an opt-in keyword, but from a customer who never opted out it answers a question
+	// (the AI's "Shall I book it?"): the AI hears it.
+	answer := keyword == jack.KeywordStart && strings.EqualFold(strings.TrimSpace(in.Body), "yes") &&
+		in.OptOutType == "" && (g.lead == nil || !g.lead.OptedOut())
 	var (
 		lead   *jack.Lead
 		msg    *jack.Message
@@ -361,7 +369,7 @@ func (g *grain) receiveSMS(in *InboundSMS) *Reply {
 	}
 	g.remember(lead, msg, events)
 	g.gen++ // a new customer turn: any reply being computed is stale
-	if keyword == jack.KeywordNone {
+	if keyword == jack.KeywordNone || answer {
 		g.scheduleAI()
 	} else {
 		g.cancelAI()

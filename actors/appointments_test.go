@@ -1,0 +1,85 @@
+package actors
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/persistence/storetest"
+	"github.com/jack-auto/jack/providers/offline"
+)
+
+// The offline agent books a test drive over SMS through the engine: the customer asks, the
+// agent offers the time, the customer says yes, the appointment is stored (source ai_sms) with
+// its event, the confirmation goes out with day, time and address in the dealership's zone,
+// and the agent's variables mention the appointment.
+func TestAIBooksOverSMS(t *testing.T) {
+	t.Parallel()
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			clock := newFakeClock(t, "2026-12-10T17:00:00Z") // Thursday, noon in New York
+			store := sk.open(t)
+			setClock(store, clock.Now)
+			b := setup(t, store, func(c *Config) { c.Now, c.AIDebounce, c.ReminderPoll = clock.Now, time.Millisecond, -1 })
+			settings := b.org.Settings
+			settings.TimeZone, settings.Address = "America/New_York", "12 Main St, Springfield"
+			_, err := store.UpdateOrganization(t.Context(), b.org.ID, jack.OrganizationUpdate{Settings: &settings})
+			require.NoError(t, err)
+			off := offline.NewAgent()
+			b.agent.ReplyFunc = func(turn jack.AgentTurn) (*jack.AgentReply, error) {
+				s, err := off.Open(context.Background(), jack.AgentConversation{OrganizationID: b.org.ID})
+				if err != nil {
+					return nil, err
+				}
+				return s.Reply(context.Background(), turn)
+			}
+			customer := storetest.NewPhone()
+
+			b.inbound(t, customer, "Hi, I'm interested in the 2024 Civic")
+			b.waitSent(t, 1)
+			b.inbound(t, customer, "can I come Saturday at 10 for a test drive?")
+			offer := b.waitSent(t, 2)[1].Body
+			require.Contains(t, offer, "Saturday, Dec 12 at 10:00 AM")
+			require.True(t, strings.HasSuffix(offer, "Shall I book it?"), offer)
+			list, err := store.FindAppointments(t.Context(), b.org.ID, jack.AppointmentFilter{})
+			require.NoError(t, err)
+			require.Empty(t, list, "nothing booked before the yes")
+
+			b.inbound(t, customer, "Yes")
+			confirm := b.waitSent(t, 3)[2].Body
+			require.Equal(t, "You're booked for a test drive on Saturday, Dec 12 at 10:00 AM at 12 Main St, Springfield. "+
+				"See you then! Reply here anytime to reschedule or cancel.", confirm)
+			list, err = store.FindAppointments(t.Context(), b.org.ID, jack.AppointmentFilter{})
+			require.NoError(t, err)
+			require.Len(t, list, 1)
+			a := list[0]
+			require.Equal(t, jack.SourceAISMS, a.Source)
+			require.Equal(t, jack.AppointmentTestDrive, a.Kind)
+			require.Equal(t, customer, a.Phone)
+			require.True(t, a.StartsAt.Equal(time.Date(2026, 12, 12, 15, 0, 0, 0, time.UTC)), "%v", a.StartsAt)
+			require.Nil(t, a.CreatedBy, "booked by the AI")
+
+			events, err := store.FindEvents(t.Context(), b.org.ID, jack.EventFilter{})
+			require.NoError(t, err)
+			require.True(t, slicesContainsType(events, jack.EventAppointmentBooked))
+
+			vars, err := b.engine.Context(t.Context(), b.org.ID, customer)
+			require.NoError(t, err)
+			require.Equal(t, "Test drive on Saturday, Dec 12 at 10:00 AM (America/New_York)", vars["upcoming_appointment"])
+		})
+	}
+}
+
+func slicesContainsType(events []*jack.Event, typ string) bool {
+	for _, e := range events {
+		if e.Type == typ {
+			return true
+		}
+	}
+	return false
+}
