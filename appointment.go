@@ -378,3 +378,30 @@ type AppointmentRequest struct {
 	Kind     string
 	Vehicle  string
 }
+
+// AppointmentKindPhrase names a kind in a sentence ("a test drive").
+func AppointmentKindPhrase(kind string) string {
+	switch kind {
+	case AppointmentService:
+		return "a service visit"
+	case AppointmentDelivery:
+		return "your delivery"
+	case AppointmentSales:
+		return "a sales visit"
+	}
+	return "a test drive"
+}
+
+// SlotPhrase says a time the way the AI writes it: "Saturday, Dec 12 at 10:00 AM" (t in the
+// dealership's zone).
+func SlotPhrase(t time.Time) string { return t.Format("Monday, Jan 2 at 3:04 PM") }
+
+// AppointmentConfirmation is the text that confirms a booking to the customer: kind, day, time
+// (start in the dealership's zone) and address.
+func AppointmentConfirmation(kind string, start time.Time, address string) string {
+	s := "You're booked for " + AppointmentKindPhrase(kind) + " on " + SlotPhrase(start)
+	if address != "" {
+		s += " at " + address
+	}
+	return s + ". See you then! Reply here anytime to reschedule or cancel."
+}

@@ -90,6 +90,9 @@ func (s *Server) routeTable() []Route {
 		r("POST", "/api/elevenlabs/outbound-call", Staff, s.needsEngine, s.outboundCall),
 		r("POST", "/api/webhooks/elevenlabs/conversation-initiation", Webhook, s.initiationSecret, s.needsEngine, s.elevenLabsInitiation),
 		r("POST", "/api/webhooks/elevenlabs/post-call", Webhook, s.needsEngine, s.elevenLabsPostCall),
+		// Server tools the voice agent calls mid-call, with the initiation webhook's secret.
+		r("POST", "/api/webhooks/elevenlabs/tools/check-availability", Webhook, s.initiationSecret, s.toolCheckAvailability),
+		r("POST", "/api/webhooks/elevenlabs/tools/book-appointment", Webhook, s.initiationSecret, s.needsEngine, s.toolBookAppointment),
 
 		// Live events (Server-Sent Events). The stream takes the credentials EventSource can carry.
 		r("POST", "/api/stream/token", Staff, s.createStreamToken),

@@ -42,19 +42,6 @@ func kindOf(text string) string {
 	return jack.AppointmentTestDrive
 }
 
-// kindPhrase names a kind in a sentence ("a test drive"); kindOf reads it back.
-func kindPhrase(kind string) string {
-	switch kind {
-	case jack.AppointmentService:
-		return "a service visit"
-	case jack.AppointmentDelivery:
-		return "your delivery"
-	case jack.AppointmentSales:
-		return "a sales visit"
-	}
-	return "a test drive"
-}
-
 // bookingReply answers a turn about coming in, when the calendar is known: the reply text, the
 // booking to make on a yes, and whether the turn was about booking at all.
 func bookingReply(turn jack.AgentTurn, text, lastAgent, vehicle string) (string, *jack.AppointmentRequest, bool) {
@@ -71,7 +58,7 @@ func bookingReply(turn jack.AgentTurn, text, lastAgent, vehicle string) (string,
 			start := offeredSlot(lastAgent, now, loc)
 			kind := kindOf(lastAgent)
 			if !start.IsZero() && isFree(cal.Free, start) {
-				return confirmation(kind, start, cal.Address), &jack.AppointmentRequest{StartsAt: start, Kind: kind, Vehicle: vehicle}, true
+				return jack.AppointmentConfirmation(kind, start, cal.Address), &jack.AppointmentRequest{StartsAt: start, Kind: kind, Vehicle: vehicle}, true
 			}
 			if alt, ok := nearest(cal.Free, start); ok {
 				return "Sorry, that time was just taken. The nearest free time is " + slotPhrase(alt) + ". " + askBook, nil, true
@@ -105,11 +92,11 @@ func bookingReply(turn jack.AgentTurn, text, lastAgent, vehicle string) (string,
 	case !w.day.IsZero() && w.minute >= 0:
 		start := at(w.day, w.minute, loc)
 		if isFree(cal.Free, start) {
-			return "I can book " + kindPhrase(kind) + " for you on " + slotPhrase(start) + ". " + askBook, nil, true
+			return "I can book " + jack.AppointmentKindPhrase(kind) + " for you on " + slotPhrase(start) + ". " + askBook, nil, true
 		}
 		if alt, ok := nearest(cal.Free, start); ok {
 			return slotPhrase(start) + " isn't available; the nearest free time is " + slotPhrase(alt) + " for " +
-				kindPhrase(kind) + ". " + askBook, nil, true
+				jack.AppointmentKindPhrase(kind) + ". " + askBook, nil, true
 		}
 		return "Sorry, I have no free times in the next two weeks. A team member will reach out to find a time.", nil, true
 	case !w.day.IsZero():
@@ -122,16 +109,16 @@ func bookingReply(turn jack.AgentTurn, text, lastAgent, vehicle string) (string,
 		if len(times) == 0 {
 			if alt, ok := nearest(cal.Free, w.day.Add(12*time.Hour)); ok {
 				return dayPhrase(w.day) + " is fully booked; the nearest free time is " + slotPhrase(alt) + " for " +
-					kindPhrase(kind) + ". " + askBook, nil, true
+					jack.AppointmentKindPhrase(kind) + ". " + askBook, nil, true
 			}
 			return "Sorry, I have no free times in the next two weeks. A team member will reach out to find a time.", nil, true
 		}
-		return "For " + kindPhrase(kind) + " on " + dayPhrase(w.day) + " I have " + orList(times) + ". " + askTimeOfDay, nil, true
+		return "For " + jack.AppointmentKindPhrase(kind) + " on " + dayPhrase(w.day) + " I have " + orList(times) + ". " + askTimeOfDay, nil, true
 	case w.minute >= 0:
-		return "Sure, " + kindPhrase(kind) + " at " + clockPhrase(at(midnight(now), w.minute, loc)) + ". " + askDay, nil, true
+		return "Sure, " + jack.AppointmentKindPhrase(kind) + " at " + clockPhrase(at(midnight(now), w.minute, loc)) + ". " + askDay, nil, true
 	}
 	if len(cal.Free) > 0 {
-		return "Happy to set up " + kindPhrase(kind) + "! The next free time is " + slotPhrase(cal.Free[0].StartsAt.In(loc)) + ". " + askDayTime, nil, true
+		return "Happy to set up " + jack.AppointmentKindPhrase(kind) + "! The next free time is " + slotPhrase(cal.Free[0].StartsAt.In(loc)) + ". " + askDayTime, nil, true
 	}
 	return "", nil, false
 }
@@ -203,13 +190,4 @@ func orList(items []string) string {
 		return strings.Join(items, "")
 	}
 	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
-}
-
-// confirmation is the text that goes out once the booking is stored.
-func confirmation(kind string, start time.Time, address string) string {
-	s := "You're booked for " + kindPhrase(kind) + " on " + slotPhrase(start)
-	if address != "" {
-		s += " at " + address
-	}
-	return s + ". See you then! Reply here anytime to reschedule or cancel."
 }

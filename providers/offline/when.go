@@ -1,6 +1,7 @@
 package offline
 
 import (
+	"github.com/jack-auto/jack"
 	"regexp"
 	"strconv"
 	"strings"
@@ -118,11 +119,8 @@ func nextDate(today time.Time, month time.Month, day int, loc *time.Location) ti
 	return d
 }
 
-// slotPhrase says a slot's start as the agent writes it, and as readWhen reads it back:
-// "Saturday, Dec 12 at 10:00 AM".
-func slotPhrase(t time.Time) string {
-	return t.Format("Monday, Jan 2 at 3:04 PM")
-}
+// slotPhrase says a slot's start: "Saturday, Dec 12 at 10:00 AM" (offeredSlot reads it back).
+func slotPhrase(t time.Time) string { return jack.SlotPhrase(t) }
 
 // dayPhrase says a day: "Saturday, Dec 12".
 func dayPhrase(t time.Time) string { return t.Format("Monday, Jan 2") }
