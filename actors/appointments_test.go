@@ -16,7 +16,8 @@ import (
 // The offline agent books a test drive over SMS through the engine: the customer asks, the
 // agent offers the time, the customer says yes, the appointment is stored (source ai_sms) with
 // its event, the confirmation goes out with day, time and address in the dealership's zone,
-// and the agent's variables mention the appointment.
+// and the agent's variables mention the appointment. Then the node stops and another starts
+// over the same store: the day-before and two-hours-before reminders each fire once.
 func TestAIBooksOverSMS(t *testing.T) {
 	t.Parallel()
 	for _, sk := range stores {
@@ -25,7 +26,8 @@ func TestAIBooksOverSMS(t *testing.T) {
 			clock := newFakeClock(t, "2026-12-10T17:00:00Z") // Thursday, noon in New York
 			store := sk.open(t)
 			setClock(store, clock.Now)
-			b := setup(t, store, func(c *Config) { c.Now, c.AIDebounce, c.ReminderPoll = clock.Now, time.Millisecond, -1 })
+			tune := func(c *Config) { c.Now, c.AIDebounce, c.ReminderPoll = clock.Now, time.Millisecond, -1 }
+			b := setup(t, store, tune)
 			settings := b.org.Settings
 			settings.TimeZone, settings.Address = "America/New_York", "12 Main St, Springfield"
 			_, err := store.UpdateOrganization(t.Context(), b.org.ID, jack.OrganizationUpdate{Settings: &settings})
@@ -71,6 +73,39 @@ func TestAIBooksOverSMS(t *testing.T) {
 			vars, err := b.engine.Context(t.Context(), b.org.ID, customer)
 			require.NoError(t, err)
 			require.Equal(t, "Test drive on Saturday, Dec 12 at 10:00 AM (America/New_York)", vars["upcoming_appointment"])
+
+			reminders, err := store.FindReminders(t.Context(), b.org.ID, customer)
+			require.NoError(t, err)
+			require.Equal(t, AppointmentReminderStep, reminders[0].Step)
+			require.True(t, reminders[0].DueAt.Equal(a.StartsAt.Add(-24*time.Hour)), "%v", reminders[0].DueAt)
+			require.Zero(t, b.poll(t), "nothing is due yet")
+
+			// The node goes away; another one takes over the same store.
+			b.engine.Close()
+			cfg := Config{ServerURL: "http://jack.test", RequestTimeout: 5 * time.Second}
+			tune(&cfg)
+			e2, err := NewEngine(cfg, store, b.broker, b.sms, b.agent, b.dialer, testLogger(t))
+			require.NoError(t, err)
+			require.NoError(t, e2.Start())
+			t.Cleanup(func() { e2.Close() })
+			b.engine = e2
+
+			clock.set(t, "2026-12-11T15:00:00Z") // the day before, 10:00 in New York
+			require.Equal(t, 1, b.poll(t))
+			dayBefore := b.waitSent(t, 4)[3].Body
+			require.Equal(t, "Reminder: a test drive is booked for you tomorrow, Saturday, Dec 12 at 10:00 AM at 12 Main St, Springfield. "+
+				"Reply here to reschedule or cancel.", dayBefore)
+			require.Zero(t, b.poll(t), "fired once")
+			clock.advance(time.Hour)
+			require.Zero(t, b.poll(t))
+
+			clock.set(t, "2026-12-12T13:00:00Z") // two hours before
+			require.Equal(t, 1, b.poll(t))
+			soon := b.waitSent(t, 5)[4].Body
+			require.Equal(t, "See you soon! A test drive today at 10:00 AM at 12 Main St, Springfield.", soon)
+			clock.advance(30 * time.Minute)
+			require.Zero(t, b.poll(t), "fired once")
+			require.Len(t, b.sms.Sent(), 5)
 		})
 	}
 }

@@ -466,7 +466,12 @@ func (g *grain) leadChanged(deleted bool) *Reply {
 	}
 	if g.lead != nil {
 		ev := leadEvent(g.lead, g.e.cfg.Now().UTC())
-		err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error { return tx.InsertEvents(ctx, ev) })
+		err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+			if err := g.syncAppointmentReminder(ctx, tx); err != nil { // booked, moved or cancelled by staff
+				return err
+			}
+			return tx.InsertEvents(ctx, ev)
+		})
 		if err != nil {
 			return errorReply(err)
 		}

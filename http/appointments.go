@@ -184,6 +184,12 @@ func (s *Server) commitAppointment(ctx context.Context, orgID uuid.UUID, typ str
 			s.log.WarnContext(ctx, "publish appointment event", "err", err, "org_id", orgID)
 		}
 	}
+	// The conversation reloads its upcoming appointment and reschedules its reminders.
+	if s.conv != nil {
+		if err := s.conv.LeadChanged(context.WithoutCancel(ctx), orgID, ev.PhoneNumber, false); err != nil {
+			s.log.WarnContext(ctx, "notify conversation of appointment change", "err", err, "org_id", orgID)
+		}
+	}
 	return nil
 }
 
