@@ -291,6 +291,33 @@ func testAppointmentsAPI(t *testing.T, so storeOpener) {
 		_ = otherOrg
 	})
 
+	t.Run("Analytics", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		other := MustCreateLead(t, b.s.URL, b.token, "Other", testPhone(2))
+		var a1, a2 jack.Appointment
+		book(t, b, b.lead.ID, b.start, http.StatusCreated, &a1)
+		book(t, b, other.ID, b.start, http.StatusCreated, &a2)
+		var cancelled jack.Appointment
+		book(t, b, other.ID, b.start.Add(time.Hour), http.StatusCreated, &cancelled)
+		ai := &jack.Appointment{LeadID: b.lead.ID, StartsAt: b.start.Add(2 * time.Hour), EndsAt: b.start.Add(150 * time.Minute),
+			Kind: jack.AppointmentTestDrive, Source: jack.SourceAISMS}
+		require.NoError(t, b.s.Store.InConversationTx(t.Context(), b.org.ID, func(tx jack.ConversationTx) error {
+			return tx.CreateAppointment(t.Context(), ai, 2)
+		}))
+		for id, status := range map[string]string{a1.ID.String(): "completed", a2.ID.String(): "no_show", cancelled.ID.String(): "cancelled"} {
+			MustDo(t, b.s.URL, request{Method: "PATCH", Path: "/api/appointments/" + id, Token: b.token, Body: map[string]any{"status": status}}, http.StatusOK, nil)
+		}
+		var summary jack.Analytics
+		day := b.start.UTC().Format(time.DateOnly)
+		MustDo(t, b.s.URL, request{Method: "GET", Path: "/api/analytics/summary?from=" + day + "&to=" + day, Token: b.token}, http.StatusOK, &summary)
+		half := 0.5
+		require.Equal(t, jack.AppointmentAnalytics{Set: 3, Cancelled: 1, Shown: 1, NoShow: 1, NoShowRate: &half, ByAI: 1, ByStaff: 2}, summary.Appointments)
+		other2, _, _ := MustRegister(t, b.s.URL)
+		MustDo(t, b.s.URL, request{Method: "GET", Path: "/api/analytics/summary?from=" + day + "&to=" + day, Token: other2}, http.StatusOK, &summary)
+		require.Zero(t, summary.Appointments.Set, "another organization's appointments are not counted")
+	})
+
 	t.Run("Settings", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
