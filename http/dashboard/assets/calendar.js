@@ -81,8 +81,11 @@ function actions(a, after) {
   function openReschedule() {
     const day = h("input", { type: "date", class: "input", value: ymd(new Date(a.startsAt)), "aria-label": "New day" });
     const slot = h("select", { class: "input", "aria-label": "New time" });
+    let seq = 0;
     const load = async () => {
+      const my = ++seq;
       const slots = await freeSlots(day.value).catch(() => []);
+      if (my !== seq) return;
       replace(slot, slots.length ? slots.map((x) => h("option", { value: x.startsAt }, timeOf(x.startsAt))) : h("option", { value: "" }, "No free time"));
     };
     day.addEventListener("change", load);
@@ -210,8 +213,11 @@ export function appointmentSection(leadId) {
     h("div", { class: "appt-section-head" }, h("h3", {}, "Appointments"), toggle), list, form);
   day.addEventListener("change", loadSlots);
 
+  let slotSeq = 0;
   async function loadSlots() {
+    const my = ++slotSeq;
     const slots = await freeSlots(day.value).catch(() => []);
+    if (my !== slotSeq) return; // an answer for a day no longer picked
     replace(slot, slots.length ? slots.map((x) => h("option", { value: x.startsAt }, timeOf(x.startsAt))) : h("option", { value: "" }, "No free time"));
   }
 
