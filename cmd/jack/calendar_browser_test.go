@@ -71,7 +71,7 @@ func TestBrowser_Calendar(t *testing.T) {
 	b.waitJS("the booking on the calendar", `!!document.querySelector('#cal-grid .cal-day[data-day="`+dayStr+`"] .appt')`)
 	sms.owner.must("POST", "/api/leads/"+other.ID+"/appointments", map[string]any{"startsAt": ten.Add(time.Hour)}, http.StatusCreated, nil)
 	b.waitJS("the live booking", `document.querySelectorAll('#cal-grid .cal-day[data-day="`+dayStr+`"] .appt').length === 2`)
-	b.waitJS("the chart", `document.querySelectorAll("#appt-chart rect").length === 5`)
+	b.waitJS("the chart", `document.querySelectorAll("#appt-chart rect").length === 5 && document.querySelector("#appt-chart").getAttribute("aria-label").startsWith("Set: 2")`)
 	b.screenshot(dir, "calendar-week.png")
 
 	// Cancel Sam's from the calendar.

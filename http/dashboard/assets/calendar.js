@@ -169,9 +169,10 @@ export function calendarPage() {
 
   async function loadStats() {
     try {
-      const a = (await get("/api/analytics/summary")).appointments || {};
+      const day = 86400000;
+      const a = (await get("/api/analytics/summary", { from: new Date(Date.now() - 30 * day).toISOString(), to: new Date(Date.now() + 30 * day).toISOString() })).appointments || {};
       const bars = [["Set", a.set], ["Shown", a.shown], ["No-show", a.noShow], ["By AI", a.byAI], ["By staff", a.byStaff]];
-      replace(stats, h("h3", { id: "cal-stats-title" }, "Appointments, last 30 days"),
+      replace(stats, h("h3", { id: "cal-stats-title" }, "Appointments, 30 days either side of today"),
         h("p", { class: "muted" }, a.noShowRate == null ? "No outcomes yet." : "No-show rate " + Math.round(a.noShowRate * 100) + "%"),
         barChart(bars));
     } catch {
