@@ -118,3 +118,39 @@ func slicesContainsType(events []*jack.Event, typ string) bool {
 	}
 	return false
 }
+
+// TestAppointmentReminderQuietHours: a staff booking reaches the conversation, whose day-before
+// reminder falls before the customer's contact hours: it waits for them, then fires once.
+func TestAppointmentReminderQuietHours(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(t, "2026-12-10T17:00:00Z")
+	store := sqliteWithClock(t, clock)
+	b := setup(t, store, func(c *Config) { c.Now, c.ReminderPoll = clock.Now, -1 })
+	settings := b.org.Settings
+	settings.TimeZone, settings.ContactHoursStart, settings.ContactHoursEnd = "America/New_York", "08:00", "21:00"
+	_, err := store.UpdateOrganization(t.Context(), b.org.ID, jack.OrganizationUpdate{Settings: &settings})
+	require.NoError(t, err)
+	customer := "+16045550199" // Vancouver: three hours behind New York
+	lead := storetest.MustCreateLead(t, store, b.org.ID, customer)
+	start := time.Date(2026, 12, 12, 15, 0, 0, 0, time.UTC) // Saturday 10:00 in New York, 07:00 in Vancouver
+	storetest.MustBookAppointment(t, store, b.org.ID, lead, start, 2)
+	require.NoError(t, b.engine.LeadChanged(t.Context(), b.org.ID, customer, false))
+	reminders, err := store.FindReminders(t.Context(), b.org.ID, customer)
+	require.NoError(t, err)
+	require.Len(t, reminders, 1)
+	require.True(t, reminders[0].DueAt.Equal(start.Add(-24*time.Hour)))
+
+	clock.set(t, "2026-12-11T15:00:00Z") // 07:00 in Vancouver: before the customer's hours
+	require.Equal(t, 1, b.poll(t))
+	require.Empty(t, b.sms.Sent(), "not before 08:00 the customer's time")
+	reminders, err = store.FindReminders(t.Context(), b.org.ID, customer)
+	require.NoError(t, err)
+	require.Equal(t, jack.ReminderPending, reminders[0].Status)
+	require.True(t, reminders[0].DueAt.Equal(time.Date(2026, 12, 11, 16, 0, 0, 0, time.UTC)), "%v", reminders[0].DueAt)
+
+	clock.set(t, "2026-12-11T16:00:00Z")
+	require.Equal(t, 1, b.poll(t))
+	sent := b.waitSent(t, 1)
+	require.Contains(t, sent[0].Body, "tomorrow, Saturday, Dec 12 at 10:00 AM")
+	require.Zero(t, b.poll(t))
+}
