@@ -3,6 +3,7 @@ package offline
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ var (
 	yesRE       = regexp.MustCompile(`(?i)^\W*(yes|yeah|yea|yep|yup|sure|ok|okay|k|sounds good|perfect|great|that works|works( for me)?|book it|please do|please|y|absolutely|definitely|correct)\b`)
 	noRE        = regexp.MustCompile(`(?i)^\W*(no|nope|nah|not really|can'?t|cannot|that doesn'?t work|doesn'?t work)\b`)
 	serviceRE   = regexp.MustCompile(`(?i)\b(service|oil change|maintenance|repair|tires?|inspection|recall|brakes?)\b`)
+	meantRE     = regexp.MustCompile(`Did you mean (\d{1,2}) in the morning or`)
 	deliveryRE  = regexp.MustCompile(`(?i)\b(deliver(y|ed)?|pick ?up (my|the) (car|truck|vehicle))\b`)
 )
 
@@ -50,6 +52,16 @@ func bookingReply(turn jack.AgentTurn, text, lastAgent, vehicle string) (string,
 	now := turn.Now.In(loc)
 	inBooking := slices.ContainsFunc(bookingAsks, func(q string) bool { return strings.Contains(lastAgent, q) })
 	w := readWhen(text, now, loc)
+	if m := meantRE.FindStringSubmatch(lastAgent); m != nil && w.minute < 0 && w.ambiguous == "" {
+		// "evening" after "Did you mean 7 in the morning or 7 in the evening…?"
+		h, _ := strconv.Atoi(m[1])
+		switch lower := strings.ToLower(text); {
+		case strings.Contains(lower, "morning"):
+			w.minute = h * 60
+		case strings.Contains(lower, "evening"), strings.Contains(lower, "night"), strings.Contains(lower, "afternoon"):
+			w.minute = (h + 12) * 60
+		}
+	}
 	said := !w.day.IsZero() || w.minute >= 0 || w.ambiguous != ""
 
 	if strings.Contains(lastAgent, askBook) && !said {

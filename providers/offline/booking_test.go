@@ -109,7 +109,7 @@ func TestBookingOverSMS(t *testing.T) {
 		r = c.say("at 7 on Monday")
 		require.Contains(t, r.Text, "Did you mean 7 in the morning or 7 in the evening on Monday, Dec 14?")
 		require.Nil(t, r.Book)
-		r = c.say("7pm")
+		r = c.say("in the evening")
 		require.Contains(t, r.Text, "Monday, Dec 14 at 7:00 PM isn't available; the nearest free time is Monday, Dec 14 at 5:30 PM")
 		r = c.say("no")
 		require.Equal(t, "No problem. "+askOther, r.Text)
@@ -119,6 +119,18 @@ func TestBookingOverSMS(t *testing.T) {
 		require.Contains(t, r.Text, "on Tuesday, Dec 15 at 10:00 AM. "+askBook)
 		r = c.say("sounds good")
 		require.True(t, r.Book.StartsAt.Equal(time.Date(2026, 12, 15, 10, 0, 0, 0, ny)))
+	})
+
+	t.Run("MorningAnswer", func(t *testing.T) {
+		t.Parallel()
+		c := newBookingConvo(t)
+		c.say("test drive saturday at 7?")
+		r := c.say("7pm")
+		require.Contains(t, r.Text, "Saturday, Dec 12 at 7:00 PM isn't available")
+		c = newBookingConvo(t)
+		c.say("test drive saturday at 7?")
+		r = c.say("morning please")
+		require.Contains(t, r.Text, "Saturday, Dec 12 at 7:00 AM isn't available; the nearest free time is Saturday, Dec 12 at 9:00 AM")
 	})
 
 	t.Run("SlotTakenBeforeYes", func(t *testing.T) {
