@@ -187,3 +187,21 @@ func TestReadWhen(t *testing.T) {
 		})
 	}
 }
+
+// FuzzReadWhen: any customer text reads without a panic, as a day at midnight in the zone and a
+// minute of the day (or none).
+func FuzzReadWhen(f *testing.F) {
+	for _, s := range []string{"Saturday at 10", "tomorrow 3:30 pm", "Dec 12", "12/31 at 7", "feb 30", "at 99:99", "13/45", "next sun noon", "jan 1st 12am"} {
+		f.Add(s)
+	}
+	ny, _ := time.LoadLocation("America/New_York")
+	now := time.Date(2026, 12, 10, 12, 0, 0, 0, ny)
+	f.Fuzz(func(t *testing.T, text string) {
+		w := readWhen(text, now, ny)
+		require.True(t, w.minute >= -1 && w.minute < 24*60, "minute %d", w.minute)
+		if !w.day.IsZero() {
+			require.Equal(t, w.day, midnight(w.day), "a day is a midnight")
+			require.False(t, w.day.Before(midnight(now)), "never a past day")
+		}
+	})
+}
