@@ -18,6 +18,49 @@ type Analytics struct {
 	// same conversation; nil when no turn was answered in the period.
 	MedianFirstResponseSeconds *float64      `json:"medianFirstResponseSeconds"`
 	Leads                      LeadAnalytics `json:"leads"`
+	// Appointments counts the appointments starting in the period (filled by AppointmentStats;
+	// the Store's Analytics leaves it zero).
+	Appointments AppointmentAnalytics `json:"appointments"`
+}
+
+// AppointmentAnalytics is what a dealership measures its assistant by: appointments set and
+// whether customers showed up.
+type AppointmentAnalytics struct {
+	Set        int      `json:"set"`        // booked (cancelled ones left out)
+	Cancelled  int      `json:"cancelled"`  //
+	Shown      int      `json:"shown"`      // completed
+	NoShow     int      `json:"noShow"`     //
+	NoShowRate *float64 `json:"noShowRate"` // noShow / (shown + noShow); nil before any outcome
+	ByAI       int      `json:"byAI"`       // set by the AI (SMS or voice)
+	ByStaff    int      `json:"byStaff"`    // set by staff
+}
+
+// AppointmentStats summarizes appointments (those starting in the period).
+func AppointmentStats(list []*Appointment) AppointmentAnalytics {
+	var s AppointmentAnalytics
+	for _, a := range list {
+		if a.Status == AppointmentCancelled {
+			s.Cancelled++
+			continue
+		}
+		s.Set++
+		switch a.Status {
+		case AppointmentCompleted:
+			s.Shown++
+		case AppointmentNoShow:
+			s.NoShow++
+		}
+		if a.Source == SourceStaff {
+			s.ByStaff++
+		} else {
+			s.ByAI++
+		}
+	}
+	if n := s.Shown + s.NoShow; n > 0 {
+		r := float64(s.NoShow) / float64(n)
+		s.NoShowRate = &r
+	}
+	return s
 }
 
 // MessageAnalytics counts messages by channel and by UTC day.

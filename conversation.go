@@ -179,12 +179,16 @@ type AgentTurn struct {
 	History   []*Message     // recent messages, oldest first
 	Variables map[string]any // the dynamic variables as they are now
 	Now       time.Time
+	Calendar  *AgentCalendar // the dealership's free slots; nil when the agent may not book
 }
 
 // AgentReply is the agent's answer and what it learned about the lead.
 type AgentReply struct {
 	Text   string
 	Change ConversationChange // qualification fields read from the customer's words
+	// Book asks the conversation to book this appointment before Text (its confirmation) is
+	// sent; when the slot was taken meanwhile the conversation says so instead.
+	Book *AppointmentRequest
 }
 
 // VoiceDialer starts outbound AI calls (ElevenLabs over Twilio in production, a fake in tests).

@@ -17,11 +17,15 @@ const (
 	EventCallStarted = "call_started"
 	EventCallEnded   = "call_ended"
 	EventLeadUpdated = "lead_updated"
+	// EventAppointmentBooked and EventAppointmentUpdated carry the appointment (jack.Appointment).
+	EventAppointmentBooked  = "appointment_booked"
+	EventAppointmentUpdated = "appointment_updated"
 )
 
 // EventTypes is every event type the engine publishes, in one place.
 var EventTypes = []string{
 	EventSMSReceived, EventSMSSent, EventSMSStatus, EventCallStarted, EventCallEnded, EventLeadUpdated,
+	EventAppointmentBooked, EventAppointmentUpdated,
 }
 
 // Event is something that happened in a conversation, persisted with the change that caused it

@@ -31,6 +31,15 @@ type OrganizationSettings struct {
 	ContactHoursEnd   string `json:"contactHoursEnd,omitempty"`
 	// Cadence is the follow-up cadence for leads who go quiet; empty means no follow-ups.
 	Cadence []CadenceStep `json:"cadence,omitempty"`
+	// BusinessHours are when customers may come in (appointments), in TimeZone (America/New_York
+	// when unset). Defaults to DefaultBusinessHours.
+	BusinessHours BusinessHours `json:"businessHours,omitempty"`
+	// AppointmentMinutes is an appointment's length and the slot grid. Defaults to 30.
+	AppointmentMinutes int `json:"appointmentMinutes,omitempty"`
+	// AppointmentCapacity is how many appointments one slot holds. Defaults to 2.
+	AppointmentCapacity int `json:"appointmentCapacity,omitempty"`
+	// Address is where customers come for appointments; the AI's confirmations give it.
+	Address string `json:"address,omitempty"`
 }
 
 // Region returns the organization's phone region, DefaultRegion when unset.
@@ -65,6 +74,21 @@ func (o *Organization) Validate() error {
 		if errors.As(err, &e) {
 			maps.Copy(fields, e.Fields)
 		}
+	}
+	if err := ValidateBusinessHours(o.Settings.BusinessHours); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			maps.Copy(fields, e.Fields)
+		}
+	}
+	if m := o.Settings.AppointmentMinutes; m != 0 && (m < 5 || m > 480) {
+		fields["settings.appointmentMinutes"] = "must be between 5 and 480"
+	}
+	if c := o.Settings.AppointmentCapacity; c != 0 && (c < 1 || c > 100) {
+		fields["settings.appointmentCapacity"] = "must be between 1 and 100"
+	}
+	if len(o.Settings.Address) > 255 {
+		fields["settings.address"] = "must be at most 255 characters"
 	}
 	if tz := o.Settings.TimeZone; tz != "" {
 		if _, err := time.LoadLocation(tz); err != nil {

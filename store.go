@@ -26,6 +26,7 @@ type Store interface {
 	ReportStore
 	ReminderStore
 	IntegrationStore
+	AppointmentStore
 	SendStore
 }
 
@@ -270,6 +271,8 @@ type ConversationTx interface {
 	// MarkReminderFired sets a pending reminder fired (fired_at = tx clock); ECONFLICT when it is
 	// not pending any more (fired or canceled meanwhile), ENOTFOUND when unknown.
 	MarkReminderFired(ctx context.Context, id uuid.UUID) error
+
+	AppointmentTx
 }
 
 // ConversationChange is a change to a lead's conversation fields; zero fields change nothing.

@@ -47,10 +47,15 @@ func (g *grain) onAITick(t *aiTick) {
 	g.aiInFlight = true
 	session, gen, self, root := g.session, g.gen, g.self, g.e.system.Root
 	conv := jack.AgentConversation{OrganizationID: g.orgID, Phone: g.phone, Variables: turn.Variables}
+	store, log := g.e.store, g.log
 	go func() {
 		ctx, cancel := context.WithTimeout(g.e.ctx, 30*time.Second)
 		defer cancel()
 		var err error
+		if turn.Calendar, err = agentCalendar(ctx, store, conv.OrganizationID, conv.Phone, turn.Now); err != nil {
+			log.Warn("calendar unavailable to the AI: it books nothing this turn", "err", err)
+			turn.Calendar, err = nil, nil
+		}
 		if session == nil {
 			session, err = g.e.agent.Open(ctx, conv)
 		}
@@ -87,6 +92,10 @@ func (g *grain) onAIDone(d *aiDone) {
 		return
 	}
 	if strings.TrimSpace(d.reply.Text) == "" {
+		return
+	}
+	if d.reply.Book != nil {
+		g.bookFromAI(d.reply, jack.SourceAISMS)
 		return
 	}
 	if _, _, _, err := g.send(outbound{body: d.reply.Text, change: d.reply.Change}, nil); err != nil {

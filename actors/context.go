@@ -79,7 +79,8 @@ type conversationView struct {
 	AssignedName string
 	Messages     []*jack.Message // recent, oldest first
 	Summary      *jack.Summary
-	Total        int // every message of the conversation
+	Total        int    // every message of the conversation
+	Appointment  string // the customer's upcoming appointment, described; "" for none
 }
 
 // Lead statuses the agent is told (the seed's lead_status values).
@@ -96,6 +97,7 @@ var DynamicVariableNames = []string{
 	"organization_name", "organization_id", "assigned_agent",
 	"conversation_context", "previous_summary", "total_messages", "last_interaction",
 	"funding_readiness", "credit_score_range", "vehicle_interest", "budget_range", "sentiment",
+	"upcoming_appointment",
 }
 
 // DynamicVariables returns the agent's variables for a conversation (see ARCHITECTURE.md, "Conversation context"). Absent values
@@ -141,5 +143,6 @@ func DynamicVariables(v conversationView) map[string]any {
 		"vehicle_interest":        cmp.Or(lead.VehiclePreference, "Not specified"),
 		"budget_range":            cmp.Or(lead.BudgetRange, "Not specified"),
 		"sentiment":               cmp.Or(lead.Sentiment, "neutral"),
+		"upcoming_appointment":    cmp.Or(v.Appointment, "None"),
 	}
 }

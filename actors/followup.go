@@ -70,7 +70,14 @@ func (g *grain) cadence() []jack.CadenceStep {
 }
 
 // nextReminder is the reminder for step of the cadence, counted from now; nil past the last step.
+// A customer with an upcoming appointment gets its next reminder instead (see appointments.go).
 func (g *grain) nextReminder(leadID string, step int, now time.Time) *jack.Reminder {
+	if r := g.appointmentReminder(now); r != nil {
+		return r
+	}
+	if step >= AppointmentReminderStep {
+		return nil
+	}
 	steps := g.cadence()
 	if step >= len(steps) {
 		return nil
@@ -91,6 +98,9 @@ func (g *grain) restartCadence(ctx context.Context, tx jack.ConversationTx, lead
 // stopCadence cancels the conversation's follow-ups (the customer answered, opted out, or staff
 // took over), in tx.
 func (g *grain) stopCadence(ctx context.Context, tx jack.ConversationTx) error {
+	if g.appointmentReminder(tx.Now()) != nil && !g.lead.OptedOut() {
+		return g.syncAppointmentReminder(ctx, tx) // the appointment's reminders go on
+	}
 	if len(g.cadence()) == 0 {
 		return nil
 	}
@@ -113,6 +123,9 @@ func (g *grain) followUp(f *FollowUp) *Reply {
 		return ack() // fired, canceled or replaced meanwhile
 	} else if err != nil {
 		return errorReply(err)
+	}
+	if r.Step >= AppointmentReminderStep {
+		return g.fireAppointmentReminder(r)
 	}
 	steps := g.cadence()
 	if g.lead == nil || g.lead.OptedOut() || g.lead.AIPaused(g.e.cfg.Now()) || r.Step >= len(steps) {

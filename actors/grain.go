@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -196,6 +197,9 @@ func (g *grain) load() error {
 			g.e.system.Root.Send(g.self, &reconcileLater{ids: ids})
 		}
 	}
+	if g.upcoming, err = upcomingAppointment(ctx, g.e.store, g.orgID, g.phone, g.e.cfg.Now()); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -339,6 +343,10 @@ func (g *grain) ensureLead(ctx context.Context, tx jack.ConversationTx) (*jack.L
 
 func (g *grain) receiveSMS(in *InboundSMS) *Reply {
 	keyword := jack.ClassifyKeyword(in.Body, in.OptOutType)
+	// "YES" is an opt-in keyword, but from a customer who never opted out it answers a question
+	// (the AI's "Shall I book it?"): the AI hears it.
+	answer := keyword == jack.KeywordStart && strings.EqualFold(strings.TrimSpace(in.Body), "yes") &&
+		in.OptOutType == "" && (g.lead == nil || !g.lead.OptedOut())
 	var (
 		lead   *jack.Lead
 		msg    *jack.Message
@@ -389,7 +397,7 @@ func (g *grain) receiveSMS(in *InboundSMS) *Reply {
 	}
 	g.remember(lead, msg, events)
 	g.gen++ // a new customer turn: any reply being computed is stale
-	if keyword == jack.KeywordNone {
+	if keyword == jack.KeywordNone || answer {
 		g.scheduleAI()
 	} else {
 		g.cancelAI()
@@ -486,7 +494,12 @@ func (g *grain) leadChanged(deleted bool) *Reply {
 	}
 	if g.lead != nil {
 		ev := leadEvent(g.lead, g.e.cfg.Now().UTC())
-		err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error { return tx.InsertEvents(ctx, ev) })
+		err := g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
+			if err := g.syncAppointmentReminder(ctx, tx); err != nil { // booked, moved or cancelled by staff
+				return err
+			}
+			return tx.InsertEvents(ctx, ev)
+		})
 		if err != nil {
 			return errorReply(err)
 		}

@@ -29,6 +29,7 @@ type conversation struct {
 	history      history // recent messages, oldest first
 	summary      *jack.Summary
 	lastCall     *jack.CallAnalysis // the latest finished call's analysis, for scoring
+	upcoming     *jack.Appointment  // the customer's next confirmed appointment; nil when none
 	total        int                // every message of the conversation
 	sms, voice   int                // the same by channel
 }
@@ -192,6 +193,7 @@ func (c *conversation) variables() map[string]any {
 	if c.org != nil {
 		v.OrgName = c.org.Name
 	}
+	v.Appointment = appointmentVariable(c.upcoming, c.org)
 	return DynamicVariables(v)
 }
 

@@ -24,11 +24,13 @@ type Document struct {
 // EventData is what an integration event is about: always the lead (as it was when the event
 // was dispatched), and the message or call where the event is one, with the AI's summary.
 type EventData struct {
-	Lead    *jack.Lead         `json:"lead"`
-	Message *jack.Message      `json:"message,omitempty"`
-	Call    *jack.CallSession  `json:"call,omitempty"`
-	Summary string             `json:"summary,omitempty"`
-	Changes map[string]*Change `json:"changes,omitempty"` // lead.updated: what changed
+	Lead    *jack.Lead        `json:"lead"`
+	Message *jack.Message     `json:"message,omitempty"`
+	Call    *jack.CallSession `json:"call,omitempty"`
+	Summary string            `json:"summary,omitempty"`
+	// Appointment is the appointment of appointment.booked and appointment.updated.
+	Appointment *jack.Appointment  `json:"appointment,omitempty"`
+	Changes     map[string]*Change `json:"changes,omitempty"` // lead.updated: what changed
 }
 
 // Change is one field's old and new value in a lead.updated event.
@@ -166,6 +168,16 @@ func (p *planner) event(e *jack.Event, rest []*jack.Event) error {
 			return nil
 		}
 		return p.emit(e, jack.IntegrationCallCompleted, EventData{Call: &cs, Summary: callSummary(cs.VoiceData)})
+	case jack.EventAppointmentBooked, jack.EventAppointmentUpdated:
+		var a jack.Appointment
+		if err := json.Unmarshal(e.Data, &a); err != nil || a.ID == uuid.Nil {
+			return nil
+		}
+		typ := jack.IntegrationAppointmentBooked
+		if e.Type == jack.EventAppointmentUpdated {
+			typ = jack.IntegrationAppointmentUpdated
+		}
+		return p.emit(e, typ, EventData{Appointment: &a})
 	}
 	return nil
 }

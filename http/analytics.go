@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/jack-auto/jack"
 )
 
 // DefaultAnalyticsPeriod is the period of GET /api/analytics/summary without from.
@@ -29,10 +31,16 @@ func (s *Server) analyticsSummary(c *fiber.Ctx) error {
 	if from.IsZero() {
 		from = to.Add(-DefaultAnalyticsPeriod)
 	}
-	a, err := s.store.Analytics(c.UserContext(), principal(c).OrganizationID, from, to)
+	orgID := principal(c).OrganizationID
+	a, err := s.store.Analytics(c.UserContext(), orgID, from, to)
 	if err != nil {
 		return err
 	}
+	list, err := s.store.FindAppointments(c.UserContext(), orgID, jack.AppointmentFilter{From: from, To: to, Limit: jack.MaxAppointments})
+	if err != nil {
+		return err
+	}
+	a.Appointments = jack.AppointmentStats(list)
 	return c.JSON(a)
 }
 

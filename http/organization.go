@@ -34,6 +34,11 @@ type updateOrganizationRequest struct {
 		ContactHoursStart *string             `json:"contactHoursStart"`
 		ContactHoursEnd   *string             `json:"contactHoursEnd"`
 		Cadence           *[]jack.CadenceStep `json:"cadence"` // replaces the whole cadence; [] for none
+		// Appointments: businessHours replaces the whole week (a day left out or null is closed).
+		BusinessHours       *jack.BusinessHours `json:"businessHours"`
+		AppointmentMinutes  *int                `json:"appointmentMinutes"`
+		AppointmentCapacity *int                `json:"appointmentCapacity"`
+		Address             *string             `json:"address"`
 	} `json:"settings"`
 }
 
@@ -66,6 +71,10 @@ func (s *Server) updateOrganization(c *fiber.Ctx) error {
 		}
 		if req.Settings.Cadence != nil {
 			settings.Cadence = *req.Settings.Cadence
+		}
+		appointmentSettings(&settings, req.Settings.BusinessHours, req.Settings.AppointmentMinutes, req.Settings.AppointmentCapacity)
+		if v := trimmed(req.Settings.Address); v != nil {
+			settings.Address = *v
 		}
 		upd.Settings = &settings
 	}

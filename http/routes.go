@@ -90,6 +90,9 @@ func (s *Server) routeTable() []Route {
 		r("POST", "/api/elevenlabs/outbound-call", Staff, s.needsEngine, s.outboundCall),
 		r("POST", "/api/webhooks/elevenlabs/conversation-initiation", Webhook, s.initiationSecret, s.needsEngine, s.elevenLabsInitiation),
 		r("POST", "/api/webhooks/elevenlabs/post-call", Webhook, s.needsEngine, s.elevenLabsPostCall),
+		// Server tools the voice agent calls mid-call, with the initiation webhook's secret.
+		r("POST", "/api/webhooks/elevenlabs/tools/check-availability", Webhook, s.initiationSecret, s.toolCheckAvailability),
+		r("POST", "/api/webhooks/elevenlabs/tools/book-appointment", Webhook, s.initiationSecret, s.needsEngine, s.toolBookAppointment),
 
 		// Live events (Server-Sent Events). The stream takes the credentials EventSource can carry.
 		r("POST", "/api/stream/token", Staff, s.createStreamToken),
@@ -111,6 +114,17 @@ func (s *Server) routeTable() []Route {
 		r("POST", "/api/integrations/:id/test", Admin, s.testIntegration),
 		r("GET", "/api/integrations/:id/deliveries", Admin, s.listDeliveries),
 		r("POST", "/api/integrations/:id/deliveries/:deliveryId/redeliver", Admin, s.redeliver),
+
+		// Appointments. The calendar feed authenticates by its own token (?token=), for calendar
+		// apps that cannot send a header.
+		r("GET", "/api/appointments/availability", Staff, s.availability),
+		r("GET", "/api/appointments", Staff, s.listAppointments),
+		r("POST", "/api/leads/:id/appointments", Staff, s.createAppointment),
+		r("GET", "/api/appointments/calendar.ics", Public, s.calendarFeed),
+		r("POST", "/api/appointments/feed-token", Admin, s.createFeedToken),
+		r("DELETE", "/api/appointments/feed-token", Admin, s.deleteFeedToken),
+		r("GET", "/api/appointments/:id", Staff, s.getAppointment),
+		r("PATCH", "/api/appointments/:id", Staff, s.patchAppointment),
 
 		// Analytics.
 		r("GET", "/api/analytics/summary", Staff, s.analyticsSummary),

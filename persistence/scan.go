@@ -297,3 +297,20 @@ func ScanLead(row Row, list func(*[]string) any) (*jack.Lead, error) {
 	}
 	return &l, nil
 }
+
+// AppointmentColumns are the appointments columns ScanAppointment reads.
+const AppointmentColumns = `id, organization_id, lead_id, phone_number_normalized, customer_name, starts_at, ends_at,
+	kind, vehicle, notes, status, source, version, created_by, updated_by, created_at, updated_at`
+
+// ScanAppointment reads a row of AppointmentColumns, times in UTC.
+func ScanAppointment(row Row) (*jack.Appointment, error) {
+	var a jack.Appointment
+	if err := row.Scan(&a.ID, &a.OrganizationID, &a.LeadID, &a.Phone, &a.CustomerName, Time(&a.StartsAt),
+		Time(&a.EndsAt), &a.Kind, &a.Vehicle, &a.Notes, &a.Status, &a.Source, &a.Version,
+		NullUUID(&a.CreatedBy), NullUUID(&a.UpdatedBy), Time(&a.CreatedAt), Time(&a.UpdatedAt)); err != nil {
+		return nil, err
+	}
+	a.StartsAt, a.EndsAt = a.StartsAt.UTC(), a.EndsAt.UTC()
+	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
+	return &a, nil
+}

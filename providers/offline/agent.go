@@ -151,6 +151,19 @@ func (a *Agent) reply(turn jack.AgentTurn, convVars map[string]any) *jack.AgentR
 	if first {
 		parts = append(parts, a.greeting(lead, turn.Variables, convVars))
 	}
+	if turn.Calendar != nil {
+		vehicle := cmp.Or(f.vehicle, lead.VehiclePreference)
+		if say, book, ok := bookingReply(turn, text, lastAgent, vehicle); ok {
+			if book != nil {
+				done[jack.StepAppointment] = true
+				if p := progress(done); !slices.Equal(p.CompletedSteps, lead.ScriptProgress.CompletedSteps) || p.CurrentStep != lead.ScriptProgress.CurrentStep {
+					ch.ScriptProgress = &p
+				}
+			}
+			parts = append(parts, say)
+			return &jack.AgentReply{Text: truncateRunes(strings.Join(parts, " "), maxReply), Change: ch, Book: book}
+		}
+	}
 	figures := figuresRE.MatchString(text) && questionRE.MatchString(text)
 	call := callRE.MatchString(text) && !noCallRE.MatchString(text)
 	switch {

@@ -7,6 +7,7 @@ import { createStream } from "./stream.js";
 import { createLeadList, createConversation } from "./views.js";
 import { authPage, phoneNumbersPage, analyticsPage, logo } from "./pages.js";
 import { settingsPage } from "./settings.js";
+import { calendarPage, calendarEvent } from "./calendar.js";
 import { h, replace, toast } from "./dom.js";
 
 const root = document.getElementById("app");
@@ -81,7 +82,7 @@ setUnauthorizedHandler(() => {
 
 // ---------- shell ----------
 
-const NAV = [["leads", "Leads"], ["numbers", "Phone numbers"], ["analytics", "Analytics"], ["settings", "Settings"]];
+const NAV = [["leads", "Leads"], ["calendar", "Calendar"], ["numbers", "Phone numbers"], ["analytics", "Analytics"], ["settings", "Settings"]];
 
 function buildShell() {
   const live = h("span", { class: "live", id: "live", role: "status", title: "Live updates" }, h("span", { class: "dot" }), h("span", { class: "live-text" }, "Connecting…"));
@@ -230,6 +231,7 @@ function showLeads(id) {
 const ACTIVITY = new Set(["sms_received", "sms_sent", "call_started", "call_ended"]);
 
 async function handleEvent(ev) {
+  calendarEvent(ev);
   if (!ev || !ev.leadId) return;
   if (workspace && workspace.conv) workspace.conv.onEvent(ev);
 
@@ -302,6 +304,9 @@ async function route() {
       break;
     case "analytics":
       replace(session.shell.slot, analyticsPage());
+      break;
+    case "calendar":
+      replace(session.shell.slot, calendarPage());
       break;
     case "settings":
       replace(session.shell.slot, settingsPage(session.me));

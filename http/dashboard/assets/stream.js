@@ -5,7 +5,8 @@
 
 import { api } from "./api.js";
 
-export const EVENT_TYPES = ["sms_received", "sms_sent", "sms_status", "call_started", "call_ended", "lead_updated"];
+export const EVENT_TYPES = ["sms_received", "sms_sent", "sms_status", "call_started", "call_ended", "lead_updated",
+  "appointment_booked", "appointment_updated"];
 
 const MIN_DELAY = 1000;
 const MAX_DELAY = 30000;

@@ -3,6 +3,7 @@
 // the user's actions back; only the conversation talks to the API for its own actions.
 
 import { api } from "./api.js";
+import { appointmentSection } from "./calendar.js";
 import {
   h, s, replace, toast, titleCase, formatPhone, formatTime, formatFull, ago, randomKey, formValues,
   showFieldErrors, CHASE_STATUSES, FUNDING, SENTIMENTS,
@@ -279,7 +280,7 @@ export function createConversation(leadId, ctx) {
       h("div", { class: "conv-actions" }, callBtn, aiBtn, detailsBtn)),
     banners,
     h("div", { class: "conv-body" },
-      h("div", { class: "conv-main" }, scroller, jump, composer),
+      h("div", { class: "conv-main" }, appointmentSection(leadId).el, scroller, jump, composer),
       details));
 
   // Follow the newest message while the reader is at the end. Only the reader's own scrolling
