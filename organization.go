@@ -31,6 +31,14 @@ type OrganizationSettings struct {
 	ContactHoursEnd   string `json:"contactHoursEnd,omitempty"`
 	// Cadence is the follow-up cadence for leads who go quiet; empty means no follow-ups.
 	Cadence []CadenceStep `json:"cadence,omitempty"`
+	// AIAnswerOnResume: when staff resume the AI, it answers the customer's unanswered last
+	// text (one that came in while staff had the conversation). Nil means on, the default.
+	AIAnswerOnResume *bool `json:"aiAnswerOnResume,omitempty"`
+}
+
+// AnswersOnResume reports whether the AI answers an unanswered text when staff resume it.
+func (s OrganizationSettings) AnswersOnResume() bool {
+	return s.AIAnswerOnResume == nil || *s.AIAnswerOnResume
 }
 
 // Region returns the organization's phone region, DefaultRegion when unset.

@@ -34,6 +34,7 @@ type updateOrganizationRequest struct {
 		ContactHoursStart *string             `json:"contactHoursStart"`
 		ContactHoursEnd   *string             `json:"contactHoursEnd"`
 		Cadence           *[]jack.CadenceStep `json:"cadence"` // replaces the whole cadence; [] for none
+		AIAnswerOnResume  *bool               `json:"aiAnswerOnResume"`
 	} `json:"settings"`
 }
 
@@ -66,6 +67,9 @@ func (s *Server) updateOrganization(c *fiber.Ctx) error {
 		}
 		if req.Settings.Cadence != nil {
 			settings.Cadence = *req.Settings.Cadence
+		}
+		if req.Settings.AIAnswerOnResume != nil {
+			settings.AIAnswerOnResume = req.Settings.AIAnswerOnResume
 		}
 		upd.Settings = &settings
 	}
