@@ -83,3 +83,45 @@ func TestMain_Takeover(t *testing.T) {
 		b.twilio.WaitForMessages(t, 1, 10*time.Second)
 	})
 }
+
+// TestMain_ImportKeepsActivity: an import does not push the conversations staff are working off
+// the top of the activity-sorted list: a row with its own date keeps it, one without has
+// jack.NoActivity; and the imported leads reach open dashboards live (lead_updated events).
+func TestMain_ImportKeepsActivity(t *testing.T) {
+	t.Parallel()
+	b := newSMSBundle(t, map[string]string{"DATABASE_URL": postgrestest.URL(t), "JWT_SECRET": strings.Repeat("t", 40)})
+	require.Equal(t, http.StatusOK, b.text(t, "+16045550171", "Hi, is the Civic still there?"))
+	talking := b.lead(t, "+16045550171")
+
+	csv := "name,phone,last contact\nOld Timer,6045550172,2024-03-30\nNo Date,6045550173,\n"
+	req, err := http.NewRequest("POST", b.m.URL()+"/api/leads/import", strings.NewReader(csv))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "text/csv")
+	req.Header.Set("Authorization", "Bearer "+b.owner.token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	var page jack.LeadPage
+	b.owner.must("GET", "/api/leads?sort=activity", nil, http.StatusOK, &page)
+	require.Len(t, page.Leads, 3)
+	require.Equal(t, talking.ID, page.Leads[0].ID, "the conversation stays first")
+	require.Equal(t, "Old Timer", page.Leads[1].CustomerName)
+	require.Equal(t, time.Date(2024, 3, 30, 0, 0, 0, 0, time.UTC), page.Leads[1].LastActivity.UTC())
+	require.Equal(t, "No Date", page.Leads[2].CustomerName)
+	require.True(t, page.Leads[2].LastActivity.Equal(jack.NoActivity))
+
+	// Live: each imported lead's lead_updated event is in the organization's event log.
+	waitFor(t, "the imported leads' events", func() bool {
+		events, err := b.m.Store.FindEvents(t.Context(), page.Leads[0].OrganizationID, jack.EventFilter{})
+		require.NoError(t, err)
+		seen := map[string]bool{}
+		for _, ev := range events {
+			if ev.Type == jack.EventLeadUpdated {
+				seen[ev.LeadID] = true
+			}
+		}
+		return seen[page.Leads[1].ID] && seen[page.Leads[2].ID]
+	})
+}
