@@ -93,15 +93,7 @@ func TestMain_ImportKeepsActivity(t *testing.T) {
 	require.Equal(t, http.StatusOK, b.text(t, "+16045550171", "Hi, is the Civic still there?"))
 	talking := b.lead(t, "+16045550171")
 
-	csv := "name,phone,last contact\nOld Timer,6045550172,2024-03-30\nNo Date,6045550173,\n"
-	req, err := http.NewRequest("POST", b.m.URL()+"/api/leads/import", strings.NewReader(csv))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "text/csv")
-	req.Header.Set("Authorization", "Bearer "+b.owner.token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	require.NoError(t, resp.Body.Close())
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	b.importCSV(t, "name,phone,last contact\nOld Timer,6045550172,2024-03-30\nNo Date,6045550173,\n")
 
 	var page jack.LeadPage
 	b.owner.must("GET", "/api/leads?sort=activity", nil, http.StatusOK, &page)
@@ -124,4 +116,17 @@ func TestMain_ImportKeepsActivity(t *testing.T) {
 		}
 		return seen[page.Leads[1].ID] && seen[page.Leads[2].ID]
 	})
+}
+
+// importCSV posts a CSV file to the lead import as the owner and requires 200.
+func (b *smsBundle) importCSV(t *testing.T, csv string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", b.m.URL()+"/api/leads/import", strings.NewReader(csv))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "text/csv")
+	req.Header.Set("Authorization", "Bearer "+b.owner.token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 }

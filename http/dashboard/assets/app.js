@@ -127,22 +127,33 @@ function matches(lead) {
     (lead.phoneNumber || "").replace(/\D/g, "").includes(q.replace(/\D/g, "") || "\u0000");
 }
 
-// upsertLead puts a newer copy of a lead into the list; toTop moves it first when the list is
-// sorted by activity (a new lead always goes first), and a list sorted by score stays so.
-function upsertLead(lead, toTop) {
+// upsertLead puts a newer copy of a lead into the list where its sort puts it: by its last
+// activity when the list is sorted so (an imported lead with an old date goes down the list,
+// or stays on a later page), first when it is new to a list of newest leads, and a list
+// sorted by score stays so.
+function upsertLead(lead) {
   const known = model.leads.get(lead.id);
   if (known && known.version > lead.version) return;
   if (!matches(lead)) {
-    if (known) {
-      model.leads.delete(lead.id);
-      model.order = model.order.filter((id) => id !== lead.id);
-    }
+    if (known) forgetLead(lead.id);
     return;
   }
   model.leads.set(lead.id, lead);
+  if (model.filters.sort === "activity") {
+    const rest = model.order.filter((id) => id !== lead.id);
+    const when = (l) => Date.parse(l.lastActivity) || 0;
+    const at = rest.findIndex((id) => when(model.leads.get(id)) < when(lead));
+    if (at < 0 && model.nextCursor) forgetLead(lead.id); // it belongs to a page not loaded yet
+    else model.order = at < 0 ? [...rest, lead.id] : [...rest.slice(0, at), lead.id, ...rest.slice(at)];
+    return;
+  }
   if (!known) model.order.unshift(lead.id);
-  else if (toTop && model.filters.sort === "activity") model.order = [lead.id, ...model.order.filter((id) => id !== lead.id)];
   if (model.filters.sort === "score") sortByScore();
+}
+
+function forgetLead(id) {
+  model.leads.delete(id);
+  model.order = model.order.filter((x) => x !== id);
 }
 
 // sortByScore keeps a "Best first" list in order as scores change: best first, unscored last,
@@ -217,7 +228,7 @@ function showLeads(id) {
     workspace.conv = createConversation(id, {
       users: session.users,
       onBack: () => { location.hash = "#/leads"; },
-      onLead: (l) => { upsertLead(l, true); renderList(); },
+      onLead: (l) => { upsertLead(l); renderList(); },
     });
     replace(workspace.detail, workspace.conv.el);
   }
@@ -235,12 +246,12 @@ async function handleEvent(ev) {
 
   const known = model.leads.get(ev.leadId);
   if (ev.type === "lead_updated" && ev.data && ev.data.id) {
-    upsertLead(ev.data, true);
+    upsertLead(ev.data);
   } else if (known && ACTIVITY.has(ev.type)) {
-    upsertLead({ ...known, lastActivity: ev.timestamp || known.lastActivity }, true);
+    upsertLead({ ...known, lastActivity: ev.timestamp || known.lastActivity });
   } else if (!known && ACTIVITY.has(ev.type)) {
     try {
-      upsertLead(await api.lead(ev.leadId), true); // a lead this list has not seen: a new customer
+      upsertLead(await api.lead(ev.leadId)); // a lead this list has not seen: a new customer
     } catch {
       return;
     }

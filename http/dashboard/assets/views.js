@@ -18,6 +18,12 @@ export function aiPaused(lead) {
   return !!lead.aiPausedUntil && new Date(lead.aiPausedUntil) > new Date();
 }
 
+// noActivity: nobody has talked to the lead yet and its import had no date (the server's
+// jack.NoActivity, the start of Unix time).
+export function noActivity(lead) {
+  return (Date.parse(lead.lastActivity) || 0) <= 0;
+}
+
 function statusChip(status) {
   return h("span", { class: "chip chip-" + status }, titleCase(status));
 }
@@ -113,7 +119,8 @@ function leadItem(lead, active, unread) {
     h("a", { class: "lead-item", href: "#/leads/" + encodeURIComponent(lead.id), "aria-current": active ? "page" : null, dataset: { leadId: lead.id } },
       h("div", { class: "lead-top" },
         h("span", { class: "lead-name" }, leadName(lead)),
-        h("time", { class: "lead-time", datetime: lead.lastActivity, title: formatFull(lead.lastActivity) }, ago(lead.lastActivity))),
+        noActivity(lead) ? h("span", { class: "lead-time muted" }, "No activity")
+          : h("time", { class: "lead-time", datetime: lead.lastActivity, title: formatFull(lead.lastActivity) }, ago(lead.lastActivity))),
       h("div", { class: "lead-sub" }, sub),
       h("div", { class: "lead-chips" }, statusChip(lead.chaseStatus), scoreChip(lead), flagChips(lead),
         unread ? h("span", { class: "unread", "aria-label": unread + " unread" }, String(unread)) : null)));
@@ -242,7 +249,13 @@ export function createConversation(leadId, ctx) {
   let lead = null;
   let nextCursor = "";
   let formDirty = false;
+  let formBase = null; // the lead as the details form was drawn: what a save diffs against
+  // A send's idempotency key belongs to its text: a retry of the same text keeps it (the server
+  // answers the first result), an edited text is a new message with a new key.
   let sendKey = randomKey();
+  let keyText = null;
+  let loadTries = 0;
+  let retryTimer = null;
   const messages = new Map(); // id → message
   const nodes = new Map(); // id → element
 
@@ -303,9 +316,16 @@ export function createConversation(leadId, ctx) {
 
   // ----- data -----
 
+  // load reads the lead and its latest messages. A failure other than "not found" retries by
+  // itself, waiting longer each time (1 s, 2 s, 4 s … 30 s), and offers to retry at once.
   async function load() {
+    clearTimeout(retryTimer);
+    retryTimer = null;
     try {
       const [l, page] = await Promise.all([api.lead(leadId), api.messages(leadId)]);
+      if (!el.isConnected && loadTries > 0) return; // closed meanwhile
+      loadTries = 0;
+      composer.hidden = false;
       setLead(l);
       nextCursor = page.nextCursor || "";
       for (const m of page.messages) messages.set(m.id, m);
@@ -313,9 +333,17 @@ export function createConversation(leadId, ctx) {
       scrollToEnd();
     } catch (err) {
       if (err.status === 401) return;
-      replace(title, err.status === 404 ? "Lead not found" : "Could not load this lead");
-      replace(subline, err.message);
       composer.hidden = true;
+      if (err.status === 404) {
+        replace(title, "Lead not found");
+        replace(subline, err.message);
+        return;
+      }
+      const wait = Math.min(30, 2 ** loadTries++);
+      replace(title, "Could not load this lead");
+      replace(subline, h("span", { class: "load-error", role: "status" }, `${err.message} Retrying in ${wait} s. `),
+        h("button", { type: "button", class: "link", id: "conv-retry", onclick: load }, "Retry now"));
+      retryTimer = setTimeout(() => { if (el.isConnected) load(); }, wait * 1000);
     }
   }
 
@@ -476,13 +504,21 @@ export function createConversation(leadId, ctx) {
   async function send(e) {
     e.preventDefault();
     const body = text.value.trim();
-    if (!body || !lead) return;
+    if (!body || !lead || sendBtn.disabled) return;
+    if (body !== keyText) {
+      sendKey = randomKey(); // an edited text is another message, never the failed one again
+      keyText = body;
+    }
     sendBtn.disabled = true;
+    text.focus();
     try {
       const d = await api.sendSMS(leadId, body, sendKey);
-      sendKey = randomKey(); // the next text is a new message; a retry of this one kept the key
-      text.value = "";
-      counter.textContent = "0/1600";
+      sendKey = randomKey();
+      keyText = null;
+      if (text.value.trim() === body) { // what was typed during the send stays
+        text.value = "";
+        counter.textContent = "0/1600";
+      }
       if (d.lead) {
         setLead(d.lead);
         ctx.onLead(d.lead);
@@ -490,11 +526,12 @@ export function createConversation(leadId, ctx) {
       upsertMessage(d.message, { follow: true });
     } catch (err) {
       if (err.status === 401) return;
-      if (err.code === "opted_out") refreshLead();
+      refreshLead(); // opted out, or a refused text that paused nothing: show the lead as it is
+      if (err.code !== "quiet_hours") refreshLatest(); // a refused text shows red in the timeline
       toast(err.message, "error");
     } finally {
       sendBtn.disabled = !!(lead && lead.optedOutAt);
-      text.focus();
+      if (!text.disabled && (document.activeElement === document.body || document.activeElement === sendBtn || !document.activeElement)) text.focus();
     }
   }
 
@@ -564,6 +601,7 @@ export function createConversation(leadId, ctx) {
 
   function renderDetails() {
     const l = lead;
+    formBase = l;
     const users = [...ctx.users.values()];
     const form = h("form", { class: "lead-form", id: "lead-form", novalidate: true, oninput: () => markDirty(true), onchange: () => markDirty(true), onsubmit: save },
       field("Customer name", "customerName", input("customerName", l.customerName, { maxlength: 255 })),
@@ -578,6 +616,7 @@ export function createConversation(leadId, ctx) {
       h("div", { class: "form-actions" },
         h("button", { type: "submit", class: "btn btn-primary", id: "lead-save", disabled: true }, "Save changes"),
         h("button", { type: "button", class: "btn btn-ghost", id: "lead-reset", disabled: true, onclick: () => { markDirty(false); renderDetails(); } }, "Discard")),
+      h("div", { class: "form-conflict", id: "lead-conflict", role: "alert", hidden: true }),
       h("p", { class: "form-status", role: "status" }));
 
     const progress = l.scriptProgress || { currentStep: "", completedSteps: [] };
@@ -595,7 +634,7 @@ export function createConversation(leadId, ctx) {
         fact("Funding note", l.fundingReadinessReason),
         fact("Credit issues", (l.creditKnownIssues || []).join(", ")),
         fact("Conversations", String(l.totalConversations ?? 0)),
-        fact("Last activity", formatFull(l.lastActivity)),
+        fact("Last activity", noActivity(l) ? "None yet" : formatFull(l.lastActivity)),
         fact("Created", formatFull(l.createdAt))));
   }
 
@@ -611,36 +650,60 @@ export function createConversation(leadId, ctx) {
     }
   }
 
+  // save sends only the fields the user changed since the form was drawn, conditional on the
+  // version it was drawn from. On 409 it reads the lead again: when nobody else touched those
+  // fields (the conversation moves the version on every text) it saves again on the new
+  // version; otherwise it keeps the user's edits, shows what the other person changed, and
+  // the next Save is on the version now shown.
   async function save(e) {
     e.preventDefault();
     const form = e.target;
-    const v = formValues(form);
-    const body = {};
-    for (const k of ["customerName", "email", "chaseStatus", "fundingReadiness", "sentiment", "vehiclePreference", "budgetRange", "creditScoreRange"]) {
-      if ((v[k] || "") !== (lead[k] || "")) body[k] = v[k];
-    }
-    if ((v.assignedTo || "") !== (lead.assignedTo || "")) body.assignedTo = v.assignedTo || null;
+    const body = changedFields(formValues(form), formBase);
     const status = form.querySelector(".form-status");
+    const conflict = form.querySelector("#lead-conflict");
+    status.textContent = "";
     if (!Object.keys(body).length) {
       markDirty(false);
       return;
     }
     try {
-      const l = await api.patchLead(leadId, lead.version, body);
+      let l;
+      try {
+        l = await api.patchLead(leadId, formBase.version, body);
+      } catch (err) {
+        if (err.status !== 409) throw err;
+        const latest = await api.lead(leadId);
+        const theirs = Object.keys(body).filter((k) => (latest[k] || "") !== (formBase[k] || ""));
+        if (theirs.length) {
+          formBase = latest;
+          setLead(latest);
+          ctx.onLead(latest);
+          replace(conflict, h("strong", {}, "Not saved: someone else changed this lead. "),
+            "Their version: ", theirs.map((k, i) => [i ? ", " : "", h("span", { class: "conflict-field" }, FIELD_LABELS[k] + " “" + shown(k, latest[k]) + "”")]),
+            ". Your edits are kept below: Save to replace theirs, or Discard to keep them.");
+          conflict.hidden = false;
+          return;
+        }
+        l = await api.patchLead(leadId, latest.version, body);
+      }
+      conflict.hidden = true;
       markDirty(false);
       setLead(l);
       ctx.onLead(l);
+      renderDetails();
       toast("Lead saved.");
     } catch (err) {
       if (err.status === 401) return;
-      if (err.status === 409) {
-        markDirty(false);
-        await refreshLead();
-        toast("Someone else changed this lead; the latest is shown. Please re-apply your edit.", "error");
-        return;
-      }
-      status.textContent = showFieldErrors(form, err);
+      status.textContent = err.status === 409 ? "Someone else is changing this lead right now; try Save again." : showFieldErrors(form, err);
     }
+  }
+
+  function shown(k, v) {
+    if (k === "assignedTo") {
+      const u = v && ctx.users.get(v);
+      return v ? (u ? u.fullName || u.email : "a team member") : "Unassigned";
+    }
+    return v || "(empty)";
   }
 
   load();
@@ -671,6 +734,22 @@ export function createConversation(leadId, ctx) {
       renderTimeline();
     },
   };
+}
+
+const FIELD_LABELS = {
+  customerName: "Customer name", email: "Email", chaseStatus: "Status", fundingReadiness: "Funding readiness",
+  sentiment: "Sentiment", vehiclePreference: "Vehicle of interest", budgetRange: "Budget", creditScoreRange: "Credit score range",
+  assignedTo: "Assigned to",
+};
+
+// changedFields is the PATCH body of a lead form: the values v that differ from the lead base
+// the form was drawn from ("assignedTo": null unassigns).
+export function changedFields(v, base) {
+  const body = {};
+  for (const k of Object.keys(FIELD_LABELS)) {
+    if ((v[k] || "") !== (base[k] || "")) body[k] = k === "assignedTo" ? v[k] || null : v[k];
+  }
+  return body;
 }
 
 const RANK = { pending: 0, accepted: 1, scheduled: 1, queued: 2, sending: 3, receiving: 3, sent: 4, received: 5, partially_delivered: 5, delivered: 6, undelivered: 6, failed: 6, canceled: 6, read: 7 };

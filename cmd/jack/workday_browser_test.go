@@ -1,0 +1,195 @@
+package main
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/persistence/postgres/postgrestest"
+)
+
+// viewports are the widths every dashboard flow is driven at: a laptop and a 375 px phone.
+var viewports = []struct {
+	name          string
+	width, height int64
+	phone         bool
+}{
+	{"Desktop", 1280, 800, false},
+	{"Phone375", 375, 812, true},
+}
+
+// workday is one dashboard flow's server (on Postgres, with the fake Twilio) and browser.
+type workday struct {
+	*smsBundle
+	b     *browser
+	phone bool
+}
+
+// newWorkday starts a server on Postgres and a browser at viewport v, signed in as the owner.
+func newWorkday(t *testing.T, phone bool, width, height int64) *workday {
+	t.Helper()
+	chromiumPath(t)
+	sms := newSMSBundle(t, map[string]string{"DATABASE_URL": postgrestest.URL(t), "JWT_SECRET": strings.Repeat("w", 40)})
+	b := newBrowser(t)
+	if phone {
+		b.do("phone viewport", chromedp.EmulateViewport(width, height, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	} else {
+		b.do("desktop viewport", chromedp.EmulateViewport(width, height))
+	}
+	b.do("sign in",
+		chromedp.Navigate(sms.m.URL()+"/"),
+		chromedp.WaitVisible(chromedp.ID("login-email")),
+		chromedp.SendKeys(chromedp.ID("login-email"), "owner@sms.test"),
+		chromedp.SendKeys(chromedp.ID("login-password"), "correct horse"),
+		chromedp.Click(chromedp.ID("login-submit")),
+	)
+	b.waitJS("signed in", `!!document.querySelector(".shell")`)
+	b.waitJS("the live stream", `document.querySelector("#live").dataset.state === "live"`)
+	return &workday{smsBundle: sms, b: b, phone: phone}
+}
+
+// js runs a script in the page.
+func (w *workday) js(what, script string) {
+	w.b.t.Helper()
+	w.b.do(what, chromedp.Evaluate[chromedp.Void](script))
+}
+
+// openLead opens a lead's conversation by its URL and waits for its title.
+func (w *workday) openLead(t *testing.T, lead jack.Lead) {
+	t.Helper()
+	w.js("open "+lead.CustomerName, `location.hash = "#/leads/`+lead.ID+`"`)
+	w.b.waitJS(lead.CustomerName+"'s conversation", `document.querySelector("#conv-title").textContent === `+jsString(t, lead.CustomerName))
+}
+
+// openDetails shows the lead details form (behind a button below 1200 px).
+func (w *workday) openDetails() {
+	w.js("open the details", `(b => { if (getComputedStyle(b).display !== "none" && b.getAttribute("aria-expanded") !== "true") b.click(); })(document.querySelector(".details-toggle"))`)
+	w.b.waitJS("the details form", `!!document.querySelector("#lead-form") && document.querySelector("#lead-details").getBoundingClientRect().width > 0`)
+}
+
+// setField types value into the details form's field name, as a user would.
+func (w *workday) setField(t *testing.T, name, value string) {
+	t.Helper()
+	w.js("edit "+name, `(f => { f.value = `+jsString(t, value)+`; f.dispatchEvent(new Event("input", {bubbles: true})); })(document.querySelector("#lead-`+name+`"))`)
+}
+
+// requireClean fails the test on an exception or a console error, except the browser's
+// network log lines for the HTTP statuses the test provoked on purpose (allowed).
+func (w *workday) requireClean(t *testing.T, allowed ...int) {
+	t.Helper()
+	w.b.mu.Lock()
+	defer w.b.mu.Unlock()
+	require.Empty(t, w.b.exceptions, "the page threw")
+	var codes []string
+	for _, c := range allowed {
+		codes = append(codes, strconv.Itoa(c))
+	}
+	pattern := regexp.MustCompile(`^network: Failed to load resource: the server responded with a status of (` + strings.Join(codes, "|") + `)\b`)
+	for _, e := range w.b.errors {
+		if len(allowed) > 0 && pattern.MatchString(e) {
+			continue
+		}
+		t.Errorf("console error: %s", e)
+	}
+	require.LessOrEqual(t, evalJS[int](w.b, `document.documentElement.scrollWidth`), evalJS[int](w.b, `window.innerWidth`), "no sideways scrolling")
+}
+
+// TestBrowser_WorkdayBugs drives the fixes of the two bugs that lost work and the smaller ones,
+// at laptop and 375 px widths, on Postgres: an edited text after a failed send goes out as
+// the edit (a new idempotency key) and the refused text paused nothing; Enter sends and focus
+// stays in the composer; a lead save meets another person's change with a conflict message
+// (same field) or merges it (other fields) instead of overwriting; a conversation whose load
+// failed loads by itself; imported leads appear live without pushing the conversation off the
+// top; resuming the AI answers the text that waited.
+func TestBrowser_WorkdayBugs(t *testing.T) {
+	t.Parallel()
+	for _, v := range viewports {
+		t.Run(v.name, func(t *testing.T) {
+			w := newWorkday(t, v.phone, v.width, v.height)
+			var maria jack.Lead
+			w.owner.must("POST", "/api/leads", map[string]string{"customerName": "Maria Lopez", "phoneNumber": "+16045550142", "vehiclePreference": "2021 Honda Civic"}, http.StatusCreated, &maria)
+			w.openLead(t, maria)
+
+			// 1. The provider refuses a text; the agent edits it and sends again with Enter.
+			w.twilio.FailNext(http.StatusBadRequest, 21211, "The 'To' number is not a valid phone number.")
+			w.b.do("type and send with Enter", chromedp.SendKeys(chromedp.ID("composer-text"), "Hi Maria, the Civic is in!"+kb.Enter))
+			w.b.waitJS("the refused text in red", `!!document.querySelector("#timeline .msg.msg-failed")`)
+			w.b.waitJS("focus in the composer", `document.activeElement && document.activeElement.id === "composer-text"`)
+			require.Equal(t, "Hi Maria, the Civic is in!", evalJS[string](w.b, `document.querySelector("#composer-text").value.trim()`), "the failed text stays to edit")
+			require.False(t, evalJS[bool](w.b, `!!document.querySelector(".banner-warn")`), "a refused text does not pause the AI")
+			var after jack.Lead
+			w.owner.must("GET", "/api/leads/"+maria.ID, nil, http.StatusOK, &after)
+			require.Nil(t, after.AIPausedUntil)
+
+			edited := "Hi Maria, the 2021 Civic is in, want to see it Saturday?"
+			w.js("edit the text", `(t => { t.value = `+jsString(t, edited)+`; t.dispatchEvent(new Event("input")); })(document.querySelector("#composer-text"))`)
+			w.b.do("send the edit with Enter", chromedp.SendKeys(chromedp.ID("composer-text"), kb.Enter))
+			sent := w.twilio.WaitForMessages(t, 1, 10*time.Second)
+			require.Equal(t, edited, sent[0].Body, "the edit goes out, not the old text")
+			w.b.waitJS("the edit in the timeline", hasBubble(t, "msg-staff", edited))
+			w.b.waitJS("the composer empty and focused", `(c => c.value === "" && document.activeElement === c)(document.querySelector("#composer-text"))`)
+			w.b.waitJS("the AI-paused banner after an accepted text", `!!document.querySelector(".banner-warn")`)
+
+			// 2. Lost update: another person changes the same field while this form is edited.
+			w.openDetails()
+			w.setField(t, "vehiclePreference", "2022 Honda Civic Sport")
+			var other jack.Lead
+			w.owner.must("PATCH", "/api/leads/"+maria.ID, map[string]string{"vehiclePreference": "2023 Toyota Corolla"}, http.StatusOK, &other)
+			w.js("save", `document.querySelector("#lead-save").click()`)
+			w.b.waitJS("the conflict message", `(c => !c.hidden && c.textContent.includes("Vehicle of interest") && c.textContent.includes("2023 Toyota Corolla"))(document.querySelector("#lead-conflict"))`)
+			require.Equal(t, "2022 Honda Civic Sport", evalJS[string](w.b, `document.querySelector("#lead-vehiclePreference").value`), "the user's edit is kept")
+			var got jack.Lead
+			w.owner.must("GET", "/api/leads/"+maria.ID, nil, http.StatusOK, &got)
+			require.Equal(t, "2023 Toyota Corolla", got.VehiclePreference, "the other change is not overwritten")
+			w.js("discard", `document.querySelector("#lead-reset").click()`)
+			w.b.waitJS("the other's value shown", `document.querySelector("#lead-vehiclePreference").value === "2023 Toyota Corolla"`)
+
+			// ... or other fields: both changes are kept.
+			w.setField(t, "budgetRange", "$25-30k")
+			w.owner.must("PATCH", "/api/leads/"+maria.ID, map[string]string{"email": "maria@example.com"}, http.StatusOK, nil)
+			w.js("save", `document.querySelector("#lead-save").click()`)
+			waitFor(t, "both changes stored", func() bool {
+				w.owner.must("GET", "/api/leads/"+maria.ID, nil, http.StatusOK, &got)
+				return got.BudgetRange == "$25-30k" && got.Email == "maria@example.com" && got.VehiclePreference == "2023 Toyota Corolla"
+			})
+			w.b.waitJS("no conflict shown", `document.querySelector("#lead-conflict").hidden`)
+
+			// 3. A conversation whose load failed (the network dropped) loads by itself.
+			var dana jack.Lead
+			w.owner.must("POST", "/api/leads", map[string]string{"customerName": "Dana Smith", "phoneNumber": "+16045550177"}, http.StatusCreated, &dana)
+			w.js("drop the next loads", `(() => { let fail = 2; const f = window.fetch; window.fetch = (u, o) =>
+				String(u).startsWith("/api/leads/`+dana.ID+`") && fail-- > 0 ? Promise.reject(new TypeError("Failed to fetch")) : f(u, o); })()`)
+			w.js("open Dana", `location.hash = "#/leads/`+dana.ID+`"`)
+			w.b.waitJS("the failure and its retry", `document.querySelector("#conv-title").textContent === "Could not load this lead" && !!document.querySelector("#conv-retry")`)
+			w.b.waitJS("loaded on its own", `document.querySelector("#conv-title").textContent === "Dana Smith" && !document.querySelector(".composer").hidden`)
+
+			// 4. An import while the list is open: the leads appear live, below the conversation.
+			w.js("back to the list", `location.hash = "#/leads"`)
+			first := `document.querySelector("#lead-items a.lead-item").dataset.leadId`
+			w.b.waitJS("Maria first", first+` === `+jsString(t, maria.ID))
+			w.importCSV(t, "name,phone,last contact\nOld Timer,6045550172,2024-03-30\nNo Date,6045550173,\n")
+			w.b.waitJS("the imported leads, live", `(n => n.includes("Old Timer") && n.includes("No Date"))([...document.querySelectorAll("#lead-items .lead-name")].map(e => e.textContent))`)
+			require.Equal(t, maria.ID, evalJS[string](w.b, first), "the import did not push the conversation down")
+			require.Equal(t, "No activity", evalJS[string](w.b, `[...document.querySelectorAll("#lead-items a.lead-item")].find(a => a.textContent.includes("No Date")).querySelector(".lead-time").textContent`))
+
+			// 5. Resuming the AI answers what the customer wrote while staff had it.
+			w.openLead(t, maria)
+			require.Equal(t, http.StatusOK, w.text(t, maria.PhoneNumberNormalized, "Saturday works, what time?"))
+			w.b.waitJS("the customer's text", hasBubble(t, "msg-in", "Saturday works, what time?"))
+			w.js("resume the AI", `document.querySelector("#ai-toggle").click()`)
+			w.b.waitJS("the AI's answer", `!!document.querySelector("#timeline .msg.msg-ai")`)
+
+			// The refused send (400 from the provider, 502 here) and the conflict (409) are the
+			// only errors the browser logged.
+			w.requireClean(t, http.StatusConflict, http.StatusBadGateway, http.StatusUnprocessableEntity)
+		})
+	}
+}
