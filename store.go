@@ -26,6 +26,7 @@ type Store interface {
 	ReportStore
 	ReminderStore
 	IntegrationStore
+	InboxStore
 }
 
 // OrganizationStore keeps dealerships.

@@ -32,10 +32,12 @@ func TestMigrate(t *testing.T) {
 		return out.String()
 	}
 
-	require.Equal(t, 17, tableCount())
+	require.Equal(t, 18, tableCount())
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
+	require.Contains(t, run("down"), "00012_inbox.sql")
+	require.Equal(t, 17, tableCount())
 	require.Contains(t, run("down"), "00010_cluster_members.sql")
 	require.Equal(t, 16, tableCount())
 	require.Contains(t, run("down"), "00009_conversation_owners.sql")
@@ -68,7 +70,8 @@ func TestMigrate(t *testing.T) {
 	require.Contains(t, up, "00008_integrations.sql")
 	require.Contains(t, up, "00009_conversation_owners.sql")
 	require.Contains(t, up, "00010_cluster_members.sql")
-	require.Equal(t, 17, tableCount())
+	require.Contains(t, up, "00012_inbox.sql")
+	require.Equal(t, 18, tableCount())
 	require.NotContains(t, run("status"), "pending")
 
 	t.Run("ErrUnknownCommand", func(t *testing.T) {

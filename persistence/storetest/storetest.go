@@ -57,6 +57,7 @@ func RunStore(t *testing.T, f Features, newStore func(t *testing.T) jack.Store) 
 		{"Reports", testReports},
 		{"Reminders", testReminders},
 		{"Integrations", testIntegrations},
+		{"Inbox", testInbox},
 		{"ReminderUpkeep", testReminderUpkeep},
 		{"Tenancy", testTenancy},
 	} {

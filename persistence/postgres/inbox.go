@@ -1,0 +1,115 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/jack-auto/jack"
+	"github.com/jack-auto/jack/persistence"
+)
+
+// inboxDialect: Postgres' full-text search on the english tsvector of message bodies, the
+// expression conversations_content_fts_idx (migration 00012) indexes.
+var inboxDialect = persistence.InboxDialect{
+	Lower:  "lower",
+	NoTime: "'-infinity'::timestamptz",
+	FullText: func(words []string, arg func(v any) string) string {
+		return `to_tsvector('english', c.content) @@ plainto_tsquery('english', ` + arg(strings.Join(words, " ")) + `)`
+	},
+}
+
+// FindInbox implements jack.InboxStore.
+func (s *Store) FindInbox(ctx context.Context, orgID uuid.UUID, filter jack.InboxFilter) (*jack.InboxPage, error) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	var items []*jack.InboxItem
+	err := s.inTx(ctx, orgID, func(tx *Tx) error {
+		args, items = nil, nil
+		q, err := persistence.InboxSQL(inboxDialect, leadColumns, orgID, filter, tx.now, arg)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.tx.Query(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("find inbox: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				item  jack.InboxItem
+				last  jack.MessagePreview
+				at    *time.Time
+				needs int
+			)
+			if item.Lead, err = scanLead(withExtra(rows, &last.Content, &last.SentBy, &at, &item.Unread, &needs)); err != nil {
+				return err
+			}
+			if at != nil {
+				last.Timestamp = at.UTC()
+				item.LastMessage = &last
+			}
+			item.NeedsHuman = needs == 1
+			items = append(items, &item)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return persistence.InboxPage(items, filter), nil
+}
+
+// MarkRead implements jack.InboxStore.
+func (s *Store) MarkRead(ctx context.Context, orgID, userID uuid.UUID, leadID string) error {
+	return s.inTx(ctx, orgID, func(tx *Tx) error {
+		tag, err := tx.tx.Exec(ctx, `
+			INSERT INTO lead_reads (organization_id, user_id, lead_id, read_at)
+			SELECT $1::uuid, $2::uuid, l.id, COALESCE((SELECT MAX(c.timestamp) FROM conversations c WHERE c.organization_id = $1 AND c.lead_id = l.id), $4::timestamptz)
+			FROM leads l WHERE l.organization_id = $1 AND l.id = $3
+			ON CONFLICT (organization_id, user_id, lead_id) DO UPDATE SET read_at = GREATEST(lead_reads.read_at, EXCLUDED.read_at)`,
+			orgID, userID, leadID, tx.now)
+		if err != nil {
+			return fmt.Errorf("mark read: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return jack.Errorf(jack.ENOTFOUND, "Lead not found.")
+		}
+		return nil
+	})
+}
+
+// UnreadCounts implements jack.InboxStore.
+func (s *Store) UnreadCounts(ctx context.Context, orgID, userID uuid.UUID) (map[string]int, error) {
+	counts := map[string]int{}
+	err := s.inTx(ctx, orgID, func(tx *Tx) error {
+		clear(counts)
+		rows, err := tx.tx.Query(ctx, `
+			SELECT c.lead_id, COUNT(*) FROM conversations c
+			LEFT JOIN lead_reads r ON r.organization_id = c.organization_id AND r.user_id = $2 AND r.lead_id = c.lead_id
+			WHERE c.organization_id = $1 AND c.lead_id IS NOT NULL AND c.sent_by = $3
+				AND c.timestamp > COALESCE(r.read_at, (SELECT u.created_at FROM user_profiles u WHERE u.organization_id = $1 AND u.id = $2), '-infinity'::timestamptz)
+			GROUP BY c.lead_id`, orgID, userID, jack.SentByCustomer)
+		if err != nil {
+			return fmt.Errorf("unread counts: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var n int
+			if err := rows.Scan(&id, &n); err != nil {
+				return err
+			}
+			counts[id] = n
+		}
+		return rows.Err()
+	})
+	return counts, err
+}
