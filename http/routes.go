@@ -71,6 +71,9 @@ func (s *Server) routeTable() []Route {
 
 		// Leads.
 		r("GET", "/api/leads", Staff, s.listLeads),
+		r("GET", "/api/inbox", Staff, s.listInbox),
+		r("GET", "/api/inbox/unread", Staff, s.unreadCounts),
+		r("POST", "/api/leads/:id/read", Staff, s.markRead),
 		r("POST", "/api/leads", Staff, s.createLead),
 		r("GET", "/api/leads/:id", Staff, s.getLead),
 		r("PATCH", "/api/leads/:id", Staff, s.patchLead),

@@ -1,0 +1,81 @@
+package http
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/jack-auto/jack"
+)
+
+// listInbox answers the caller's inbox page {"items":[{lead, lastMessage, unread,
+// needsHuman}],"nextCursor":"..."}, newest activity first, filtered by status, assignee (mine,
+// unassigned or a user id), source (a feed, or "none"), needsHuman and q (words searched in
+// message bodies).
+func (s *Server) listInbox(c *fiber.Ctx) error {
+	p := principal(c)
+	filter := jack.InboxFilter{UserID: p.UserID, Cursor: c.Query("cursor"), Status: c.Query("status"),
+		Assignee: c.Query("assignee"), Source: strings.TrimSpace(c.Query("source"))}
+	if filter.Status != "" && !slices.Contains(jack.ChaseStatuses, filter.Status) {
+		return invalidQuery("status", "must be one of "+strings.Join(jack.ChaseStatuses, ", "))
+	}
+	if a := filter.Assignee; a != "" && a != jack.AssigneeMine && a != jack.AssigneeUnassigned {
+		if _, err := uuid.Parse(a); err != nil {
+			return invalidQuery("assignee", "must be mine, unassigned or a user id")
+		}
+	}
+	if len(filter.Source) > 100 {
+		return invalidQuery("source", "must be at most 100 characters")
+	}
+	if v := c.Query("needsHuman"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return invalidQuery("needsHuman", "must be true or false")
+		}
+		filter.NeedsHuman = b
+	}
+	if q := strings.TrimSpace(c.Query("q")); len(q) > maxSearchLength {
+		return invalidQuery("q", "must be at most "+strconv.Itoa(maxSearchLength)+" characters")
+	} else {
+		filter.Q = q
+	}
+	var err error
+	if filter.Limit, err = queryLimit(c); err != nil {
+		return err
+	}
+	page, err := s.store.FindInbox(c.UserContext(), p.OrganizationID, filter)
+	if err != nil {
+		return err
+	}
+	for _, it := range page.Items {
+		presentLead(it.Lead)
+	}
+	return c.JSON(page)
+}
+
+// unreadCounts answers the caller's unread customer messages: {"leads":{id:n},"total":n}.
+func (s *Server) unreadCounts(c *fiber.Ctx) error {
+	p := principal(c)
+	counts, err := s.store.UnreadCounts(c.UserContext(), p.OrganizationID, p.UserID)
+	if err != nil {
+		return err
+	}
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	return c.JSON(fiber.Map{"leads": counts, "total": total})
+}
+
+// markRead marks the lead read for the caller up to its newest message; 204. Every tab and
+// device of the caller reads the same state.
+func (s *Server) markRead(c *fiber.Ctx) error {
+	p := principal(c)
+	if err := s.store.MarkRead(c.UserContext(), p.OrganizationID, p.UserID, c.Params("id")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
