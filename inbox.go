@@ -29,7 +29,7 @@ type InboxFilter struct {
 	Assignee   string    // AssigneeMine, AssigneeUnassigned or a user id
 	Source     string    // the feed a lead came from ("csv", an ADF provider) or SourceNone
 	NeedsHuman bool      // only conversations that need a human (see InboxItem.NeedsHuman)
-	Q          string    // full-text search in message bodies
+	Q          string    // in the name, phone or email, or every word in a message body (full-text)
 	Cursor     string    // opaque, from the previous page's NextCursor
 	Limit      int       // page size; defaults to 50, at most 200
 }

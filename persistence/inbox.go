@@ -79,14 +79,20 @@ func InboxSQL(d InboxDialect, leadColumns string, orgID uuid.UUID, f jack.InboxF
 	if f.NeedsHuman {
 		where(needsHuman())
 	}
-	if strings.TrimSpace(f.Q) != "" {
-		words := SearchWords(f.Q)
-		if len(words) == 0 {
-			where(`1 = 0`) // nothing searchable: no message matches
-		} else {
-			where(`EXISTS (SELECT 1 FROM conversations c WHERE c.organization_id = leads.organization_id AND c.lead_id = leads.id AND ` +
-				d.FullText(words, arg) + `)`)
+	if q := strings.TrimSpace(f.Q); q != "" {
+		// The lead's name, phone or email holds q, or its messages hold every word of q.
+		cond := `(`
+		for i, col := range []string{"leads.customer_name", "leads.phone_number_normalized", "COALESCE(leads.email, '')"} {
+			if i > 0 {
+				cond += ` OR `
+			}
+			cond += d.Lower + `(` + col + `) LIKE ` + arg(LikePattern(q)) + ` ESCAPE '\'`
 		}
+		if words := SearchWords(q); len(words) > 0 {
+			cond += ` OR EXISTS (SELECT 1 FROM conversations c WHERE c.organization_id = leads.organization_id AND c.lead_id = leads.id AND ` +
+				d.FullText(words, arg) + `)`
+		}
+		where(cond + `)`)
 	}
 	if f.Cursor != "" {
 		c, err := DecodeCursor(CursorLeadsActivity, f.Cursor)

@@ -92,6 +92,7 @@ func testInbox(t *testing.T, f Features, newStore NewStoreFunc) {
 		require.Equal(t, []string{maria.ID}, ids(inbox(t, jack.InboxFilter{UserID: owner.ID, Q: "USED Trucks"})))
 		require.Equal(t, []string{bob.ID}, ids(inbox(t, jack.InboxFilter{UserID: owner.ID, Q: "person"})))
 		require.Empty(t, ids(inbox(t, jack.InboxFilter{UserID: owner.ID, Q: "convertible"})))
+		require.Equal(t, []string{imported.ID}, ids(inbox(t, jack.InboxFilter{UserID: owner.ID, Q: "imported iv"})), "names match as substrings")
 		require.Empty(t, ids(inbox(t, jack.InboxFilter{UserID: owner.ID, Q: `"*) OR (`})), "query syntax is text, never an error")
 	})
 
