@@ -33,11 +33,16 @@ type workday struct {
 	phone bool
 }
 
-// newWorkday starts a server on Postgres and a browser at viewport v, signed in as the owner.
-func newWorkday(t *testing.T, phone bool, width, height int64) *workday {
+// newWorkday starts a server on Postgres (with env) and a browser at viewport v, signed in as
+// the owner.
+func newWorkday(t *testing.T, phone bool, width, height int64, env ...string) *workday {
 	t.Helper()
 	chromiumPath(t)
-	sms := newSMSBundle(t, map[string]string{"DATABASE_URL": postgrestest.URL(t), "JWT_SECRET": strings.Repeat("w", 40)})
+	full := map[string]string{"DATABASE_URL": postgrestest.URL(t), "JWT_SECRET": strings.Repeat("w", 40)}
+	for i := 0; i+1 < len(env); i += 2 {
+		full[env[i]] = env[i+1]
+	}
+	sms := newSMSBundle(t, full)
 	b := newBrowser(t)
 	if phone {
 		b.do("phone viewport", chromedp.EmulateViewport(width, height, chromedp.EmulateScale(2), chromedp.EmulateMobile))
@@ -190,6 +195,68 @@ func TestBrowser_WorkdayBugs(t *testing.T) {
 			// The refused send (400 from the provider, 502 here) and the conflict (409) are the
 			// only errors the browser logged.
 			w.requireClean(t, http.StatusConflict, http.StatusBadGateway, http.StatusUnprocessableEntity)
+		})
+	}
+}
+
+// TestBrowser_Inbox drives inbox triage at laptop and 375 px widths on Postgres: last-message
+// previews and unread counts kept on the server (read in one place, read everywhere: a reload
+// shows it), the needs-a-human queue, full-text search in messages, and the assignee and
+// source filters. The AI waits an hour to answer, so the customers' texts stay unanswered.
+func TestBrowser_Inbox(t *testing.T) {
+	t.Parallel()
+	for _, v := range viewports {
+		t.Run(v.name, func(t *testing.T) {
+			w := newWorkday(t, v.phone, v.width, v.height, "JACK_AI_DEBOUNCE", "1h")
+			var me struct{ User jack.User }
+			w.owner.must("GET", "/api/me", nil, http.StatusOK, &me)
+			var maria, bob jack.Lead
+			w.owner.must("POST", "/api/leads", map[string]any{"customerName": "Maria Lopez", "phoneNumber": "+16045550142", "assignedTo": me.User.ID}, http.StatusCreated, &maria)
+			w.owner.must("POST", "/api/leads", map[string]string{"customerName": "Bob Stone", "phoneNumber": "+16045550143"}, http.StatusCreated, &bob)
+			w.importCSV(t, "name,phone\nIvy Imported,6045550144\n")
+			w.b.do("reload the page", chromedp.Reload()) // staff-created leads are not pushed to other sessions
+			item := func(name string) string {
+				return `[...document.querySelectorAll("#lead-items a.lead-item")].find(a => a.querySelector(".lead-name").textContent === ` + jsString(t, name) + `)`
+			}
+			w.b.waitJS("three leads", `document.querySelectorAll("#lead-items a.lead-item").length === 3`)
+
+			require.Equal(t, http.StatusOK, w.text(t, maria.PhoneNumberNormalized, "Do you have any used trucks under 30k?"))
+			require.Equal(t, http.StatusOK, w.text(t, bob.PhoneNumberNormalized, "Can I talk to a real person please?"))
+			w.b.waitJS("Maria's preview and unread", `(a => a && a.querySelector(".lead-preview").textContent === "Do you have any used trucks under 30k?" && a.querySelector(".unread").textContent === "1")(`+item("Maria Lopez")+`)`)
+			w.b.waitJS("the unread count in the title", `document.title.startsWith("(2) ")`)
+
+			// The needs-a-human queue: Bob asked for a person.
+			w.js("the queue", `document.querySelector("#needs-human").click()`)
+			w.b.waitJS("only Bob", `(l => l.length === 1 && l[0].querySelector(".lead-name").textContent === "Bob Stone" && !!l[0].querySelector(".chip-human-flag"))([...document.querySelectorAll("#lead-items a.lead-item")])`)
+			w.js("leave the queue", `document.querySelector("#needs-human").click()`)
+
+			// Full-text search in the messages: "truck" finds Maria's "trucks".
+			w.b.do("search", chromedp.SendKeys(chromedp.ID("lead-search"), "truck"))
+			w.b.waitJS("only Maria", `(l => l.length === 1 && l[0].querySelector(".lead-name").textContent === "Maria Lopez")([...document.querySelectorAll("#lead-items a.lead-item")])`)
+			w.js("clear the search", `(s => { s.value = ""; s.dispatchEvent(new Event("input")); })(document.querySelector("#lead-search"))`)
+			w.b.waitJS("all three again", `document.querySelectorAll("#lead-items a.lead-item").length === 3`)
+
+			// Assignee and source.
+			w.js("mine", `(s => { s.value = "mine"; s.dispatchEvent(new Event("change")); })(document.querySelector("#lead-assignee"))`)
+			w.b.waitJS("only my lead", `(l => l.length === 1 && l[0].querySelector(".lead-name").textContent === "Maria Lopez")([...document.querySelectorAll("#lead-items a.lead-item")])`)
+			w.js("everyone's", `(s => { s.value = ""; s.dispatchEvent(new Event("change")); })(document.querySelector("#lead-assignee"))`)
+			w.js("CSV imports", `(s => { s.value = "csv"; s.dispatchEvent(new Event("change")); })(document.querySelector("#lead-source"))`)
+			w.b.waitJS("only the import", `(l => l.length === 1 && l[0].querySelector(".lead-name").textContent === "Ivy Imported")([...document.querySelectorAll("#lead-items a.lead-item")])`)
+			w.js("all sources", `(s => { s.value = ""; s.dispatchEvent(new Event("change")); })(document.querySelector("#lead-source"))`)
+			w.b.waitJS("all three", `document.querySelectorAll("#lead-items a.lead-item").length === 3`)
+
+			// Reading Maria's conversation marks it read on the server: a reload (another device
+			// would see the same) shows Bob unread and Maria read.
+			w.openLead(t, maria)
+			waitFor(t, "Maria read on the server", func() bool {
+				var counts struct{ Leads map[string]int }
+				w.owner.must("GET", "/api/inbox/unread", nil, http.StatusOK, &counts)
+				return counts.Leads[maria.ID] == 0 && counts.Leads[bob.ID] == 1
+			})
+			w.b.do("reload", chromedp.Reload())
+			w.js("the list", `location.hash = "#/leads"`)
+			w.b.waitJS("Bob unread, Maria read", `(b => b && b.querySelector(".unread")?.textContent === "1")(`+item("Bob Stone")+`) && !`+item("Maria Lopez")+`.querySelector(".unread")`)
+			w.requireClean(t)
 		})
 	}
 }

@@ -108,6 +108,9 @@ export const api = {
   me: () => get("/api/me"),
   users: () => get("/api/users"),
   leads: (q) => get("/api/leads", q),
+  inbox: (q) => get("/api/inbox", q),
+  unread: () => get("/api/inbox/unread"),
+  markRead: (id) => post("/api/leads/" + encodeURIComponent(id) + "/read"),
   lead: (id) => get("/api/leads/" + encodeURIComponent(id)),
   // patchLead is conditional on the version the form was built from: 409 if it changed since.
   patchLead: (id, version, b) =>

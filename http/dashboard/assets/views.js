@@ -63,12 +63,13 @@ export function icon(name, label) {
 
 // ---------- lead list ----------
 
-// createLeadList returns {el, render(model)}. Callbacks: onSearch(q), onStatus(status),
-// onSort(sort), onMore().
-export function createLeadList({ onSearch, onStatus, onSort, onMore }) {
+// createLeadList returns {el, render(model)}. users: Map id → user (for the assignee filter).
+// Callbacks: onSearch(q), onStatus(status), onSort(sort), onFilter({assignee|source|needsHuman}),
+// onMore().
+export function createLeadList({ users, onSearch, onStatus, onSort, onFilter, onMore }) {
   let searchTimer = null;
   const search = h("input", {
-    id: "lead-search", type: "search", placeholder: "Search leads", title: "Name, phone or email", autocomplete: "off",
+    id: "lead-search", type: "search", placeholder: "Search names and messages", title: "Name, phone, email, or words in their messages", autocomplete: "off",
     oninput: (e) => {
       clearTimeout(searchTimer);
       searchTimer = setTimeout(() => onSearch(e.target.value.trim()), 250);
@@ -79,6 +80,14 @@ export function createLeadList({ onSearch, onStatus, onSort, onMore }) {
     h("option", { value: "created" }, "Newest leads"),
     h("option", { value: "score" }, "Best first"));
   const chips = h("div", { class: "filter-chips", role: "group", "aria-label": "Filter by status" });
+  const assignee = h("select", { id: "lead-assignee", onchange: (e) => onFilter({ assignee: e.target.value }) });
+  const source = h("select", { id: "lead-source", onchange: (e) => onFilter({ source: e.target.value }) },
+    h("option", { value: "" }, "All sources"), h("option", { value: "none" }, "Texted or called in"), h("option", { value: "csv" }, "CSV imports"));
+  const human = h("button", { type: "button", class: "filter-chip chip-human", id: "needs-human", "aria-pressed": "false",
+    onclick: () => onFilter({ needsHuman: human.getAttribute("aria-pressed") !== "true" }) }, "Needs a human");
+  const filters = h("div", { class: "list-filters" },
+    h("label", { class: "sr-only", for: "lead-assignee" }, "Assigned to"), assignee,
+    h("label", { class: "sr-only", for: "lead-source" }, "Source"), source, human);
   const count = h("span", { class: "muted count" });
   const items = h("ul", { class: "lead-items", id: "lead-items" });
   const more = h("div", { class: "list-more" });
@@ -88,20 +97,29 @@ export function createLeadList({ onSearch, onStatus, onSort, onMore }) {
       h("div", { class: "list-tools" },
         h("label", { class: "sr-only", for: "lead-search" }, "Search leads"), search,
         h("label", { class: "sr-only", for: "lead-sort" }, "Sort leads"), sort),
-      chips),
+      filters, chips),
     h("div", { class: "list-scroll" }, items, more));
 
   function render(m) {
     sort.value = m.filters.sort;
+    const inbox = m.filters.sort === "activity"; // source and the queue are the inbox's
+    replace(assignee, [["", "Everyone's"], ["mine", "Mine"], ["unassigned", "Unassigned"],
+      ...[...users.values()].map((u) => [u.id, u.fullName || u.email])].map(([v, label]) =>
+      h("option", { value: v, selected: v === m.filters.assignee }, label)));
+    source.value = m.filters.source;
+    source.disabled = !inbox;
+    human.disabled = !inbox;
+    human.setAttribute("aria-pressed", String(inbox && m.filters.needsHuman));
     if (document.activeElement !== search) search.value = m.filters.q;
     replace(chips, [["", "All"], ...CHASE_STATUSES.map((st) => [st, titleCase(st)])].map(([value, label]) =>
       h("button", { type: "button", class: "filter-chip", "aria-pressed": String(m.filters.status === value), onclick: () => onStatus(value) }, label)));
     count.textContent = m.order.length + (m.nextCursor ? "+" : "");
 
     const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.leadId : null;
-    replace(items, m.order.map((id) => leadItem(m.leads.get(id), id === m.openId, m.unread.get(id) || 0)));
+    replace(items, m.order.map((id) => leadItem(m.leads.get(id), id === m.openId, m.unread.get(id) || 0, m.previews.get(id), m.needsHuman.has(id))));
     if (!m.order.length) {
-      items.append(h("li", { class: "empty" }, m.loading ? "Loading leads…" : m.filters.q || m.filters.status ? "No leads match." : "No leads yet. They appear here when a customer texts or calls your number."));
+      const filtered = m.filters.q || m.filters.status || m.filters.assignee || m.filters.source || m.filters.needsHuman;
+      items.append(h("li", { class: "empty" }, m.loading ? "Loading leads…" : filtered ? "No leads match." : "No leads yet. They appear here when a customer texts or calls your number."));
     }
     if (focused) {
       const again = items.querySelector(`[data-lead-id="${CSS.escape(focused)}"]`);
@@ -113,8 +131,9 @@ export function createLeadList({ onSearch, onStatus, onSort, onMore }) {
   return { el, render };
 }
 
-function leadItem(lead, active, unread) {
+function leadItem(lead, active, unread, preview, needsHuman) {
   const sub = [formatPhone(lead.phoneNumber), lead.vehiclePreference].filter(Boolean).join(" · ");
+  const said = preview && (preview.content || "").trim();
   return h("li", {},
     h("a", { class: "lead-item", href: "#/leads/" + encodeURIComponent(lead.id), "aria-current": active ? "page" : null, dataset: { leadId: lead.id } },
       h("div", { class: "lead-top" },
@@ -122,7 +141,9 @@ function leadItem(lead, active, unread) {
         noActivity(lead) ? h("span", { class: "lead-time muted" }, "No activity")
           : h("time", { class: "lead-time", datetime: lead.lastActivity, title: formatFull(lead.lastActivity) }, ago(lead.lastActivity))),
       h("div", { class: "lead-sub" }, sub),
+      said ? h("div", { class: "lead-preview" + (unread ? " lead-preview-unread" : "") }, preview.sentBy === "user" ? "" : h("span", { class: "muted" }, "Sent: "), said) : null,
       h("div", { class: "lead-chips" }, statusChip(lead.chaseStatus), scoreChip(lead), flagChips(lead),
+        needsHuman ? h("span", { class: "chip chip-human-flag" }, "Needs a human") : null,
         unread ? h("span", { class: "unread", "aria-label": unread + " unread" }, String(unread)) : null)));
 }
 
