@@ -35,6 +35,7 @@ type updateOrganizationRequest struct {
 		ContactHoursEnd   *string             `json:"contactHoursEnd"`
 		Cadence           *[]jack.CadenceStep `json:"cadence"` // replaces the whole cadence; [] for none
 		AIAnswerOnResume  *bool               `json:"aiAnswerOnResume"`
+		CannedReplies     *[]jack.CannedReply `json:"cannedReplies"` // replaces them all; [] for none
 	} `json:"settings"`
 }
 
@@ -67,6 +68,9 @@ func (s *Server) updateOrganization(c *fiber.Ctx) error {
 		}
 		if req.Settings.Cadence != nil {
 			settings.Cadence = *req.Settings.Cadence
+		}
+		if req.Settings.CannedReplies != nil {
+			settings.CannedReplies = *req.Settings.CannedReplies
 		}
 		if req.Settings.AIAnswerOnResume != nil {
 			settings.AIAnswerOnResume = req.Settings.AIAnswerOnResume

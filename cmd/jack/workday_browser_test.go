@@ -71,7 +71,7 @@ func (w *workday) js(what, script string) {
 func (w *workday) openLead(t *testing.T, lead jack.Lead) {
 	t.Helper()
 	w.js("open "+lead.CustomerName, `location.hash = "#/leads/`+lead.ID+`"`)
-	w.b.waitJS(lead.CustomerName+"'s conversation", `document.querySelector("#conv-title").textContent === `+jsString(t, lead.CustomerName))
+	w.b.waitJS(lead.CustomerName+"'s conversation", `document.querySelector("#conv-title")?.textContent === `+jsString(t, lead.CustomerName))
 }
 
 // openDetails shows the lead details form (behind a button below 1200 px).
@@ -256,6 +256,67 @@ func TestBrowser_Inbox(t *testing.T) {
 			w.b.do("reload", chromedp.Reload())
 			w.js("the list", `location.hash = "#/leads"`)
 			w.b.waitJS("Bob unread, Maria read", `(b => b && b.querySelector(".unread")?.textContent === "1")(`+item("Bob Stone")+`) && !`+item("Maria Lopez")+`.querySelector(".unread")`)
+			w.requireClean(t)
+		})
+	}
+}
+
+// TestBrowser_WorkingALead drives working a lead at laptop and 375 px widths on Postgres:
+// create one (name and phone) from the list, assign it, save a canned reply in Settings and
+// send it with the lead's first name and vehicle filled in.
+func TestBrowser_WorkingALead(t *testing.T) {
+	t.Parallel()
+	for _, v := range viewports {
+		t.Run(v.name, func(t *testing.T) {
+			w := newWorkday(t, v.phone, v.width, v.height)
+			var me struct{ User jack.User }
+			w.owner.must("GET", "/api/me", nil, http.StatusOK, &me)
+
+			// Settings → Saved replies: add one with both variables.
+			w.js("open settings", `location.hash = "#/settings"`)
+			w.b.waitJS("the saved replies form", `!!document.querySelector("#canned-form")`)
+			w.js("add a reply", `document.querySelector("#canned-add").click()`)
+			w.js("fill it", `(r => { r.querySelector("[name=title]").value = "Test drive"; r.querySelector("[name=body]").value = "Hi {firstName}, the {vehicle} is ready for a test drive!"; })(document.querySelector("#canned-rows li"))`)
+			w.js("save", `document.querySelector("#canned-save").click()`)
+			waitFor(t, "the reply stored", func() bool {
+				var org jack.Organization
+				w.owner.must("GET", "/api/me", nil, http.StatusOK, &struct{ Organization *jack.Organization }{&org})
+				return len(org.Settings.CannedReplies) == 1 && org.Settings.CannedReplies[0].Title == "Test drive"
+			})
+			require.LessOrEqual(t, evalJS[int](w.b, `document.documentElement.scrollWidth`), evalJS[int](w.b, `window.innerWidth`), "settings fit the width")
+
+			// Leads → New lead.
+			w.js("open the leads", `location.hash = "#/leads"`)
+			w.b.do("new lead", chromedp.WaitVisible(chromedp.ID("new-lead")), chromedp.Click(chromedp.ID("new-lead")))
+			w.b.do("fill the form",
+				chromedp.SendKeys(chromedp.ID("new-lead-name"), "Priya Patel"),
+				chromedp.SendKeys(chromedp.ID("new-lead-phone"), "(604) 555-0150"),
+				chromedp.Click(chromedp.ID("new-lead-save")))
+			w.b.waitJS("the new lead open", `document.querySelector("#conv-title")?.textContent === "Priya Patel"`)
+			lead := w.lead(t, "+16045550150")
+			require.Equal(t, "Priya Patel", lead.CustomerName)
+
+			// Assign it to me with a vehicle of interest.
+			w.openDetails()
+			w.setField(t, "vehiclePreference", "2024 RAV4")
+			w.js("assign", `(s => { s.value = `+jsString(t, me.User.ID.String())+`; s.dispatchEvent(new Event("change", {bubbles: true})); })(document.querySelector("#lead-assignedTo"))`)
+			w.js("save", `document.querySelector("#lead-save").click()`)
+			waitFor(t, "assigned", func() bool {
+				var got jack.Lead
+				w.owner.must("GET", "/api/leads/"+lead.ID, nil, http.StatusOK, &got)
+				return got.AssignedTo != nil && *got.AssignedTo == me.User.ID && got.VehiclePreference == "2024 RAV4"
+			})
+			w.b.waitJS("the page has the saved lead", `document.querySelector("#lead-save").disabled`)
+			w.js("close the details", `(b => b && getComputedStyle(b).display !== "none" && b.click())(document.querySelector(".close-details"))`)
+
+			// The saved reply, filled in, sent.
+			w.b.waitJS("the saved replies", `!document.querySelector("#canned-reply").hidden`)
+			w.js("pick it", `(s => { s.value = "0"; s.dispatchEvent(new Event("change")); })(document.querySelector("#canned-reply"))`)
+			want := "Hi Priya, the 2024 RAV4 is ready for a test drive!"
+			w.b.waitJS("the filled text", `document.querySelector("#composer-text").value === `+jsString(t, want))
+			w.js("send", `document.querySelector("#composer-send").click()`)
+			sent := w.twilio.WaitForMessages(t, 1, 10*time.Second)
+			require.Equal(t, want, sent[0].Body)
 			w.requireClean(t)
 		})
 	}

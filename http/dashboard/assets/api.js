@@ -112,6 +112,8 @@ export const api = {
   unread: () => get("/api/inbox/unread"),
   markRead: (id) => post("/api/leads/" + encodeURIComponent(id) + "/read"),
   lead: (id) => get("/api/leads/" + encodeURIComponent(id)),
+  createLead: (b) => post("/api/leads", b),
+  patchOrganization: (b) => request("PATCH", "/api/organization", { body: b }).then((r) => r.data),
   // patchLead is conditional on the version the form was built from: 409 if it changed since.
   patchLead: (id, version, b) =>
     request("PATCH", "/api/leads/" + encodeURIComponent(id), { body: b, headers: { "If-Match": `"${version}"` } }).then((r) => r.data),

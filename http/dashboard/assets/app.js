@@ -233,6 +233,7 @@ function buildWorkspace() {
     onStatus: (st) => { model.filters.status = st; loadLeads(false); },
     onSort: (sort) => { model.filters.sort = sort; loadLeads(false); },
     onFilter: (change) => { Object.assign(model.filters, change); loadLeads(false); },
+    onCreate: (lead) => { upsertLead(lead); renderList(); location.hash = "#/leads/" + encodeURIComponent(lead.id); },
     onMore: () => loadLeads(true),
   });
   const detail = h("div", { class: "detail-slot" });
@@ -257,6 +258,7 @@ function showLeads(id) {
   } else if (!workspace.conv || workspace.conv.leadId !== id) {
     workspace.conv = createConversation(id, {
       users: session.users,
+      cannedReplies: () => (session && session.me.organization.settings && session.me.organization.settings.cannedReplies) || [],
       onBack: () => { location.hash = "#/leads"; },
       onLead: (l) => { upsertLead(l); renderList(); },
     });

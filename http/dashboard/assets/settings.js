@@ -194,10 +194,53 @@ export function settingsPage(me) {
   refresh();
   return h("main", { class: "page", id: "main" },
     h("h1", {}, "Settings"),
+    cannedRepliesSection(me),
     h("section", { class: "settings-section", "aria-labelledby": "integrations-title" },
       h("h2", { id: "integrations-title" }, "Integrations"),
       h("p", { class: "lede" }, "Send leads to your CRM (VinSolutions, DealerSocket, Elead, CDK…) as ADF e-mail, or to any system by signed webhook. Each event is delivered once, retried for 24 hours, and listed below."),
       secretBox,
       list,
       h("section", { class: "card" }, h("h3", {}, "Connect your CRM"), form)));
+}
+
+// cannedRepliesSection edits the team's saved texts: a title and a body each, where {firstName}
+// and {vehicle} are filled from the lead when staff pick one in a conversation.
+function cannedRepliesSection(me) {
+  const rows = h("ol", { class: "canned-rows", id: "canned-rows" });
+  const status = h("p", { class: "form-status", role: "status" });
+  const settings = () => me.organization.settings || (me.organization.settings = {});
+
+  function row(r) {
+    const li = h("li", { class: "canned-row" },
+      h("input", { name: "title", value: r.title || "", maxlength: 60, placeholder: "Title", "aria-label": "Title" }),
+      h("textarea", { name: "body", rows: 2, maxlength: 1600, placeholder: "Hi {firstName}, the {vehicle} is ready for a test drive…", "aria-label": "Text" }, r.body || ""),
+      h("button", { type: "button", class: "btn btn-ghost btn-small", onclick: () => li.remove() }, "Remove"));
+    return li;
+  }
+
+  async function save(e) {
+    e.preventDefault();
+    const replies = [...rows.children].map((li) => ({ title: li.querySelector("[name=title]").value.trim(), body: li.querySelector("[name=body]").value.trim() }))
+      .filter((r) => r.title || r.body);
+    try {
+      const org = await api.patchOrganization({ settings: { cannedReplies: replies } });
+      me.organization.settings = org.settings;
+      replace(rows, (org.settings.cannedReplies || []).map(row));
+      status.textContent = "";
+      toast("Saved replies updated.");
+    } catch (err) {
+      if (err.status !== 401) status.textContent = err.message;
+    }
+  }
+
+  replace(rows, (settings().cannedReplies || []).map(row));
+  return h("section", { class: "settings-section", "aria-labelledby": "canned-title" },
+    h("h2", { id: "canned-title" }, "Saved replies"),
+    h("p", { class: "lede" }, "Texts your team sends often. In a conversation, pick one under the composer: {firstName} and {vehicle} are filled from the lead."),
+    h("form", { class: "card", id: "canned-form", onsubmit: save },
+      rows,
+      h("div", { class: "form-actions" },
+        h("button", { type: "button", class: "btn", id: "canned-add", onclick: () => { rows.append(row({})); rows.lastChild.querySelector("input").focus(); } }, "Add a reply"),
+        h("button", { type: "submit", class: "btn btn-primary", id: "canned-save" }, "Save replies")),
+      status));
 }

@@ -10,6 +10,13 @@ import {
 
 // ---------- shared bits ----------
 
+// fillReply fills a canned reply's {firstName} and {vehicle} from the lead.
+export function fillReply(body, lead) {
+  const first = ((lead && lead.customerName) || "").trim().split(/\s+/)[0];
+  const named = first && !/^[+(\d]/.test(first) ? first : "there"; // a name, not a phone shown as one
+  return body.replaceAll("{firstName}", named).replaceAll("{vehicle}", (lead && lead.vehiclePreference) || "the vehicle you asked about");
+}
+
 export function leadName(lead) {
   return (lead.customerName || "").trim() || formatPhone(lead.phoneNumber) || "Unknown customer";
 }
@@ -66,7 +73,7 @@ export function icon(name, label) {
 // createLeadList returns {el, render(model)}. users: Map id → user (for the assignee filter).
 // Callbacks: onSearch(q), onStatus(status), onSort(sort), onFilter({assignee|source|needsHuman}),
 // onMore().
-export function createLeadList({ users, onSearch, onStatus, onSort, onFilter, onMore }) {
+export function createLeadList({ users, onSearch, onStatus, onSort, onFilter, onMore, onCreate }) {
   let searchTimer = null;
   const search = h("input", {
     id: "lead-search", type: "search", placeholder: "Search names and messages", title: "Name, phone, email, or words in their messages", autocomplete: "off",
@@ -93,7 +100,8 @@ export function createLeadList({ users, onSearch, onStatus, onSort, onFilter, on
   const more = h("div", { class: "list-more" });
   const el = h("section", { class: "pane list-pane", "aria-label": "Leads" },
     h("div", { class: "list-head" },
-      h("div", { class: "list-title" }, h("h1", {}, "Leads"), count),
+      h("div", { class: "list-title" }, h("h1", {}, "Leads"), count,
+        h("button", { type: "button", class: "btn btn-small new-lead", id: "new-lead", onclick: () => newLeadDialog(onCreate) }, "New lead")),
       h("div", { class: "list-tools" },
         h("label", { class: "sr-only", for: "lead-search" }, "Search leads"), search,
         h("label", { class: "sr-only", for: "lead-sort" }, "Sort leads"), sort),
@@ -129,6 +137,34 @@ export function createLeadList({ users, onSearch, onStatus, onSort, onFilter, on
   }
 
   return { el, render };
+}
+
+// newLeadDialog asks for a name and a phone and creates the lead; onCreate(lead) opens it.
+function newLeadDialog(onCreate) {
+  const status = h("p", { class: "form-status", role: "status" });
+  const form = h("form", { class: "new-lead-form", id: "new-lead-form", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    const v = formValues(form);
+    try {
+      const lead = await api.createLead({ customerName: v.customerName, phoneNumber: v.phoneNumber });
+      dialog.close();
+      onCreate(lead);
+    } catch (err) {
+      if (err.status !== 401) status.textContent = showFieldErrors(form, err);
+    }
+  } },
+  h("h2", { id: "new-lead-title" }, "New lead"),
+  h("div", { class: "field" }, h("label", { for: "new-lead-name" }, "Name"), h("input", { id: "new-lead-name", name: "customerName", required: true, maxlength: 255, autocomplete: "off" })),
+  h("div", { class: "field" }, h("label", { for: "new-lead-phone" }, "Mobile phone"), h("input", { id: "new-lead-phone", name: "phoneNumber", type: "tel", required: true, autocomplete: "off" })),
+  h("div", { class: "form-actions" },
+    h("button", { type: "submit", class: "btn btn-primary", id: "new-lead-save" }, "Create lead"),
+    h("button", { type: "button", class: "btn btn-ghost", onclick: () => dialog.close() }, "Cancel")),
+  status);
+  const dialog = h("dialog", { class: "modal", "aria-labelledby": "new-lead-title" }, form);
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+  form.querySelector("input").focus();
 }
 
 function leadItem(lead, active, unread, preview, needsHuman) {
@@ -295,11 +331,28 @@ export function createConversation(leadId, ctx) {
   const counter = h("span", { class: "muted counter" }, "0/1600");
   const sendBtn = h("button", { type: "submit", class: "btn btn-primary", id: "composer-send" }, "Send");
   const composerNote = h("p", { class: "composer-note", id: "composer-note" }, "Sending a text pauses the AI for this conversation.");
+  const canned = h("select", { id: "canned-reply", class: "canned", "aria-label": "Insert a saved reply", onchange: insertCanned });
   const composer = h("form", { class: "composer", onsubmit: send, "aria-label": "Reply by SMS" },
     h("label", { for: "composer-text", class: "sr-only" }, "Text message"),
     text,
     h("div", { class: "composer-side" }, sendBtn, counter),
-    composerNote);
+    h("div", { class: "composer-tools" }, canned, composerNote));
+
+  // Saved replies: picking one puts it in the composer with the lead's name and vehicle.
+  function renderCanned() {
+    const replies = (ctx.cannedReplies && ctx.cannedReplies()) || [];
+    canned.hidden = !replies.length;
+    replace(canned, h("option", { value: "" }, "Saved replies…"), replies.map((r, i) => h("option", { value: String(i) }, r.title)));
+  }
+
+  function insertCanned() {
+    const r = ((ctx.cannedReplies && ctx.cannedReplies()) || [])[Number(canned.value)];
+    canned.value = "";
+    if (!r || text.disabled) return;
+    text.value = fillReply(r.body, lead);
+    counter.textContent = text.value.length + "/1600";
+    text.focus();
+  }
 
   const details = h("aside", { class: "conv-aside", id: "lead-details", "aria-label": "Lead details" });
 
@@ -727,6 +780,7 @@ export function createConversation(leadId, ctx) {
     return v || "(empty)";
   }
 
+  renderCanned();
   load();
 
   return {
