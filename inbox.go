@@ -69,3 +69,25 @@ type InboxStore interface {
 	// orgID's leads that has any.
 	UnreadCounts(ctx context.Context, orgID, userID uuid.UUID) (map[string]int, error)
 }
+
+// Note is a staff member's internal note on a lead: shown in its timeline, never sent.
+type Note struct {
+	ID           uuid.UUID  `json:"id"`
+	LeadID       string     `json:"leadId"`
+	AuthorUserID *uuid.UUID `json:"authorUserId"`
+	Body         string     `json:"body"`
+	CreatedAt    time.Time  `json:"createdAt"`
+}
+
+// MaxNoteLength bounds a note's body.
+const MaxNoteLength = 4000
+
+// NoteStore keeps staff's internal notes on leads.
+type NoteStore interface {
+	// CreateNote stores n (ID and CreatedAt filled when zero); ENOTFOUND if n.LeadID is not a
+	// lead of orgID.
+	CreateNote(ctx context.Context, orgID uuid.UUID, n *Note) error
+	// FindNotes returns the lead's notes, oldest first (at most 500, the newest); ENOTFOUND if
+	// leadID is not a lead of orgID.
+	FindNotes(ctx context.Context, orgID uuid.UUID, leadID string) ([]*Note, error)
+}

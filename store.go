@@ -27,6 +27,7 @@ type Store interface {
 	ReminderStore
 	IntegrationStore
 	InboxStore
+	NoteStore
 }
 
 // OrganizationStore keeps dealerships.

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -78,4 +79,36 @@ func (s *Server) markRead(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// listNotes answers {"notes":[...]}: the lead's internal notes, oldest first.
+func (s *Server) listNotes(c *fiber.Ctx) error {
+	notes, err := s.store.FindNotes(c.UserContext(), principal(c).OrganizationID, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"notes": notes})
+}
+
+type noteRequest struct {
+	Body string `json:"body"`
+}
+
+// createNote adds the caller's internal note to the lead; 201 with the note. A note is never
+// sent to the customer.
+func (s *Server) createNote(c *fiber.Ctx) error {
+	var req noteRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	body := strings.TrimSpace(req.Body)
+	if body == "" || utf8.RuneCountInString(body) > jack.MaxNoteLength {
+		return jack.ValidationError(map[string]string{"body": "must be 1 to " + strconv.Itoa(jack.MaxNoteLength) + " characters"})
+	}
+	p := principal(c)
+	n := &jack.Note{LeadID: c.Params("id"), AuthorUserID: &p.UserID, Body: body}
+	if err := s.store.CreateNote(c.UserContext(), p.OrganizationID, n); err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(n)
 }

@@ -89,3 +89,38 @@ func TestInbox(t *testing.T) {
 		})
 	}
 }
+
+// TestNotes: internal notes on a lead, on every Store: added and listed oldest first, never a
+// message; bad input 422/400, another organization's lead 404.
+func TestNotes(t *testing.T) {
+	t.Parallel()
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			if st.needsEnv != "" && os.Getenv(st.needsEnv) == "" {
+				t.Skipf("%s is not set: skipping the notes API test on %s", st.needsEnv, st.name)
+			}
+			srv := MustOpenServer(t, st.open(t))
+			owner, user, _ := MustRegister(t, srv.URL)
+			lead := MustCreateLead(t, srv.URL, owner, "Maria Lopez", testPhone(1))
+			path := "/api/leads/" + lead.ID + "/notes"
+			var n jack.Note
+			MustDo(t, srv.URL, request{Method: "POST", Path: path, Token: owner, Body: map[string]string{"body": "  Prefers texts after 5pm  "}}, http.StatusCreated, &n)
+			require.Equal(t, "Prefers texts after 5pm", n.Body)
+			require.Equal(t, user.ID, *n.AuthorUserID)
+			var list struct{ Notes []jack.Note }
+			MustDo(t, srv.URL, request{Method: "GET", Path: path, Token: owner}, http.StatusOK, &list)
+			require.Len(t, list.Notes, 1)
+			require.Equal(t, n.ID, list.Notes[0].ID)
+			var msgs struct{ Messages []jack.Message }
+			MustDo(t, srv.URL, request{Method: "GET", Path: "/api/leads/" + lead.ID + "/messages", Token: owner}, http.StatusOK, &msgs)
+			require.Empty(t, msgs.Messages, "a note is never a message")
+
+			MustFail(t, srv.URL, request{Method: "POST", Path: path, Token: owner, Body: map[string]string{"body": "   "}}, http.StatusUnprocessableEntity, "unprocessable")
+			MustFail(t, srv.URL, request{Method: "POST", Path: path, Token: owner, Body: map[string]int{"body": 3}}, http.StatusUnprocessableEntity, "unprocessable")
+			stranger, _, _ := MustRegister(t, srv.URL)
+			MustFail(t, srv.URL, request{Method: "GET", Path: path, Token: stranger}, http.StatusNotFound, "not_found")
+			MustFail(t, srv.URL, request{Method: "POST", Path: path, Token: stranger, Body: map[string]string{"body": "x"}}, http.StatusNotFound, "not_found")
+		})
+	}
+}

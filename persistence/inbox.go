@@ -125,3 +125,17 @@ func SearchWords(q string) []string {
 	words := strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	return words[:min(len(words), 10)]
 }
+
+// MaxNotes is how many of a lead's notes FindNotes returns (the newest).
+const MaxNotes = 500
+
+// PrepareNote fills a new note's id and time (at the stores' precision) when they are zero.
+func PrepareNote(n *jack.Note, newID func() uuid.UUID, now func() time.Time) {
+	if n.ID == uuid.Nil {
+		n.ID = newID()
+	}
+	if n.CreatedAt.IsZero() {
+		n.CreatedAt = now()
+	}
+	n.CreatedAt = Truncate(n.CreatedAt)
+}

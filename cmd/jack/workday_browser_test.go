@@ -263,7 +263,8 @@ func TestBrowser_Inbox(t *testing.T) {
 
 // TestBrowser_WorkingALead drives working a lead at laptop and 375 px widths on Postgres:
 // create one (name and phone) from the list, assign it, save a canned reply in Settings and
-// send it with the lead's first name and vehicle filled in.
+// send it with the lead's first name and vehicle filled in, then keep an internal note that
+// shows in the timeline (after a reload too) and is never sent.
 func TestBrowser_WorkingALead(t *testing.T) {
 	t.Parallel()
 	for _, v := range viewports {
@@ -317,6 +318,20 @@ func TestBrowser_WorkingALead(t *testing.T) {
 			w.js("send", `document.querySelector("#composer-send").click()`)
 			sent := w.twilio.WaitForMessages(t, 1, 10*time.Second)
 			require.Equal(t, want, sent[0].Body)
+			w.b.waitJS("the sent text", hasBubble(t, "msg-staff", want))
+
+			// An internal note: in the timeline, never sent.
+			note := "Trade-in: 2015 Civic, wants numbers before Saturday"
+			w.js("write a note", `(t => { t.value = `+jsString(t, note)+`; t.dispatchEvent(new Event("input")); })(document.querySelector("#composer-text"))`)
+			w.js("save it as a note", `document.querySelector("#composer-note-add").click()`)
+			w.b.waitJS("the note in the timeline", `[...document.querySelectorAll("#timeline .msg-note .msg-body")].some(b => b.textContent === `+jsString(t, note)+`)`)
+			var notes struct{ Notes []jack.Note }
+			w.owner.must("GET", "/api/leads/"+lead.ID+"/notes", nil, http.StatusOK, &notes)
+			require.Len(t, notes.Notes, 1)
+			require.Equal(t, note, notes.Notes[0].Body)
+			w.b.do("reload", chromedp.Reload())
+			w.b.waitJS("the note after a reload", `[...document.querySelectorAll("#timeline .msg-note .msg-body")].some(b => b.textContent === `+jsString(t, note)+`)`)
+			require.Len(t, w.twilio.Messages(), 1, "the note was not sent")
 			w.requireClean(t)
 		})
 	}

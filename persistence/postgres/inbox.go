@@ -113,3 +113,51 @@ func (s *Store) UnreadCounts(ctx context.Context, orgID, userID uuid.UUID) (map[
 	})
 	return counts, err
 }
+
+// CreateNote implements jack.NoteStore.
+func (s *Store) CreateNote(ctx context.Context, orgID uuid.UUID, n *jack.Note) error {
+	persistence.PrepareNote(n, newID, s.Now)
+	return s.inTx(ctx, orgID, func(tx *Tx) error {
+		tag, err := tx.tx.Exec(ctx, `INSERT INTO lead_notes (id, organization_id, lead_id, author_user_id, body, created_at)
+			SELECT $1, l.organization_id, l.id, $4, $5, $6 FROM leads l WHERE l.organization_id = $2 AND l.id = $3`,
+			n.ID, orgID, n.LeadID, n.AuthorUserID, n.Body, n.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("create note: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return jack.Errorf(jack.ENOTFOUND, "Lead not found.")
+		}
+		return nil
+	})
+}
+
+// FindNotes implements jack.NoteStore.
+func (s *Store) FindNotes(ctx context.Context, orgID uuid.UUID, leadID string) ([]*jack.Note, error) {
+	var notes []*jack.Note
+	err := s.inTx(ctx, orgID, func(tx *Tx) error {
+		notes = []*jack.Note{}
+		var exists bool
+		if err := tx.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM leads WHERE organization_id = $1 AND id = $2)`, orgID, leadID).Scan(&exists); err != nil {
+			return err
+		} else if !exists {
+			return jack.Errorf(jack.ENOTFOUND, "Lead not found.")
+		}
+		rows, err := tx.tx.Query(ctx, `SELECT id, lead_id, author_user_id, body, created_at FROM (
+			SELECT * FROM lead_notes WHERE organization_id = $1 AND lead_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3) n
+			ORDER BY created_at, id`, orgID, leadID, persistence.MaxNotes)
+		if err != nil {
+			return fmt.Errorf("find notes: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n jack.Note
+			if err := rows.Scan(&n.ID, &n.LeadID, &n.AuthorUserID, &n.Body, &n.CreatedAt); err != nil {
+				return err
+			}
+			n.CreatedAt = n.CreatedAt.UTC()
+			notes = append(notes, &n)
+		}
+		return rows.Err()
+	})
+	return notes, err
+}

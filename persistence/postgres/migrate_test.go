@@ -32,7 +32,7 @@ func TestMigrate(t *testing.T) {
 		return out.String()
 	}
 
-	require.Equal(t, 18, tableCount())
+	require.Equal(t, 19, tableCount())
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
@@ -71,7 +71,7 @@ func TestMigrate(t *testing.T) {
 	require.Contains(t, up, "00009_conversation_owners.sql")
 	require.Contains(t, up, "00010_cluster_members.sql")
 	require.Contains(t, up, "00012_inbox.sql")
-	require.Equal(t, 18, tableCount())
+	require.Equal(t, 19, tableCount())
 	require.NotContains(t, run("status"), "pending")
 
 	t.Run("ErrUnknownCommand", func(t *testing.T) {

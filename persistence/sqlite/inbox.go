@@ -137,3 +137,53 @@ func (s *Store) UnreadCounts(ctx context.Context, orgID, userID uuid.UUID) (map[
 	})
 	return counts, err
 }
+
+// CreateNote implements jack.NoteStore.
+func (s *Store) CreateNote(ctx context.Context, orgID uuid.UUID, n *jack.Note) error {
+	persistence.PrepareNote(n, func() uuid.UUID { return uuid.Must(uuid.NewV7()) }, s.Now)
+	return s.inTx(ctx, orgID, func(tx *Tx) error {
+		var author any
+		if n.AuthorUserID != nil {
+			author = n.AuthorUserID.String()
+		}
+		res, err := tx.exec(ctx, `INSERT INTO lead_notes (id, organization_id, lead_id, author_user_id, body, created_at)
+			SELECT ?, l.organization_id, l.id, ?, ?, ? FROM leads l WHERE l.organization_id = ? AND l.id = ?`,
+			n.ID.String(), author, n.Body, timeArg(n.CreatedAt), orgID.String(), n.LeadID)
+		if err != nil {
+			return fmt.Errorf("create note: %w", err)
+		}
+		if k, err := res.RowsAffected(); err != nil {
+			return err
+		} else if k == 0 {
+			return jack.Errorf(jack.ENOTFOUND, "Lead not found.")
+		}
+		return nil
+	})
+}
+
+// FindNotes implements jack.NoteStore.
+func (s *Store) FindNotes(ctx context.Context, orgID uuid.UUID, leadID string) ([]*jack.Note, error) {
+	var notes []*jack.Note
+	err := s.inReadTx(ctx, orgID, func(tx *Tx) error {
+		notes = []*jack.Note{}
+		if _, err := findLeadByID(ctx, tx, leadID); err != nil {
+			return err
+		}
+		rows, err := tx.query(ctx, `SELECT id, lead_id, author_user_id, body, created_at FROM (
+			SELECT * FROM lead_notes WHERE organization_id = ? AND lead_id = ? ORDER BY created_at DESC, id DESC LIMIT ?)
+			ORDER BY created_at, id`, orgID.String(), leadID, persistence.MaxNotes)
+		if err != nil {
+			return fmt.Errorf("find notes: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n jack.Note
+			if err := rows.Scan(&n.ID, &n.LeadID, nullUUID{&n.AuthorUserID}, &n.Body, textTime{&n.CreatedAt}); err != nil {
+				return err
+			}
+			notes = append(notes, &n)
+		}
+		return rows.Err()
+	})
+	return notes, err
+}

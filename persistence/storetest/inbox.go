@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jack-auto/jack"
@@ -114,6 +115,33 @@ func testInbox(t *testing.T, f Features, newStore NewStoreFunc) {
 		otherItems, err := store.FindInbox(ctx, other.ID, jack.InboxFilter{UserID: otherOwner.ID})
 		require.NoError(t, err)
 		require.Empty(t, otherItems.Items)
+	})
+
+	t.Run("Notes", func(t *testing.T) {
+		notes, err := store.FindNotes(ctx, org.ID, bob.ID)
+		require.NoError(t, err)
+		require.Empty(t, notes)
+		earlier := f.now().Add(-time.Hour)
+		first := &jack.Note{LeadID: bob.ID, AuthorUserID: &agent.ID, Body: "Wants a callback after 5pm", CreatedAt: earlier}
+		require.NoError(t, store.CreateNote(ctx, org.ID, first))
+		require.NoError(t, store.CreateNote(ctx, org.ID, &jack.Note{LeadID: bob.ID, Body: "Trade-in: 2015 Civic"}))
+		notes, err = store.FindNotes(ctx, org.ID, bob.ID)
+		require.NoError(t, err)
+		require.Len(t, notes, 2)
+		require.Equal(t, first.ID, notes[0].ID, "oldest first")
+		require.Equal(t, "Wants a callback after 5pm", notes[0].Body)
+		require.Equal(t, agent.ID, *notes[0].AuthorUserID)
+		requireTimeEqual(t, f, earlier, notes[0].CreatedAt)
+		require.Nil(t, notes[1].AuthorUserID)
+		require.NotEqual(t, uuid.Nil, notes[1].ID)
+
+		other, _ := MustCreateOrganization(t, store)
+		requireCode(t, jack.ENOTFOUND, store.CreateNote(ctx, other.ID, &jack.Note{LeadID: bob.ID, Body: "x"}))
+		_, err = store.FindNotes(ctx, other.ID, bob.ID)
+		requireCode(t, jack.ENOTFOUND, err)
+		messages, err := store.FindMessages(ctx, org.ID, jack.MessageFilter{LeadID: bob.ID})
+		require.NoError(t, err)
+		require.Len(t, messages.Messages, 1, "a note is not a message")
 	})
 
 	t.Run("NeedsHuman", func(t *testing.T) {

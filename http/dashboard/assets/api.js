@@ -117,6 +117,8 @@ export const api = {
   // patchLead is conditional on the version the form was built from: 409 if it changed since.
   patchLead: (id, version, b) =>
     request("PATCH", "/api/leads/" + encodeURIComponent(id), { body: b, headers: { "If-Match": `"${version}"` } }).then((r) => r.data),
+  notes: (id) => get("/api/leads/" + encodeURIComponent(id) + "/notes"),
+  addNote: (id, body) => post("/api/leads/" + encodeURIComponent(id) + "/notes", { body }),
   messages: (id, cursor) => get("/api/leads/" + encodeURIComponent(id) + "/messages", { cursor }),
   sendSMS: (leadId, message, idempotencyKey, mediaUrls) =>
     post("/api/twilio/send-sms", { leadId, message, idempotencyKey, mediaUrls: mediaUrls && mediaUrls.length ? mediaUrls : undefined }),

@@ -336,7 +336,26 @@ export function createConversation(leadId, ctx) {
     h("label", { for: "composer-text", class: "sr-only" }, "Text message"),
     text,
     h("div", { class: "composer-side" }, sendBtn, counter),
-    h("div", { class: "composer-tools" }, canned, composerNote));
+    h("div", { class: "composer-tools" }, canned,
+      h("button", { type: "button", class: "btn btn-ghost btn-small", id: "composer-note-add", title: "Keep the text as an internal note: shown to the team, never sent", onclick: addNote }, "Save as note"),
+      composerNote));
+
+  // A note is the team's: it goes in the timeline, never to the customer.
+  async function addNote() {
+    const body = text.value.trim();
+    if (!body || !lead) return;
+    try {
+      const n = await api.addNote(leadId, body);
+      if (text.value.trim() === body) {
+        text.value = "";
+        counter.textContent = "0/1600";
+      }
+      upsertMessage(noteItem(n), { follow: true });
+      text.focus();
+    } catch (err) {
+      if (err.status !== 401) toast(err.unavailable ? "Notes are not available on this server." : err.message, "error");
+    }
+  }
 
   // Saved replies: picking one puts it in the composer with the lead's name and vehicle.
   function renderCanned() {
@@ -396,7 +415,9 @@ export function createConversation(leadId, ctx) {
     clearTimeout(retryTimer);
     retryTimer = null;
     try {
-      const [l, page] = await Promise.all([api.lead(leadId), api.messages(leadId)]);
+      const [l, page, notes] = await Promise.all([api.lead(leadId), api.messages(leadId),
+        api.notes(leadId).catch((err) => { if (err.unavailable) return { notes: [] }; throw err; })]);
+      for (const n of notes.notes) messages.set("note:" + n.id, noteItem(n));
       if (!el.isConnected && loadTries > 0) return; // closed meanwhile
       loadTries = 0;
       composer.hidden = false;
@@ -493,6 +514,13 @@ export function createConversation(leadId, ctx) {
   }
 
   function bubble(m) {
+    if (m.isNote) {
+      const u = m.authorUserId && ctx.users.get(m.authorUserId);
+      return h("li", { class: "msg msg-note", dataset: { noteId: m.noteId } },
+        h("div", { class: "msg-meta" }, h("span", { class: "author" }, "Internal note · " + (u ? u.fullName || u.email : "team member"))),
+        h("div", { class: "msg-body" }, m.content),
+        h("div", { class: "msg-foot" }, h("time", { datetime: m.timestamp, title: formatFull(m.timestamp) }, formatTime(m.timestamp)), " · never sent"));
+    }
     const out = m.sentBy !== "user";
     const failed = OUT_FAILED.has(m.status);
     const cls = ["msg", out ? "msg-out" : "msg-in", out ? (m.authorUserId ? "msg-staff" : "msg-ai") : "", failed ? "msg-failed" : "", "msg-" + m.type].filter(Boolean).join(" ");
@@ -809,6 +837,11 @@ export function createConversation(leadId, ctx) {
       renderTimeline();
     },
   };
+}
+
+// noteItem is a note as the timeline holds it, beside the messages.
+function noteItem(n) {
+  return { id: "note:" + n.id, noteId: n.id, isNote: true, leadId: n.leadId, content: n.body, timestamp: n.createdAt, authorUserId: n.authorUserId };
 }
 
 const FIELD_LABELS = {
