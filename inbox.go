@@ -91,3 +91,11 @@ type NoteStore interface {
 	// leadID is not a lead of orgID.
 	FindNotes(ctx context.Context, orgID uuid.UUID, leadID string) ([]*Note, error)
 }
+
+// FollowUpStore lets staff change a lead's scheduled follow-up.
+type FollowUpStore interface {
+	// ChangeReminder cancels a pending reminder of orgID (cancel) or moves it to dueAt (snooze)
+	// and returns it. ENOTFOUND if id is not a reminder of orgID, ECONFLICT if it is no longer
+	// pending (it fired or was canceled).
+	ChangeReminder(ctx context.Context, orgID, id uuid.UUID, cancel bool, dueAt *time.Time) (*Reminder, error)
+}

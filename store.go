@@ -28,6 +28,7 @@ type Store interface {
 	IntegrationStore
 	InboxStore
 	NoteStore
+	FollowUpStore
 }
 
 // OrganizationStore keeps dealerships.

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -111,4 +112,40 @@ func (s *Server) createNote(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(n)
+}
+
+type reminderChangeRequest struct {
+	Until *time.Time `json:"until"`
+}
+
+// cancelReminder cancels a pending follow-up; answers it. 409 when it already fired.
+func (s *Server) cancelReminder(c *fiber.Ctx) error {
+	return s.changeReminder(c, true, nil)
+}
+
+// snoozeReminder moves a pending follow-up to {"until": RFC 3339}, which must be in the
+// future and within a year; answers it.
+func (s *Server) snoozeReminder(c *fiber.Ctx) error {
+	var req reminderChangeRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	if req.Until == nil || !req.Until.After(now) || req.Until.After(now.AddDate(1, 0, 0)) {
+		return jack.ValidationError(map[string]string{"until": "must be a time in the coming year"})
+	}
+	until := req.Until.UTC()
+	return s.changeReminder(c, false, &until)
+}
+
+func (s *Server) changeReminder(c *fiber.Ctx, cancel bool, until *time.Time) error {
+	id, err := uuid.Parse(c.Params("id"))
+	if err != nil {
+		return jack.Errorf(jack.ENOTFOUND, "Follow-up not found.")
+	}
+	r, err := s.store.ChangeReminder(c.UserContext(), principal(c).OrganizationID, id, cancel, until)
+	if err != nil {
+		return err
+	}
+	return c.JSON(r)
 }

@@ -124,3 +124,28 @@ func TestNotes(t *testing.T) {
 		})
 	}
 }
+
+// TestFollowUpChanges: staff snooze and cancel a lead's scheduled follow-up; bad times 422,
+// another organization's or an unknown follow-up 404, one no longer scheduled 409.
+func TestFollowUpChanges(t *testing.T) {
+	t.Parallel()
+	srv := MustOpenServer(t, openSQLite(t))
+	owner, _, org := MustRegister(t, srv.URL)
+	lead := MustCreateLead(t, srv.URL, owner, "Maria Lopez", testPhone(1))
+	r := storetest.MustScheduleReminder(t, srv.Store, org.ID, &lead, 0, time.Now().Add(time.Hour))
+	base := "/api/reminders/" + r.ID.String()
+
+	until := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	var got jack.Reminder
+	MustDo(t, srv.URL, request{Method: "POST", Path: base + "/snooze", Token: owner, Body: map[string]any{"until": until}}, http.StatusOK, &got)
+	require.True(t, got.DueAt.Equal(until))
+	for _, bad := range []any{map[string]any{}, map[string]any{"until": time.Now().Add(-time.Hour)}, map[string]any{"until": time.Now().AddDate(2, 0, 0)}} {
+		MustFail(t, srv.URL, request{Method: "POST", Path: base + "/snooze", Token: owner, Body: bad}, http.StatusUnprocessableEntity, "unprocessable")
+	}
+	stranger, _, _ := MustRegister(t, srv.URL)
+	MustFail(t, srv.URL, request{Method: "POST", Path: base + "/cancel", Token: stranger}, http.StatusNotFound, "not_found")
+	MustFail(t, srv.URL, request{Method: "POST", Path: "/api/reminders/nope/cancel", Token: owner}, http.StatusNotFound, "not_found")
+	MustDo(t, srv.URL, request{Method: "POST", Path: base + "/cancel", Token: owner}, http.StatusOK, &got)
+	require.Equal(t, jack.ReminderCanceled, got.Status)
+	MustFail(t, srv.URL, request{Method: "POST", Path: base + "/cancel", Token: owner}, http.StatusConflict, "conflict")
+}

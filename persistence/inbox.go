@@ -139,3 +139,12 @@ func PrepareNote(n *jack.Note, newID func() uuid.UUID, now func() time.Time) {
 	}
 	n.CreatedAt = Truncate(n.CreatedAt)
 }
+
+// ReminderGone is ChangeReminder's error for a reminder that is not pending: ECONFLICT when it
+// exists (it fired or was canceled), else ENOTFOUND.
+func ReminderGone(exists bool) error {
+	if exists {
+		return jack.Errorf(jack.ECONFLICT, "This follow-up is no longer scheduled (it was sent or canceled).")
+	}
+	return jack.Errorf(jack.ENOTFOUND, "Follow-up not found.")
+}

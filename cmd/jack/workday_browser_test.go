@@ -14,6 +14,7 @@ import (
 
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/persistence/postgres/postgrestest"
+	"github.com/jack-auto/jack/persistence/storetest"
 )
 
 // viewports are the widths every dashboard flow is driven at: a laptop and a 375 px phone.
@@ -263,8 +264,9 @@ func TestBrowser_Inbox(t *testing.T) {
 
 // TestBrowser_WorkingALead drives working a lead at laptop and 375 px widths on Postgres:
 // create one (name and phone) from the list, assign it, save a canned reply in Settings and
-// send it with the lead's first name and vehicle filled in, then keep an internal note that
-// shows in the timeline (after a reload too) and is never sent.
+// send it with the lead's first name and vehicle filled in, keep an internal note that shows
+// in the timeline (after a reload too) and is never sent, and snooze then cancel the lead's
+// scheduled follow-up.
 func TestBrowser_WorkingALead(t *testing.T) {
 	t.Parallel()
 	for _, v := range viewports {
@@ -329,9 +331,31 @@ func TestBrowser_WorkingALead(t *testing.T) {
 			w.owner.must("GET", "/api/leads/"+lead.ID+"/notes", nil, http.StatusOK, &notes)
 			require.Len(t, notes.Notes, 1)
 			require.Equal(t, note, notes.Notes[0].Body)
+			// The lead's next follow-up, as the nurture cadence schedules it.
+			var full jack.Lead
+			w.owner.must("GET", "/api/leads/"+lead.ID, nil, http.StatusOK, &full)
+			due := time.Now().Add(3 * time.Hour).UTC().Truncate(time.Second)
+			r := storetest.MustScheduleReminder(t, w.m.Store, full.OrganizationID, &full, 0, due)
+
 			w.b.do("reload", chromedp.Reload())
 			w.b.waitJS("the note after a reload", `[...document.querySelectorAll("#timeline .msg-note .msg-body")].some(b => b.textContent === `+jsString(t, note)+`)`)
 			require.Len(t, w.twilio.Messages(), 1, "the note was not sent")
+
+			// Snooze it a day, then cancel it.
+			w.openDetails()
+			w.b.waitJS("the follow-up listed", `!!document.querySelector('#follow-ups [data-reminder-id="`+r.ID.String()+`"]')`)
+			w.js("snooze", `document.querySelector("#follow-ups .follow-up-snooze").click()`)
+			reminder := func() jack.Reminder {
+				rs, err := w.m.Store.FindReminders(t.Context(), full.OrganizationID, full.PhoneNumberNormalized)
+				require.NoError(t, err)
+				require.Len(t, rs, 1)
+				return *rs[0]
+			}
+			waitFor(t, "snoozed a day", func() bool { return !reminder().DueAt.Before(due.Add(24 * time.Hour)) })
+			w.b.waitJS("the snoozed follow-up listed", `!!document.querySelector("#follow-ups .follow-up-cancel")`)
+			w.js("cancel", `document.querySelector("#follow-ups .follow-up-cancel").click()`)
+			waitFor(t, "canceled", func() bool { return reminder().Status == jack.ReminderCanceled })
+			w.b.waitJS("none scheduled", `document.querySelector("#follow-ups").textContent === "None scheduled."`)
 			w.requireClean(t)
 		})
 	}

@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/jack-auto/jack"
 	"github.com/jack-auto/jack/persistence"
@@ -160,4 +162,24 @@ func (s *Store) FindNotes(ctx context.Context, orgID uuid.UUID, leadID string) (
 		return rows.Err()
 	})
 	return notes, err
+}
+
+// ChangeReminder implements jack.FollowUpStore. Its claim is dropped, so a node that claimed
+// it before the change claims it again when it is due.
+func (s *Store) ChangeReminder(ctx context.Context, orgID, id uuid.UUID, cancel bool, dueAt *time.Time) (*jack.Reminder, error) {
+	var r *jack.Reminder
+	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
+		r, err = scanReminder(tx.tx.QueryRow(ctx, `UPDATE reminders SET
+				status = CASE WHEN $3 THEN 'canceled' ELSE status END, due_at = COALESCE($4, due_at), claimed_until = NULL
+			WHERE organization_id = $1 AND id = $2 AND status = 'pending' RETURNING `+reminderColumns, orgID, id, cancel, truncPtr(dueAt)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			var exists bool
+			if err := tx.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM reminders WHERE organization_id = $1 AND id = $2)`, orgID, id).Scan(&exists); err != nil {
+				return err
+			}
+			return persistence.ReminderGone(exists)
+		}
+		return err
+	})
+	return r, err
 }

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -186,4 +188,28 @@ func (s *Store) FindNotes(ctx context.Context, orgID uuid.UUID, leadID string) (
 		return rows.Err()
 	})
 	return notes, err
+}
+
+// ChangeReminder implements jack.FollowUpStore. Its claim is dropped, so a node that claimed
+// it before the change claims it again when it is due.
+func (s *Store) ChangeReminder(ctx context.Context, orgID, id uuid.UUID, cancel bool, dueAt *time.Time) (*jack.Reminder, error) {
+	var r *jack.Reminder
+	err := s.inTx(ctx, orgID, func(tx *Tx) (err error) {
+		var due any
+		if dueAt != nil {
+			due = timeArg(*dueAt)
+		}
+		r, err = scanReminder(tx.queryRow(ctx, `UPDATE reminders SET
+				status = CASE WHEN ? THEN 'canceled' ELSE status END, due_at = COALESCE(?, due_at), claimed_until = NULL
+			WHERE organization_id = ? AND id = ? AND status = 'pending' RETURNING `+reminderColumns, cancel, due, orgID.String(), id.String()))
+		if errors.Is(err, sql.ErrNoRows) || jack.ErrorCode(err) == jack.ENOTFOUND {
+			var n int
+			if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM reminders WHERE organization_id = ? AND id = ?`, orgID.String(), id.String()).Scan(&n); err != nil {
+				return err
+			}
+			return persistence.ReminderGone(n > 0)
+		}
+		return err
+	})
+	return r, err
 }

@@ -144,6 +144,25 @@ func testInbox(t *testing.T, f Features, newStore NewStoreFunc) {
 		require.Len(t, messages.Messages, 1, "a note is not a message")
 	})
 
+	t.Run("FollowUps", func(t *testing.T) {
+		r := MustScheduleReminder(t, store, org.ID, imported, 0, base.Add(time.Hour))
+		later := base.Add(48 * time.Hour)
+		snoozed, err := store.ChangeReminder(ctx, org.ID, r.ID, false, &later)
+		require.NoError(t, err)
+		require.Equal(t, jack.ReminderPending, snoozed.Status)
+		requireTimeEqual(t, f, later, snoozed.DueAt)
+		other, _ := MustCreateOrganization(t, store)
+		_, err = store.ChangeReminder(ctx, other.ID, r.ID, true, nil)
+		requireCode(t, jack.ENOTFOUND, err)
+		canceled, err := store.ChangeReminder(ctx, org.ID, r.ID, true, nil)
+		require.NoError(t, err)
+		require.Equal(t, jack.ReminderCanceled, canceled.Status)
+		_, err = store.ChangeReminder(ctx, org.ID, r.ID, false, &later)
+		requireCode(t, jack.ECONFLICT, err)
+		_, err = store.ChangeReminder(ctx, org.ID, uuid.New(), true, nil)
+		requireCode(t, jack.ENOTFOUND, err)
+	})
+
 	t.Run("NeedsHuman", func(t *testing.T) {
 		items := inbox(t, jack.InboxFilter{UserID: owner.ID})
 		require.False(t, items[0].NeedsHuman)

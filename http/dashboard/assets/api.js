@@ -117,6 +117,9 @@ export const api = {
   // patchLead is conditional on the version the form was built from: 409 if it changed since.
   patchLead: (id, version, b) =>
     request("PATCH", "/api/leads/" + encodeURIComponent(id), { body: b, headers: { "If-Match": `"${version}"` } }).then((r) => r.data),
+  reminders: (id) => get("/api/leads/" + encodeURIComponent(id) + "/reminders"),
+  cancelReminder: (id) => post("/api/reminders/" + encodeURIComponent(id) + "/cancel"),
+  snoozeReminder: (id, until) => post("/api/reminders/" + encodeURIComponent(id) + "/snooze", { until }),
   notes: (id) => get("/api/leads/" + encodeURIComponent(id) + "/notes"),
   addNote: (id, body) => post("/api/leads/" + encodeURIComponent(id) + "/notes", { body }),
   messages: (id, cursor) => get("/api/leads/" + encodeURIComponent(id) + "/messages", { cursor }),

@@ -701,9 +701,39 @@ export function createConversation(leadId, ctx) {
       options.map(([v, label]) => h("option", { value: v, selected: v === (value || "") }, label)));
   }
 
+  // The lead's scheduled follow-ups (the nurture cadence's next text), with cancel and snooze.
+  const followUps = h("ul", { class: "follow-ups", id: "follow-ups" });
+  async function loadFollowUps() {
+    try {
+      const { reminders } = await api.reminders(leadId);
+      const pending = reminders.filter((r) => r.status === "pending");
+      replace(followUps, pending.length ? pending.map(followUp) : h("li", { class: "muted" }, "None scheduled."));
+    } catch (err) {
+      if (err.status !== 401) replace(followUps, h("li", { class: "muted" }, err.unavailable ? "Follow-ups are not available on this server." : err.message));
+    }
+  }
+  function followUp(r) {
+    const act = (fn, done) => async () => {
+      try {
+        await fn();
+        toast(done);
+      } catch (err) {
+        if (err.status !== 401) toast(err.message, "error");
+      }
+      loadFollowUps();
+    };
+    const tomorrow = () => new Date(Math.max(Date.now(), Date.parse(r.dueAt)) + 86400000).toISOString();
+    return h("li", { class: "follow-up", dataset: { reminderId: r.id } },
+      h("span", {}, "Follow-up " + (r.step + 1) + " · ", h("time", { datetime: r.dueAt, title: formatFull(r.dueAt) }, formatFull(r.dueAt))),
+      h("span", { class: "follow-up-actions" },
+        h("button", { type: "button", class: "btn btn-ghost btn-small follow-up-snooze", onclick: act(() => api.snoozeReminder(r.id, tomorrow()), "Follow-up moved a day later.") }, "Snooze 1 day"),
+        h("button", { type: "button", class: "btn btn-ghost btn-small follow-up-cancel", onclick: act(() => api.cancelReminder(r.id), "Follow-up canceled.") }, "Cancel")));
+  }
+
   function renderDetails() {
     const l = lead;
     formBase = l;
+    loadFollowUps();
     const users = [...ctx.users.values()];
     const form = h("form", { class: "lead-form", id: "lead-form", novalidate: true, oninput: () => markDirty(true), onchange: () => markDirty(true), onsubmit: save },
       field("Customer name", "customerName", input("customerName", l.customerName, { maxlength: 255 })),
@@ -727,6 +757,8 @@ export function createConversation(leadId, ctx) {
       h("div", { class: "aside-head" }, h("h3", {}, "Lead details"),
         h("button", { type: "button", class: "btn btn-ghost close-details", onclick: () => toggleDetails(false) }, "Close")),
       form,
+      h("h3", {}, "Follow-ups"),
+      followUps,
       h("h3", {}, "Script progress"),
       h("ol", { class: "steps" }, steps.map((st) => h("li", {
         class: (progress.completedSteps || []).includes(st) ? "done" : st === progress.currentStep ? "current" : "",
