@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -257,6 +260,13 @@ func TestBrowser_Inbox(t *testing.T) {
 			w.b.do("reload", chromedp.Reload())
 			w.js("the list", `location.hash = "#/leads"`)
 			w.b.waitJS("Bob unread, Maria read", `(b => b && b.querySelector(".unread")?.textContent === "1")(`+item("Bob Stone")+`) && !`+item("Maria Lopez")+`.querySelector(".unread")`)
+			if !v.phone {
+				w.openLead(t, maria)
+				w.docsShot(t, "inbox.png")
+				w.js("open settings", `location.hash = "#/settings"`)
+				w.b.waitJS("settings", `!!document.querySelector("#canned-form")`)
+				w.docsShot(t, "settings.png")
+			}
 			w.requireClean(t)
 		})
 	}
@@ -359,4 +369,22 @@ func TestBrowser_WorkingALead(t *testing.T) {
 			w.requireClean(t)
 		})
 	}
+}
+
+// docsShot saves the visible page as name under JACK_DOCS_DIR (the README's screenshots:
+// JACK_DOCS_DIR=$PWD/docs go test ./cmd/jack -run TestBrowser_Inbox/Desktop); without it,
+// nothing.
+func (w *workday) docsShot(t *testing.T, name string) {
+	t.Helper()
+	dir := os.Getenv("JACK_DOCS_DIR")
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(w.b.ctx, 20*time.Second)
+	defer cancel()
+	data, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o644))
+	t.Logf("screenshot %s (%d bytes)", filepath.Join(dir, name), len(data))
 }

@@ -76,7 +76,7 @@ export function icon(name, label) {
 export function createLeadList({ users, onSearch, onStatus, onSort, onFilter, onMore, onCreate }) {
   let searchTimer = null;
   const search = h("input", {
-    id: "lead-search", type: "search", placeholder: "Search names and messages", title: "Name, phone, email, or words in their messages", autocomplete: "off",
+    id: "lead-search", type: "search", placeholder: "Search", title: "Name, phone, email, or words in their messages", autocomplete: "off",
     oninput: (e) => {
       clearTimeout(searchTimer);
       searchTimer = setTimeout(() => onSearch(e.target.value.trim()), 250);
