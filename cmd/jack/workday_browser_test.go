@@ -388,3 +388,50 @@ func (w *workday) docsShot(t *testing.T, name string) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o644))
 	t.Logf("screenshot %s (%d bytes)", filepath.Join(dir, name), len(data))
 }
+
+// TestBrowser_Team drives Settings → Team at laptop and 375 px widths on Postgres: add an agent
+// with a password, make them an admin, deactivate them (their token stops working), and see a
+// bad e-mail answered in the form.
+func TestBrowser_Team(t *testing.T) {
+	t.Parallel()
+	for _, v := range viewports {
+		t.Run(v.name, func(t *testing.T) {
+			w := newWorkday(t, v.phone, v.width, v.height)
+			w.js("open settings", `location.hash = "#/settings"`)
+			w.b.waitJS("the team", `document.querySelectorAll("#team .team-member").length === 1`)
+
+			w.b.do("bad e-mail",
+				chromedp.SendKeys(chromedp.ID("team-name"), "Alex Agent"),
+				chromedp.SendKeys(chromedp.ID("team-email"), "not-an-email"),
+				chromedp.SendKeys(chromedp.ID("team-password"), "correct horse"))
+			w.js("add", `document.querySelector("#team-add").click()`)
+			w.b.waitJS("the field error", `!!document.querySelector("#team-form .field-error")`)
+			w.js("fix the e-mail", `(e => { e.value = "alex@sms.test"; })(document.querySelector("#team-email"))`)
+			w.js("add", `document.querySelector("#team-add").click()`)
+			w.b.waitJS("two members", `document.querySelectorAll("#team .team-member").length === 2`)
+			agent := &client{tb: t, base: w.m.URL()}
+			var a authAnswer
+			agent.must("POST", "/api/auth/login", map[string]string{"email": "alex@sms.test", "password": "correct horse"}, http.StatusOK, &a)
+			agent.token = a.Token
+			require.Equal(t, jack.RoleAgent, a.User.Role)
+
+			row := `document.querySelector('#team [data-user-id="` + a.User.ID.String() + `"]')`
+			w.js("make admin", `(s => { s.value = "admin"; s.dispatchEvent(new Event("change")); })(`+row+`.querySelector(".team-role"))`)
+			waitFor(t, "the new role", func() bool {
+				var users struct{ Users []jack.User }
+				w.owner.must("GET", "/api/users", nil, http.StatusOK, &users)
+				for _, u := range users.Users {
+					if u.ID == a.User.ID {
+						return u.Role == jack.RoleAdmin
+					}
+				}
+				return false
+			})
+			w.b.waitJS("the row redrawn", row+`?.querySelector(".team-role").value === "admin"`)
+			w.js("deactivate", row+`.querySelector(".team-active").click()`)
+			waitFor(t, "their token refused", func() bool { return agent.do("GET", "/api/me", nil, nil) == http.StatusUnauthorized })
+			w.b.waitJS("shown deactivated", row+`?.classList.contains("team-inactive")`)
+			w.requireClean(t, http.StatusUnprocessableEntity)
+		})
+	}
+}

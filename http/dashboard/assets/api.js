@@ -107,6 +107,8 @@ export const api = {
   logout: () => post("/api/auth/logout"),
   me: () => get("/api/me"),
   users: () => get("/api/users"),
+  createUser: (b) => post("/api/users", b),
+  patchUser: (id, b) => request("PATCH", "/api/users/" + encodeURIComponent(id), { body: b }).then((r) => r.data),
   leads: (q) => get("/api/leads", q),
   inbox: (q) => get("/api/inbox", q),
   unread: () => get("/api/inbox/unread"),

@@ -194,6 +194,7 @@ export function settingsPage(me) {
   refresh();
   return h("main", { class: "page", id: "main" },
     h("h1", {}, "Settings"),
+    teamSection(me),
     cannedRepliesSection(me),
     h("section", { class: "settings-section", "aria-labelledby": "integrations-title" },
       h("h2", { id: "integrations-title" }, "Integrations"),
@@ -243,4 +244,72 @@ function cannedRepliesSection(me) {
         h("button", { type: "button", class: "btn", id: "canned-add", onclick: () => { rows.append(row({})); rows.lastChild.querySelector("input").focus(); } }, "Add a reply"),
         h("button", { type: "submit", class: "btn btn-primary", id: "canned-save" }, "Save replies")),
       status));
+}
+
+const ROLES = [["agent", "Agent"], ["admin", "Admin"], ["owner", "Owner"]];
+
+// teamSection lists the dealership's staff: add one with a role, change a role, deactivate or
+// reactivate (a deactivated user's sessions end at once on every node).
+function teamSection(me) {
+  const list = h("ul", { class: "cards team", id: "team" }, h("li", { class: "empty" }, "Loading the team…"));
+  const status = h("p", { class: "form-status", role: "status" });
+
+  async function refresh() {
+    try {
+      const { users } = await api.users();
+      replace(list, users.map(member));
+    } catch (err) {
+      if (err.status !== 401) replace(list, h("li", { class: "empty" }, err.message));
+    }
+  }
+
+  async function act(fn, done) {
+    try {
+      await fn();
+      toast(done);
+    } catch (err) {
+      if (err.status !== 401) toast(err.message, "error");
+    }
+    refresh();
+  }
+
+  function member(u) {
+    const self = u.id === me.user.id;
+    const inactive = u.active === false;
+    const role = h("select", { "aria-label": "Role of " + (u.fullName || u.email), class: "team-role", disabled: self,
+      onchange: (e) => act(() => api.patchUser(u.id, { role: e.target.value }), "Role changed.") },
+    ROLES.map(([v, label]) => h("option", { value: v, selected: v === u.role }, label)));
+    return h("li", { class: "card team-member" + (inactive ? " team-inactive" : ""), dataset: { userId: u.id } },
+      h("div", {}, h("strong", {}, u.fullName || u.email), h("div", { class: "muted" }, u.email + (inactive ? " · deactivated" : ""))),
+      h("div", { class: "team-actions" }, role,
+        self ? null : h("button", { type: "button", class: "btn btn-ghost btn-small team-active",
+          onclick: () => act(() => api.patchUser(u.id, { active: inactive }), inactive ? "Reactivated." : "Deactivated: their sessions ended.") },
+        inactive ? "Reactivate" : "Deactivate")));
+  }
+
+  const form = h("form", { class: "card team-form", id: "team-form", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      await api.createUser(formValues(form));
+      form.reset();
+      status.textContent = "";
+      toast("Team member added: give them their e-mail and password.");
+      refresh();
+    } catch (err) {
+      if (err.status !== 401) status.textContent = showFieldErrors(form, err);
+    }
+  } },
+  h("h3", {}, "Add a team member"),
+  h("div", { class: "field" }, h("label", { for: "team-name" }, "Name"), h("input", { id: "team-name", name: "fullName", autocomplete: "off" })),
+  h("div", { class: "field" }, h("label", { for: "team-email" }, "E-mail"), h("input", { id: "team-email", name: "email", type: "email", autocomplete: "off" })),
+  h("div", { class: "field" }, h("label", { for: "team-password" }, "Password (at least 8 characters)"), h("input", { id: "team-password", name: "password", type: "password", autocomplete: "new-password" })),
+  h("div", { class: "field" }, h("label", { for: "team-role" }, "Role"), h("select", { id: "team-role", name: "role" }, ROLES.map(([v, label]) => h("option", { value: v }, label)))),
+  h("button", { type: "submit", class: "btn btn-primary", id: "team-add" }, "Add"),
+  status);
+
+  refresh();
+  return h("section", { class: "settings-section", "aria-labelledby": "team-title" },
+    h("h2", { id: "team-title" }, "Team"),
+    h("p", { class: "lede" }, "Agents work leads; admins also manage numbers, settings and the team."),
+    list, form);
 }
