@@ -435,3 +435,37 @@ func TestBrowser_Team(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowser_Settings drives Settings → Dealership at laptop and 375 px widths on Postgres:
+// a bad time zone is answered in the form; then name, time zone, contact hours and the
+// answer-on-resume switch are saved.
+func TestBrowser_Settings(t *testing.T) {
+	t.Parallel()
+	for _, v := range viewports {
+		t.Run(v.name, func(t *testing.T) {
+			w := newWorkday(t, v.phone, v.width, v.height)
+			w.js("open settings", `location.hash = "#/settings"`)
+			w.b.waitJS("the form", `!!document.querySelector("#org-form")`)
+			set := func(id, value string) {
+				w.js("set "+id, `document.querySelector("#`+id+`").value = `+jsString(t, value))
+			}
+			set("org-tz", "Mars/Olympus")
+			w.js("save", `document.querySelector("#org-save").click()`)
+			w.b.waitJS("the field error", `!!document.querySelector("#org-form .field-error")`)
+			set("org-name", "Premium Auto North")
+			set("org-tz", "America/Vancouver")
+			set("org-start", "09:00")
+			set("org-end", "20:00")
+			w.js("AI resume off", `document.querySelector("#org-resume").click()`)
+			w.js("save", `document.querySelector("#org-save").click()`)
+			waitFor(t, "the settings stored", func() bool {
+				var me struct{ Organization jack.Organization }
+				w.owner.must("GET", "/api/me", nil, http.StatusOK, &me)
+				o := me.Organization
+				return o.Name == "Premium Auto North" && o.Settings.TimeZone == "America/Vancouver" &&
+					o.Settings.ContactHoursStart == "09:00" && o.Settings.ContactHoursEnd == "20:00" && !o.Settings.AnswersOnResume()
+			})
+			w.requireClean(t, http.StatusUnprocessableEntity)
+		})
+	}
+}

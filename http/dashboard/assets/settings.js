@@ -194,6 +194,7 @@ export function settingsPage(me) {
   refresh();
   return h("main", { class: "page", id: "main" },
     h("h1", {}, "Settings"),
+    generalSection(me),
     teamSection(me),
     cannedRepliesSection(me),
     h("section", { class: "settings-section", "aria-labelledby": "integrations-title" },
@@ -312,4 +313,37 @@ function teamSection(me) {
     h("h2", { id: "team-title" }, "Team"),
     h("p", { class: "lede" }, "Agents work leads; admins also manage numbers, settings and the team."),
     list, form);
+}
+
+// generalSection edits the dealership's name, time zone, the hours in which it may start texts
+// and calls, and whether resuming the AI answers a text that waited.
+function generalSection(me) {
+  const st = me.organization.settings || {};
+  const status = h("p", { class: "form-status", role: "status" });
+  const resume = h("input", { type: "checkbox", id: "org-resume", name: "aiAnswerOnResume", checked: st.aiAnswerOnResume !== false });
+  const field = (label, id, attrs) => h("div", { class: "field" }, h("label", { for: id }, label), h("input", { id, autocomplete: "off", ...attrs }));
+  const form = h("form", { class: "card", id: "org-form", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    const v = formValues(form);
+    try {
+      const org = await api.patchOrganization({ name: v.name, settings: {
+        timeZone: v.timeZone, contactHoursStart: v.contactHoursStart, contactHoursEnd: v.contactHoursEnd, aiAnswerOnResume: resume.checked } });
+      me.organization = org;
+      status.textContent = "";
+      toast("Settings saved.");
+    } catch (err) {
+      if (err.fields) err.fields = Object.fromEntries(Object.entries(err.fields).map(([k, v]) => [k.replace(/^settings\./, ""), v]));
+      if (err.status !== 401) status.textContent = showFieldErrors(form, err);
+    }
+  } },
+  field("Dealership name", "org-name", { name: "name", value: me.organization.name, maxlength: 255 }),
+  field("Time zone (IANA, e.g. America/Vancouver)", "org-tz", { name: "timeZone", value: st.timeZone || "", placeholder: Intl.DateTimeFormat().resolvedOptions().timeZone }),
+  h("div", { class: "field-row" },
+    field("Texts and calls from", "org-start", { name: "contactHoursStart", value: st.contactHoursStart || "08:00", placeholder: "08:00" }),
+    field("until", "org-end", { name: "contactHoursEnd", value: st.contactHoursEnd || "21:00", placeholder: "21:00" })),
+  h("label", { class: "check" }, resume, " When staff resume the AI, it answers the customer's unanswered last text"),
+  h("button", { type: "submit", class: "btn btn-primary", id: "org-save" }, "Save settings"),
+  status);
+  return h("section", { class: "settings-section", "aria-labelledby": "general-title" },
+    h("h2", { id: "general-title" }, "Dealership"), form);
 }
