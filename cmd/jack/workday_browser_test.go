@@ -206,7 +206,8 @@ func TestBrowser_WorkdayBugs(t *testing.T) {
 // TestBrowser_Inbox drives inbox triage at laptop and 375 px widths on Postgres: last-message
 // previews and unread counts kept on the server (read in one place, read everywhere: a reload
 // shows it), the needs-a-human queue, full-text search in messages, and the assignee and
-// source filters. The AI waits an hour to answer, so the customers' texts stay unanswered.
+// source filters, and the keyboard (/, Esc, j, k). The AI waits an hour to answer, so the
+// customers' texts stay unanswered.
 func TestBrowser_Inbox(t *testing.T) {
 	t.Parallel()
 	for _, v := range viewports {
@@ -260,6 +261,30 @@ func TestBrowser_Inbox(t *testing.T) {
 			w.b.do("reload", chromedp.Reload())
 			w.js("the list", `location.hash = "#/leads"`)
 			w.b.waitJS("Bob unread, Maria read", `(b => b && b.querySelector(".unread")?.textContent === "1")(`+item("Bob Stone")+`) && !`+item("Maria Lopez")+`.querySelector(".unread")`)
+			// Keyboard: / searches, Esc leaves the field, j and k walk the conversations, Esc
+			// closes the open one.
+			key := func(k string) { w.b.do("press "+k, chromedp.KeyEvent(k)) }
+			w.js("focus the page", `document.activeElement && document.activeElement.blur()`)
+			key("/")
+			w.b.waitJS("the search focused", `document.activeElement.id === "lead-search"`)
+			key(kb.Escape)
+			w.b.waitJS("the search left", `document.activeElement.id !== "lead-search"`)
+			order := evalJS[[]string](w.b, `[...document.querySelectorAll("#lead-items a.lead-item")].map(a => a.dataset.leadId)`)
+			require.Len(t, order, 3)
+			names := evalJS[[]string](w.b, `[...document.querySelectorAll("#lead-items a.lead-item .lead-name")].map(a => a.textContent)`)
+			opened := func(what string, i int) {
+				w.b.waitJS(what, `location.hash === "#/leads/`+order[i]+`" && document.querySelector("#conv-title")?.textContent === `+jsString(t, names[i])+
+					` && document.querySelector('#lead-items a[aria-current="page"]')?.dataset.leadId === "`+order[i]+`"`)
+			}
+			key("j")
+			opened("the first conversation", 0)
+			key("j")
+			opened("the second conversation", 1)
+			key("k")
+			opened("the first again", 0)
+			key(kb.Escape)
+			w.b.waitJS("back to the list", `location.hash === "#/leads"`)
+
 			if !v.phone {
 				w.openLead(t, maria)
 				w.docsShot(t, "inbox.png")

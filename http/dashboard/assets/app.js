@@ -353,6 +353,32 @@ document.addEventListener("visibilitychange", () => {
   syncUnread();
 });
 
+// ---------- keyboard ----------
+
+// j/k open the next/previous conversation of the list, / searches, Esc leaves a field or
+// closes the conversation; Enter sends from the composer (views.js).
+document.addEventListener("keydown", (e) => {
+  if (!session || !workspace || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+  if (session.shell.page !== "leads" || document.querySelector("dialog[open]")) return;
+  const t = e.target;
+  const typing = t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+  if (e.key === "Escape") {
+    if (typing) t.blur();
+    else if (model.openId) location.hash = "#/leads";
+    return;
+  }
+  if (typing) return;
+  if (e.key === "/") {
+    e.preventDefault();
+    const search = document.getElementById("lead-search");
+    if (search) search.focus();
+  } else if (e.key === "j" || e.key === "k") {
+    const at = model.order.indexOf(model.openId);
+    const next = model.order[e.key === "j" ? at + 1 : at < 0 ? 0 : at - 1];
+    if (next) location.hash = "#/leads/" + encodeURIComponent(next);
+  }
+});
+
 // ---------- router ----------
 
 async function route() {
