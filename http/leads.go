@@ -106,7 +106,6 @@ func (s *Server) createLead(c *fiber.Ctx) error {
 	if err := s.store.CreateLead(c.UserContext(), p.OrganizationID, lead); err != nil {
 		return err
 	}
-	s.leadChanged(c, lead, false) // open dashboards show the new lead live
 	return sendLead(c, fiber.StatusCreated, lead)
 }
 
