@@ -194,15 +194,15 @@ export function settingsPage(me) {
   refresh();
   return h("main", { class: "page", id: "main" },
     h("h1", {}, "Settings"),
-    generalSection(me),
-    teamSection(me),
-    cannedRepliesSection(me),
     h("section", { class: "settings-section", "aria-labelledby": "integrations-title" },
       h("h2", { id: "integrations-title" }, "Integrations"),
       h("p", { class: "lede" }, "Send leads to your CRM (VinSolutions, DealerSocket, Elead, CDK…) as ADF e-mail, or to any system by signed webhook. Each event is delivered once, retried for 24 hours, and listed below."),
       secretBox,
       list,
-      h("section", { class: "card" }, h("h3", {}, "Connect your CRM"), form)));
+      h("section", { class: "card" }, h("h3", {}, "Connect your CRM"), form)),
+    generalSection(me),
+    teamSection(me),
+    cannedRepliesSection(me));
 }
 
 // cannedRepliesSection edits the team's saved texts: a title and a body each, where {firstName}
