@@ -80,6 +80,10 @@ type Progress struct {
 	CompletedSteps []string `json:"completedSteps"`
 }
 
+// NoActivity is the last activity of a lead nobody has talked to yet and whose feed had no date
+// (an imported list): the start of Unix time, so such leads sort after every conversation.
+var NoActivity = time.Unix(0, 0).UTC()
+
 // OptedOut reports whether the customer asked not to be texted.
 func (l *Lead) OptedOut() bool { return l != nil && l.OptedOutAt != nil }
 

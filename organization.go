@@ -3,8 +3,10 @@ package jack
 import (
 	"errors"
 	"maps"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -40,6 +42,43 @@ type OrganizationSettings struct {
 	AppointmentCapacity int `json:"appointmentCapacity,omitempty"`
 	// Address is where customers come for appointments; the AI's confirmations give it.
 	Address string `json:"address,omitempty"`
+	// AIAnswerOnResume: when staff resume the AI, it answers the customer's unanswered last
+	// text (one that came in while staff had the conversation). Nil means on, the default.
+	AIAnswerOnResume *bool `json:"aiAnswerOnResume,omitempty"`
+	// CannedReplies are the team's saved texts; {firstName} and {vehicle} in a body are filled
+	// from the lead when staff pick one.
+	CannedReplies []CannedReply `json:"cannedReplies,omitempty"`
+}
+
+// CannedReply is one saved text of the team.
+type CannedReply struct {
+	Title string `json:"title"`
+	Body  string `json:"body"`
+}
+
+// MaxCannedReplies bounds an organization's saved texts.
+const MaxCannedReplies = 50
+
+// validateCannedReplies adds the problems of replies to fields.
+func validateCannedReplies(fields map[string]string, replies []CannedReply) {
+	if len(replies) > MaxCannedReplies {
+		fields["settings.cannedReplies"] = "must hold at most 50 replies"
+		return
+	}
+	for i, r := range replies {
+		name := "settings.cannedReplies[" + strconv.Itoa(i) + "]"
+		switch {
+		case strings.TrimSpace(r.Title) == "" || len(r.Title) > 60:
+			fields[name+".title"] = "must be 1 to 60 characters"
+		case strings.TrimSpace(r.Body) == "" || utf8.RuneCountInString(r.Body) > MaxSMSLength:
+			fields[name+".body"] = "must be 1 to 1600 characters"
+		}
+	}
+}
+
+// AnswersOnResume reports whether the AI answers an unanswered text when staff resume it.
+func (s OrganizationSettings) AnswersOnResume() bool {
+	return s.AIAnswerOnResume == nil || *s.AIAnswerOnResume
 }
 
 // Region returns the organization's phone region, DefaultRegion when unset.
@@ -90,6 +129,7 @@ func (o *Organization) Validate() error {
 	if len(o.Settings.Address) > 255 {
 		fields["settings.address"] = "must be at most 255 characters"
 	}
+	validateCannedReplies(fields, o.Settings.CannedReplies)
 	if tz := o.Settings.TimeZone; tz != "" {
 		if _, err := time.LoadLocation(tz); err != nil {
 			fields["settings.timeZone"] = "is not a known IANA time zone"

@@ -27,6 +27,9 @@ type Store interface {
 	ReminderStore
 	IntegrationStore
 	AppointmentStore
+	InboxStore
+	NoteStore
+	FollowUpStore
 	SendStore
 }
 

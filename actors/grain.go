@@ -477,6 +477,8 @@ func (g *grain) setAIPaused(paused bool) *Reply {
 	if paused {
 		g.gen++
 		g.cancelAI()
+	} else if g.refreshOrg(); g.owesReplyOnResume(g.e.cfg.Now()) {
+		g.scheduleAI() // texts that came in while staff had the conversation get their answer
 	}
 	return leadReply(lead)
 }
@@ -509,6 +511,18 @@ func (g *grain) leadChanged(deleted bool) *Reply {
 }
 
 // --- helpers ---------------------------------------------------------------------------------
+
+// refreshOrg re-reads the organization's settings, which staff may have changed since the
+// conversation loaded; on failure memory keeps what it has.
+func (g *grain) refreshOrg() {
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	if org, err := g.e.store.FindOrganizationByID(ctx, g.orgID); err == nil {
+		g.org = org
+	} else {
+		g.log.Warn("reload organization settings", "err", err)
+	}
+}
 
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 

@@ -84,14 +84,15 @@ func (g *grain) send(o outbound, done func(*jack.Lead, *jack.Message, error)) (*
 		return nil, nil, false, err
 	}
 	var (
-		lead    *jack.Lead
-		msg     *jack.Message
-		dup     bool
-		pending []*jack.Event
+		lead     *jack.Lead
+		msg      *jack.Message
+		dup      bool
+		pending  []*jack.Event
+		takeover *pauseUndo
 	)
 	err = g.inTx(func(ctx context.Context, tx jack.ConversationTx) error {
 		// A group commit may run this again (jack.ConversationStore): start from nothing.
-		lead, msg, dup, pending = nil, nil, false, nil
+		lead, msg, dup, pending, takeover = nil, nil, false, nil, nil
 		now := tx.Now()
 		l, created, err := g.ensureLead(ctx, tx)
 		if err != nil {
@@ -113,6 +114,7 @@ func (g *grain) send(o outbound, done func(*jack.Lead, *jack.Message, error)) (*
 		if lead, err = tx.UpdateConversation(ctx, l.ID, ch); err != nil {
 			return err
 		}
+		takeover = takeoverOf(l, lead, ch)
 		// The dealership wrote last: a follow-up fires its step and schedules the next; any other
 		// text (the AI's reply, a staff member's) starts the cadence over.
 		if o.reminder != nil {
@@ -146,9 +148,10 @@ func (g *grain) send(o outbound, done func(*jack.Lead, *jack.Message, error)) (*
 	}
 
 	g.enqueueSend(&dispatch{
-		msg:  *msg,
-		lead: lead,
-		done: done,
+		msg:      *msg,
+		lead:     lead,
+		done:     done,
+		takeover: takeover,
 		req: jack.SMSRequest{
 			From: number.PhoneNumber, To: g.phone, Body: o.body, MediaURLs: o.media,
 			StatusCallback: strings.TrimRight(g.e.cfg.ServerURL, "/") + "/api/webhooks/twilio/sms/status",
@@ -164,6 +167,8 @@ type dispatch struct {
 	done  func(*jack.Lead, *jack.Message, error)
 	lead  *jack.Lead // as committed with the text (nil for a text reconciliation sends)
 	epoch int64      // the grain's ownership epoch when the text was queued
+	// takeover, for a staff text, undoes the AI pause it set if the provider refuses the text.
+	takeover *pauseUndo
 }
 
 // smsSent is the provider's answer to a dispatch, back on the grain's mailbox.
@@ -295,8 +300,15 @@ func (g *grain) recordSend(r *smsSent) (*jack.Lead, *jack.Message, error) {
 			return err
 		}
 		events = append(events, messageEvent(jack.EventSMSSent, &sent, now))
+		var ch jack.ConversationChange
 		if optOut { // Twilio 21610: the carrier has the customer unsubscribed
-			l, err := tx.UpdateConversation(ctx, sent.LeadID, jack.ConversationChange{OptOut: ptr(true)})
+			ch.OptOut = ptr(true)
+		}
+		if sendErr != nil {
+			r.d.takeover.undo(g.lead, &ch) // only a text the provider accepted takes the AI over
+		}
+		if ch != (jack.ConversationChange{}) {
+			l, err := tx.UpdateConversation(ctx, sent.LeadID, ch)
 			if err != nil {
 				return err
 			}

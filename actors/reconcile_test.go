@@ -266,7 +266,9 @@ func TestReconcile(t *testing.T) {
 				require.Equal(t, 1, n)
 				got := b.waitStatus(t, stale, jack.StatusDelivered)
 				require.Equal(t, res.ProviderMessageID, got.ProviderMessageID)
-				require.Positive(t, node.ReconciledSends()[ReconcileFetched])
+				// The status is stored before the counter moves: wait for the counter too.
+				require.Eventually(t, func() bool { return node.ReconciledSends()[ReconcileFetched] > 0 }, 5*time.Second, 10*time.Millisecond,
+					"the fetched status is counted")
 				require.Equal(t, 1, b.sentWithBody(body))
 			})
 		})

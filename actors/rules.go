@@ -111,6 +111,31 @@ func (c *conversation) outboundChange(l *jack.Lead, o outbound, now time.Time, t
 	return ch
 }
 
+// pauseUndo is the AI pause a staff text set and the one it replaced, so that a text the
+// provider refused gives the conversation back as it was: only an accepted text takes over.
+type pauseUndo struct{ set, prev *time.Time }
+
+// takeoverOf is the pause change ch made from before to after, nil when it paused nothing.
+func takeoverOf(before, after *jack.Lead, ch jack.ConversationChange) *pauseUndo {
+	if ch.AIPausedUntil == nil || after == nil || after.AIPausedUntil == nil {
+		return nil
+	}
+	return &pauseUndo{set: after.AIPausedUntil, prev: before.AIPausedUntil}
+}
+
+// undo adds to ch the return to the pause before the text, unless the pause of l changed since
+// (staff paused or resumed the AI meanwhile, or another text took over).
+func (p *pauseUndo) undo(l *jack.Lead, ch *jack.ConversationChange) {
+	if p == nil || l == nil || l.AIPausedUntil == nil || !l.AIPausedUntil.Equal(*p.set) {
+		return
+	}
+	if p.prev == nil {
+		ch.ResumeAI = true
+	} else {
+		ch.AIPausedUntil = p.prev
+	}
+}
+
 // aiAllowed reports whether the AI may text the customer now: there is a lead, it has not
 // opted out, and no staff member has taken over.
 func (c *conversation) aiAllowed(now time.Time) bool {
@@ -125,13 +150,30 @@ const unansweredWindow = 10 * time.Minute
 // owesReply reports whether the last message is a customer's text (not a keyword) from within
 // unansweredWindow that nobody answered.
 func (c *conversation) owesReply(now time.Time) bool {
+	return c.unansweredWithin(now, unansweredWindow)
+}
+
+// resumeWindow is how recent a customer's unanswered text must be for the AI to answer it when
+// staff resume the AI: texts that came in while staff had the conversation, not last week's.
+const resumeWindow = 24 * time.Hour
+
+// owesReplyOnResume reports whether the AI, resumed by staff at now, answers the customer's
+// unanswered last text: the organization's setting (on by default) and such a text within
+// resumeWindow.
+func (c *conversation) owesReplyOnResume(now time.Time) bool {
+	return (c.org == nil || c.org.Settings.AnswersOnResume()) && c.unansweredWithin(now, resumeWindow)
+}
+
+// unansweredWithin reports whether the last message is a customer's text (not a keyword) from
+// within window of now.
+func (c *conversation) unansweredWithin(now time.Time, window time.Duration) bool {
 	n := c.history.len()
 	if n == 0 {
 		return false
 	}
 	last := c.history.memos[n-1]
 	return last.customer() && jack.ClassifyKeyword(last.content, "") == jack.KeywordNone &&
-		now.Sub(last.time()) <= unansweredWindow
+		now.Sub(last.time()) <= window
 }
 
 // unansweredText joins the customer's texts since the dealership last wrote.

@@ -17,7 +17,8 @@ const notifyConcurrency = 8
 // importLeads imports the body, a CSV or ADF/XML file (its Content-Type decides, else its first
 // bytes), into the caller's organization, row by row, and answers the intake.Report. A file that
 // cannot be read as a feed is 422; rows that cannot be imported are listed in the report. The
-// conversations of updated leads are told, so the grains' memory catches up.
+// conversations of created and updated leads are told, so the grains' memory catches up and
+// open dashboards show the leads live (each conversation publishes lead_updated).
 func (s *Server) importLeads(c *fiber.Ctx) error {
 	body := c.Request().Body() // raw: never inflated beyond the body limit
 	format := intake.Detect(c.Get(fiber.HeaderContentType), body)
@@ -30,13 +31,13 @@ func (s *Server) importLeads(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var updated []*jack.Lead
+	var changed []*jack.Lead
 	report, err := intake.Import(ctx, s.store, orgID, org.Region(), rows, func(_ int, r intake.Result) {
-		if r.Outcome == jack.ImportUpdated {
-			updated = append(updated, r.Lead)
+		if r.Outcome == jack.ImportCreated || r.Outcome == jack.ImportUpdated {
+			changed = append(changed, r.Lead)
 		}
 	})
-	s.notifyLeadsChanged(ctx, requestIDOf(c), updated) // committed, even when the import stopped
+	s.notifyLeadsChanged(ctx, requestIDOf(c), changed) // committed, even when the import stopped
 	if err != nil {
 		return err
 	}

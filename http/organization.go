@@ -39,6 +39,8 @@ type updateOrganizationRequest struct {
 		AppointmentMinutes  *int                `json:"appointmentMinutes"`
 		AppointmentCapacity *int                `json:"appointmentCapacity"`
 		Address             *string             `json:"address"`
+		AIAnswerOnResume    *bool               `json:"aiAnswerOnResume"`
+		CannedReplies       *[]jack.CannedReply `json:"cannedReplies"` // replaces them all; [] for none
 	} `json:"settings"`
 }
 
@@ -75,6 +77,12 @@ func (s *Server) updateOrganization(c *fiber.Ctx) error {
 		appointmentSettings(&settings, req.Settings.BusinessHours, req.Settings.AppointmentMinutes, req.Settings.AppointmentCapacity)
 		if v := trimmed(req.Settings.Address); v != nil {
 			settings.Address = *v
+		}
+		if req.Settings.CannedReplies != nil {
+			settings.CannedReplies = *req.Settings.CannedReplies
+		}
+		if req.Settings.AIAnswerOnResume != nil {
+			settings.AIAnswerOnResume = req.Settings.AIAnswerOnResume
 		}
 		upd.Settings = &settings
 	}

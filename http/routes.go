@@ -71,6 +71,13 @@ func (s *Server) routeTable() []Route {
 
 		// Leads.
 		r("GET", "/api/leads", Staff, s.listLeads),
+		r("GET", "/api/inbox", Staff, s.listInbox),
+		r("GET", "/api/inbox/unread", Staff, s.unreadCounts),
+		r("POST", "/api/leads/:id/read", Staff, s.markRead),
+		r("GET", "/api/leads/:id/notes", Staff, s.listNotes),
+		r("POST", "/api/leads/:id/notes", Staff, s.createNote),
+		r("POST", "/api/reminders/:id/cancel", Staff, s.cancelReminder),
+		r("POST", "/api/reminders/:id/snooze", Staff, s.snoozeReminder),
 		r("POST", "/api/leads", Staff, s.createLead),
 		r("GET", "/api/leads/:id", Staff, s.getLead),
 		r("PATCH", "/api/leads/:id", Staff, s.patchLead),

@@ -385,8 +385,11 @@ var adfDateLayouts = []string{
 }
 
 // adfDate reads a request date (UTC); the zero time when missing or unreadable.
-func adfDate(s string) time.Time {
-	for _, layout := range adfDateLayouts {
+func adfDate(s string) time.Time { return parseDate(adfDateLayouts, s) }
+
+// parseDate reads s in the first of layouts that fits, as UTC; the zero time when none does.
+func parseDate(layouts []string, s string) time.Time {
+	for _, layout := range layouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC()
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -32,6 +33,7 @@ const (
 	colCredit
 	colStatus
 	colID
+	colDate
 )
 
 // csvColumns maps header names, reduced to lower-case letters and digits (headerKey), to fields.
@@ -51,7 +53,17 @@ var csvColumns = map[string]column{
 	"credit": colCredit, "creditscore": colCredit, "creditscorerange": colCredit,
 	"status": colStatus, "chasestatus": colStatus, "leadstatus": colStatus,
 	"id": colID, "leadid": colID, "externalid": colID,
+	"lastactivity": colDate, "lastcontact": colDate, "lastcontacted": colDate, "date": colDate,
+	"leaddate": colDate, "created": colDate, "createdat": colDate, "datecreated": colDate, "createddate": colDate,
 }
+
+// csvDateLayouts are the dates spreadsheets and CRM exports write (US month first, as the
+// CRMs Jack's dealerships export from do).
+var csvDateLayouts = []string{time.RFC3339, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02",
+	"1/2/2006 15:04:05", "1/2/2006 15:04", "1/2/2006 3:04 PM", "1/2/2006"}
+
+// csvDate reads a date cell as UTC; zero when it is empty or not a date.
+func csvDate(s string) time.Time { return parseDate(csvDateLayouts, s) }
 
 // CSVSource is the feed source of CSV rows: with a row's id column, the de-duplication key.
 const CSVSource = "csv"
@@ -71,7 +83,8 @@ func headerKey(h string) string {
 // underscore-insensitively: name | full name | customer name, or first name + last name;
 // phone | phone number | mobile | cell | telephone (a mobile column is preferred); email | e-mail;
 // vehicle | vehicle interest | vehicle of interest, or year + make + model (+ trim); budget;
-// credit | credit score; status (a chase status); id | lead id | external id (the row's
+// credit | credit score; status (a chase status); last activity | last contact | date | created
+// (the lead's own last activity, e.g. 2024-03-30 or 3/30/2024); id | lead id | external id (the row's
 // ExternalID, with Source "csv"). Other columns (notes …) are ignored. The delimiter is Excel's
 // "sep=" first line, else sniffed from the header (comma, semicolon or tab); a BOM, CRLF line ends, quoted fields, blank lines
 // and rows of empty cells are fine. A file without a phone column is a file-level
@@ -156,6 +169,7 @@ func csvRow(line int, cols []column, record []string) Row {
 		BudgetRange:       get(colBudget),
 		CreditScoreRange:  get(colCredit),
 		ChaseStatus:       strings.ToLower(get(colStatus)),
+		LastActivity:      csvDate(get(colDate)),
 	}
 	if lead.CustomerName == "" {
 		lead.CustomerName = joinNonEmpty(" ", get(colFirst), get(colLast))

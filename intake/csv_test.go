@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -161,4 +162,16 @@ func TestParse_FileErrors(t *testing.T) {
 	}
 	_, err := intake.Parse("xls", strings.NewReader("a,b"))
 	require.Equal(t, jack.EINVALID, jack.ErrorCode(err))
+}
+
+// A last-activity column is the lead's own date, in the forms CRM exports write; a cell that is
+// not a date is no date.
+func TestParseCSV_LastActivity(t *testing.T) {
+	t.Parallel()
+	rows, err := intake.ParseCSV(strings.NewReader("name,phone,Last Contact\nA,6045550101,2024-03-30\nB,6045550102,3/30/2024 2:15 PM\nC,6045550103,soon\n"))
+	require.NoError(t, err)
+	require.Len(t, rows, 3)
+	require.Equal(t, time.Date(2024, 3, 30, 0, 0, 0, 0, time.UTC), rows[0].Lead.Lead.LastActivity)
+	require.Equal(t, time.Date(2024, 3, 30, 14, 15, 0, 0, time.UTC), rows[1].Lead.Lead.LastActivity)
+	require.True(t, rows[2].Lead.Lead.LastActivity.IsZero())
 }

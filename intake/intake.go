@@ -102,8 +102,8 @@ type Result struct {
 
 // Import stores rows into orgID one by one (each row is its own transaction, so a re-import
 // resumes an interrupted one and changes nothing already imported). Phones are normalized in
-// region; a lead without a name is named after its phone (jack.DisplayPhone); a feed date later
-// than now is dropped. When the file holds the same lead more than once (the same phone, or the
+// region; a lead without a name is named after its phone (jack.DisplayPhone); its last activity
+// is the feed's date, jack.NoActivity when the feed has none (or a date later than now). When the file holds the same lead more than once (the same phone, or the
 // same feed id), only the last is imported and the earlier ones are reported, so importing the
 // file again changes nothing. progress, when not nil, is called after every row with the number
 // of rows done. A row's own problem (parse error, invalid field, a conflict a retry did not
@@ -195,8 +195,10 @@ func prepare(row Row, region string, now time.Time) (jack.ImportedLead, error) {
 	if in.Lead.CustomerName == "" {
 		in.Lead.CustomerName = jack.DisplayPhone(phone)
 	}
-	if in.Lead.LastActivity.After(now) {
-		in.Lead.LastActivity = time.Time{}
+	if in.Lead.LastActivity.IsZero() || in.Lead.LastActivity.After(now) {
+		// Not "now": an imported lead without a date of its own must not push the
+		// conversations staff are working off the top of the list.
+		in.Lead.LastActivity = jack.NoActivity
 	}
 	return in, nil
 }

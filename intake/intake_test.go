@@ -159,13 +159,15 @@ func TestImport_RetriesConflictOnce(t *testing.T) {
 	require.Equal(t, map[string]int{"+16045550101": 2, "+16045550102": 2}, calls)
 }
 
-// A feed date in the future is dropped (the Store then uses its clock); a past one is kept.
+// A past feed date is kept; a future one, or none, is jack.NoActivity: an import never puts its
+// leads above the conversations staff are working.
 func TestImport_RequestDate(t *testing.T) {
 	t.Parallel()
 	past := time.Date(2024, 3, 30, 23, 30, 20, 0, time.UTC)
 	rows := []intake.Row{
 		{Line: 1, Lead: jack.ImportedLead{Lead: jack.Lead{PhoneNumber: "6045550101", LastActivity: past}}},
 		{Line: 2, Lead: jack.ImportedLead{Lead: jack.Lead{PhoneNumber: "6045550102", LastActivity: time.Now().Add(time.Hour)}}},
+		{Line: 3, Lead: jack.ImportedLead{Lead: jack.Lead{PhoneNumber: "6045550103"}}},
 	}
 	var got []time.Time
 	store := importerFunc(func(ctx context.Context, orgID uuid.UUID, in jack.ImportedLead) (*jack.Lead, jack.ImportOutcome, error) {
@@ -174,5 +176,5 @@ func TestImport_RequestDate(t *testing.T) {
 	})
 	_, err := intake.Import(context.Background(), store, uuid.New(), "US", rows, nil)
 	require.NoError(t, err)
-	require.Equal(t, []time.Time{past, {}}, got)
+	require.Equal(t, []time.Time{past, jack.NoActivity, jack.NoActivity}, got)
 }

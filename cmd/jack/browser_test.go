@@ -27,6 +27,7 @@ type browser struct {
 
 	mu         sync.Mutex
 	exceptions []string // uncaught exceptions and unhandled rejections of the page
+	errors     []string // console errors: console.error calls and the browser's error log entries
 }
 
 // chromiumPath is Debian's chromium; the test skips when it is missing (.ci/run installs it).
@@ -82,6 +83,11 @@ func newBrowser(t *testing.T) *browser {
 			if m.IsException() {
 				b.mu.Lock()
 				b.exceptions = append(b.exceptions, m.Text)
+				b.mu.Unlock()
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				b.mu.Lock()
+				b.errors = append(b.errors, m.Source+": "+m.Text)
 				b.mu.Unlock()
 			}
 		}

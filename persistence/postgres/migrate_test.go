@@ -32,11 +32,13 @@ func TestMigrate(t *testing.T) {
 		return out.String()
 	}
 
-	require.Equal(t, 19, tableCount())
+	require.Equal(t, 21, tableCount())
 	require.NotContains(t, run("status"), "pending")
 	require.Contains(t, run("up"), "no pending migrations")
 
 	require.Contains(t, run("down"), "00013_appointments.sql")
+	require.Equal(t, 19, tableCount())
+	require.Contains(t, run("down"), "00012_inbox.sql")
 	require.Equal(t, 17, tableCount())
 	require.Contains(t, run("down"), "00011_sends_and_suspicions.sql")
 	require.Equal(t, 17, tableCount())
@@ -73,8 +75,9 @@ func TestMigrate(t *testing.T) {
 	require.Contains(t, up, "00009_conversation_owners.sql")
 	require.Contains(t, up, "00010_cluster_members.sql")
 	require.Contains(t, up, "00011_sends_and_suspicions.sql")
+	require.Contains(t, up, "00012_inbox.sql")
 	require.Contains(t, up, "00013_appointments.sql")
-	require.Equal(t, 19, tableCount())
+	require.Equal(t, 21, tableCount())
 	require.NotContains(t, run("status"), "pending")
 
 	t.Run("ErrUnknownCommand", func(t *testing.T) {

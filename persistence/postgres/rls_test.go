@@ -19,7 +19,7 @@ import (
 // tenantTables are the tables that hold organizations' rows.
 var tenantTables = []string{
 	"appointment_feed_tokens", "appointments", "call_sessions", "conversation_owners", "conversation_summaries", "conversations", "event_seqs", "events",
-	"integration_deliveries", "integration_feeds", "integration_lead_states", "integrations", "leads",
+	"integration_deliveries", "integration_feeds", "integration_lead_states", "integrations", "lead_notes", "lead_reads", "leads",
 	"organization_phone_numbers", "organizations", "reminders", "user_profiles", "user_sessions",
 }
 

@@ -58,6 +58,7 @@ func RunStore(t *testing.T, f Features, newStore func(t *testing.T) jack.Store) 
 		{"Reminders", testReminders},
 		{"Integrations", testIntegrations},
 		{"Appointments", testAppointments},
+		{"Inbox", testInbox},
 		{"ReminderUpkeep", testReminderUpkeep},
 		{"Tenancy", testTenancy},
 		{"Sends", testSends},

@@ -107,11 +107,23 @@ export const api = {
   logout: () => post("/api/auth/logout"),
   me: () => get("/api/me"),
   users: () => get("/api/users"),
+  createUser: (b) => post("/api/users", b),
+  patchUser: (id, b) => request("PATCH", "/api/users/" + encodeURIComponent(id), { body: b }).then((r) => r.data),
   leads: (q) => get("/api/leads", q),
+  inbox: (q) => get("/api/inbox", q),
+  unread: () => get("/api/inbox/unread"),
+  markRead: (id) => post("/api/leads/" + encodeURIComponent(id) + "/read"),
   lead: (id) => get("/api/leads/" + encodeURIComponent(id)),
+  createLead: (b) => post("/api/leads", b),
+  patchOrganization: (b) => request("PATCH", "/api/organization", { body: b }).then((r) => r.data),
   // patchLead is conditional on the version the form was built from: 409 if it changed since.
   patchLead: (id, version, b) =>
     request("PATCH", "/api/leads/" + encodeURIComponent(id), { body: b, headers: { "If-Match": `"${version}"` } }).then((r) => r.data),
+  reminders: (id) => get("/api/leads/" + encodeURIComponent(id) + "/reminders"),
+  cancelReminder: (id) => post("/api/reminders/" + encodeURIComponent(id) + "/cancel"),
+  snoozeReminder: (id, until) => post("/api/reminders/" + encodeURIComponent(id) + "/snooze", { until }),
+  notes: (id) => get("/api/leads/" + encodeURIComponent(id) + "/notes"),
+  addNote: (id, body) => post("/api/leads/" + encodeURIComponent(id) + "/notes", { body }),
   messages: (id, cursor) => get("/api/leads/" + encodeURIComponent(id) + "/messages", { cursor }),
   sendSMS: (leadId, message, idempotencyKey, mediaUrls) =>
     post("/api/twilio/send-sms", { leadId, message, idempotencyKey, mediaUrls: mediaUrls && mediaUrls.length ? mediaUrls : undefined }),

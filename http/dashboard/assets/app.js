@@ -21,9 +21,11 @@ const model = {
   leads: new Map(),
   order: [],
   nextCursor: "",
-  filters: { q: "", status: "", sort: "activity" },
+  filters: { q: "", status: "", sort: "activity", assignee: "", source: "", needsHuman: false },
   openId: null,
-  unread: new Map(),
+  unread: new Map(), // lead id → unread customer messages, as the server keeps them for this user
+  previews: new Map(), // lead id → its last message {content, sentBy, timestamp}
+  needsHuman: new Set(), // lead ids the server says need a human
   loading: false,
 };
 
@@ -33,6 +35,8 @@ function resetModel() {
   model.nextCursor = "";
   model.openId = null;
   model.unread.clear();
+  model.previews.clear();
+  model.needsHuman.clear();
 }
 
 // ---------- session ----------
@@ -122,28 +126,42 @@ function mountShell(page) {
 function matches(lead) {
   const f = model.filters;
   if (f.status && lead.chaseStatus !== f.status) return false;
+  if (f.assignee === "mine" && lead.assignedTo !== session.me.user.id) return false;
+  if (f.assignee === "unassigned" && lead.assignedTo) return false;
+  if (f.assignee && f.assignee !== "mine" && f.assignee !== "unassigned" && lead.assignedTo !== f.assignee) return false;
   if (!f.q) return true;
   const q = f.q.toLowerCase();
   return [lead.customerName, lead.phoneNumber, lead.email].some((v) => (v || "").toLowerCase().includes(q)) ||
     (lead.phoneNumber || "").replace(/\D/g, "").includes(q.replace(/\D/g, "") || "\u0000");
 }
 
-// upsertLead puts a newer copy of a lead into the list; toTop moves it first when the list is
-// sorted by activity (a new lead always goes first), and a list sorted by score stays so.
-function upsertLead(lead, toTop) {
+// upsertLead puts a newer copy of a lead into the list where its sort puts it: by its last
+// activity when the list is sorted so (an imported lead with an old date goes down the list,
+// or stays on a later page), first when it is new to a list of newest leads, and a list
+// sorted by score stays so.
+function upsertLead(lead) {
   const known = model.leads.get(lead.id);
   if (known && known.version > lead.version) return;
   if (!matches(lead)) {
-    if (known) {
-      model.leads.delete(lead.id);
-      model.order = model.order.filter((id) => id !== lead.id);
-    }
+    if (known) forgetLead(lead.id);
     return;
   }
   model.leads.set(lead.id, lead);
+  if (model.filters.sort === "activity") {
+    const rest = model.order.filter((id) => id !== lead.id);
+    const when = (l) => Date.parse(l.lastActivity) || 0;
+    const at = rest.findIndex((id) => when(model.leads.get(id)) < when(lead));
+    if (at < 0 && model.nextCursor) forgetLead(lead.id); // it belongs to a page not loaded yet
+    else model.order = at < 0 ? [...rest, lead.id] : [...rest.slice(0, at), lead.id, ...rest.slice(at)];
+    return;
+  }
   if (!known) model.order.unshift(lead.id);
-  else if (toTop && model.filters.sort === "activity") model.order = [lead.id, ...model.order.filter((id) => id !== lead.id)];
   if (model.filters.sort === "score") sortByScore();
+}
+
+function forgetLead(id) {
+  model.leads.delete(id);
+  model.order = model.order.filter((x) => x !== id);
 }
 
 // sortByScore keeps a "Best first" list in order as scores change: best first, unscored last,
@@ -171,13 +189,34 @@ async function loadLeads(more) {
   renderList();
   try {
     const f = model.filters;
-    const page = await api.leads({ q: f.q, status: f.status, sort: f.sort, cursor: more ? model.nextCursor : "", limit: 50 });
-    if (seq !== loadSeq) return; // a newer search replaced this one
-    for (const l of page.leads) {
+    const cursor = more ? model.nextCursor : "";
+    let leads;
+    let nextCursor;
+    if (f.sort === "activity") {
+      // The inbox: previews, this user's unread counts and the needs-a-human flag.
+      const page = await api.inbox({ q: f.q, status: f.status, assignee: f.assignee, source: f.source, needsHuman: f.needsHuman ? "true" : "", cursor, limit: 50 });
+      if (seq !== loadSeq) return; // a newer search replaced this one
+      leads = page.items.map((it) => it.lead);
+      for (const it of page.items) {
+        if (it.lastMessage) model.previews.set(it.lead.id, it.lastMessage);
+        if (it.unread && it.lead.id !== model.openId) model.unread.set(it.lead.id, it.unread);
+        else model.unread.delete(it.lead.id);
+        if (it.needsHuman) model.needsHuman.add(it.lead.id);
+        else model.needsHuman.delete(it.lead.id);
+      }
+      nextCursor = page.nextCursor;
+    } else {
+      const assignedTo = f.assignee === "mine" ? session.me.user.id : f.assignee === "unassigned" ? "" : f.assignee;
+      const page = await api.leads({ q: f.q, status: f.status, sort: f.sort, assignedTo, cursor, limit: 50 });
+      if (seq !== loadSeq) return;
+      leads = page.leads;
+      nextCursor = page.nextCursor;
+    }
+    for (const l of leads) {
       if (!model.leads.has(l.id)) model.order.push(l.id);
       model.leads.set(l.id, l);
     }
-    model.nextCursor = page.nextCursor || "";
+    model.nextCursor = nextCursor || "";
   } catch (err) {
     if (err.status !== 401) toast(err.message, "error");
   } finally {
@@ -190,9 +229,12 @@ async function loadLeads(more) {
 
 function buildWorkspace() {
   const list = createLeadList({
+    users: session.users,
     onSearch: (q) => { model.filters.q = q; loadLeads(false); },
     onStatus: (st) => { model.filters.status = st; loadLeads(false); },
     onSort: (sort) => { model.filters.sort = sort; loadLeads(false); },
+    onFilter: (change) => { Object.assign(model.filters, change); loadLeads(false); },
+    onCreate: (lead) => { upsertLead(lead); renderList(); location.hash = "#/leads/" + encodeURIComponent(lead.id); },
     onMore: () => loadLeads(true),
   });
   const detail = h("div", { class: "detail-slot" });
@@ -217,14 +259,51 @@ function showLeads(id) {
   } else if (!workspace.conv || workspace.conv.leadId !== id) {
     workspace.conv = createConversation(id, {
       users: session.users,
+      cannedReplies: () => (session && session.me.organization.settings && session.me.organization.settings.cannedReplies) || [],
       onBack: () => { location.hash = "#/leads"; },
-      onLead: (l) => { upsertLead(l, true); renderList(); },
+      onLead: (l) => { upsertLead(l); renderList(); },
     });
     replace(workspace.detail, workspace.conv.el);
   }
-  if (id) model.unread.delete(id);
+  if (id) markRead(id);
   renderList();
 }
+
+// markRead tells the server this user read the lead (every tab and device then agrees) and
+// the other tabs of this browser at once.
+function markRead(id) {
+  const had = model.unread.delete(id);
+  if (had || !readSent.has(id)) {
+    readSent.add(id);
+    api.markRead(id).catch(() => {});
+    if (tabs) tabs.postMessage({ type: "read", leadId: id });
+  }
+}
+const readSent = new Set(); // leads marked read since their last unread text
+
+// tabs carries read marks between this browser's tabs of the dashboard.
+const tabs = typeof BroadcastChannel === "function" ? new BroadcastChannel("jack-dashboard") : null;
+if (tabs) {
+  tabs.onmessage = (e) => {
+    const m = e.data || {};
+    if (m.type === "read" && model.unread.delete(m.leadId)) renderList();
+  };
+}
+
+// syncUnread reads this user's unread counts from the server: another device may have read
+// (or this one missed) some.
+async function syncUnread() {
+  if (!session || model.filters.sort !== "activity") return;
+  try {
+    const { leads } = await api.unread();
+    model.unread.clear();
+    for (const [id, n] of Object.entries(leads || {})) if (id !== model.openId || document.hidden) model.unread.set(id, n);
+    renderList();
+  } catch {
+    // the next sync catches up
+  }
+}
+window.addEventListener("focus", syncUnread);
 
 // ---------- events ----------
 
@@ -237,24 +316,69 @@ async function handleEvent(ev) {
 
   const known = model.leads.get(ev.leadId);
   if (ev.type === "lead_updated" && ev.data && ev.data.id) {
-    upsertLead(ev.data, true);
+    upsertLead(ev.data);
   } else if (known && ACTIVITY.has(ev.type)) {
-    upsertLead({ ...known, lastActivity: ev.timestamp || known.lastActivity }, true);
+    upsertLead({ ...known, lastActivity: ev.timestamp || known.lastActivity });
   } else if (!known && ACTIVITY.has(ev.type)) {
     try {
-      upsertLead(await api.lead(ev.leadId), true); // a lead this list has not seen: a new customer
+      upsertLead(await api.lead(ev.leadId)); // a lead this list has not seen: a new customer
     } catch {
       return;
     }
   }
-  if (ev.type === "sms_received" && (ev.leadId !== model.openId || document.hidden)) {
-    model.unread.set(ev.leadId, (model.unread.get(ev.leadId) || 0) + 1);
+  if ((ev.type === "sms_received" || ev.type === "sms_sent") && ev.data && ev.data.content !== undefined) {
+    model.previews.set(ev.leadId, { content: ev.data.content, sentBy: ev.data.sentBy, timestamp: ev.data.timestamp });
+    if (ev.type === "sms_sent") model.needsHuman.delete(ev.leadId);
+  }
+  if (ev.type === "sms_received") {
+    readSent.delete(ev.leadId);
+    if (ev.leadId !== model.openId || document.hidden) model.unread.set(ev.leadId, (model.unread.get(ev.leadId) || 0) + 1);
+    else markRead(ev.leadId);
+    const f = model.filters;
+    if (f.needsHuman || f.source) reloadSoon(); // the server decides those
   }
   renderList();
 }
 
+let reloadTimer = null;
+function reloadSoon() {
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => loadLeads(false), 300);
+}
+
 document.addEventListener("visibilitychange", () => {
-  if (!document.hidden && model.openId && model.unread.delete(model.openId)) renderList();
+  if (document.hidden) return;
+  if (model.openId && model.unread.has(model.openId)) {
+    markRead(model.openId);
+    renderList();
+  }
+  syncUnread();
+});
+
+// ---------- keyboard ----------
+
+// j/k open the next/previous conversation of the list, / searches, Esc leaves a field or
+// closes the conversation; Enter sends from the composer (views.js).
+document.addEventListener("keydown", (e) => {
+  if (!session || !workspace || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+  if (session.shell.page !== "leads" || document.querySelector("dialog[open]")) return;
+  const t = e.target;
+  const typing = t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+  if (e.key === "Escape") {
+    if (typing) t.blur();
+    else if (model.openId) location.hash = "#/leads";
+    return;
+  }
+  if (typing) return;
+  if (e.key === "/") {
+    e.preventDefault();
+    const search = document.getElementById("lead-search");
+    if (search) search.focus();
+  } else if (e.key === "j" || e.key === "k") {
+    const at = model.order.indexOf(model.openId);
+    const next = model.order[e.key === "j" ? at + 1 : at < 0 ? 0 : at - 1];
+    if (next) location.hash = "#/leads/" + encodeURIComponent(next);
+  }
 });
 
 // ---------- router ----------

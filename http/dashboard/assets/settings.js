@@ -199,5 +199,151 @@ export function settingsPage(me) {
       h("p", { class: "lede" }, "Send leads to your CRM (VinSolutions, DealerSocket, Elead, CDK…) as ADF e-mail, or to any system by signed webhook. Each event is delivered once, retried for 24 hours, and listed below."),
       secretBox,
       list,
-      h("section", { class: "card" }, h("h3", {}, "Connect your CRM"), form)));
+      h("section", { class: "card" }, h("h3", {}, "Connect your CRM"), form)),
+    generalSection(me),
+    teamSection(me),
+    cannedRepliesSection(me));
+}
+
+// cannedRepliesSection edits the team's saved texts: a title and a body each, where {firstName}
+// and {vehicle} are filled from the lead when staff pick one in a conversation.
+function cannedRepliesSection(me) {
+  const rows = h("ol", { class: "canned-rows", id: "canned-rows" });
+  const status = h("p", { class: "form-status", role: "status" });
+  const settings = () => me.organization.settings || (me.organization.settings = {});
+
+  function row(r) {
+    const li = h("li", { class: "canned-row" },
+      h("input", { name: "title", value: r.title || "", maxlength: 60, placeholder: "Title", "aria-label": "Title" }),
+      h("textarea", { name: "body", rows: 2, maxlength: 1600, placeholder: "Hi {firstName}, the {vehicle} is ready for a test drive…", "aria-label": "Text" }, r.body || ""),
+      h("button", { type: "button", class: "btn btn-ghost btn-small", onclick: () => li.remove() }, "Remove"));
+    return li;
+  }
+
+  async function save(e) {
+    e.preventDefault();
+    const replies = [...rows.children].map((li) => ({ title: li.querySelector("[name=title]").value.trim(), body: li.querySelector("[name=body]").value.trim() }))
+      .filter((r) => r.title || r.body);
+    try {
+      const org = await api.patchOrganization({ settings: { cannedReplies: replies } });
+      me.organization.settings = org.settings;
+      replace(rows, (org.settings.cannedReplies || []).map(row));
+      status.textContent = "";
+      toast("Saved replies updated.");
+    } catch (err) {
+      if (err.status !== 401) status.textContent = err.message;
+    }
+  }
+
+  replace(rows, (settings().cannedReplies || []).map(row));
+  return h("section", { class: "settings-section", "aria-labelledby": "canned-title" },
+    h("h2", { id: "canned-title" }, "Saved replies"),
+    h("p", { class: "lede" }, "Texts your team sends often. In a conversation, pick one under the composer: {firstName} and {vehicle} are filled from the lead."),
+    h("form", { class: "card", id: "canned-form", onsubmit: save },
+      rows,
+      h("div", { class: "form-actions" },
+        h("button", { type: "button", class: "btn", id: "canned-add", onclick: () => { rows.append(row({})); rows.lastChild.querySelector("input").focus(); } }, "Add a reply"),
+        h("button", { type: "submit", class: "btn btn-primary", id: "canned-save" }, "Save replies")),
+      status));
+}
+
+const ROLES = [["agent", "Agent"], ["admin", "Admin"], ["owner", "Owner"]];
+
+// teamSection lists the dealership's staff: add one with a role, change a role, deactivate or
+// reactivate (a deactivated user's sessions end at once on every node).
+function teamSection(me) {
+  const list = h("ul", { class: "cards team", id: "team" }, h("li", { class: "empty" }, "Loading the team…"));
+  const status = h("p", { class: "form-status", role: "status" });
+
+  async function refresh() {
+    try {
+      const { users } = await api.users();
+      replace(list, users.map(member));
+    } catch (err) {
+      if (err.status !== 401) replace(list, h("li", { class: "empty" }, err.message));
+    }
+  }
+
+  async function act(fn, done) {
+    try {
+      await fn();
+      toast(done);
+    } catch (err) {
+      if (err.status !== 401) toast(err.message, "error");
+    }
+    refresh();
+  }
+
+  function member(u) {
+    const self = u.id === me.user.id;
+    const inactive = u.active === false;
+    const role = h("select", { "aria-label": "Role of " + (u.fullName || u.email), class: "team-role", disabled: self,
+      onchange: (e) => act(() => api.patchUser(u.id, { role: e.target.value }), "Role changed.") },
+    ROLES.map(([v, label]) => h("option", { value: v, selected: v === u.role }, label)));
+    return h("li", { class: "card team-member" + (inactive ? " team-inactive" : ""), dataset: { userId: u.id } },
+      h("div", {}, h("strong", {}, u.fullName || u.email), h("div", { class: "muted" }, u.email + (inactive ? " · deactivated" : ""))),
+      h("div", { class: "team-actions" }, role,
+        self ? null : h("button", { type: "button", class: "btn btn-ghost btn-small team-active",
+          onclick: () => act(() => api.patchUser(u.id, { active: inactive }), inactive ? "Reactivated." : "Deactivated: their sessions ended.") },
+        inactive ? "Reactivate" : "Deactivate")));
+  }
+
+  const form = h("form", { class: "card team-form", id: "team-form", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      await api.createUser(formValues(form));
+      form.reset();
+      status.textContent = "";
+      toast("Team member added: give them their e-mail and password.");
+      refresh();
+    } catch (err) {
+      if (err.status !== 401) status.textContent = showFieldErrors(form, err);
+    }
+  } },
+  h("h3", {}, "Add a team member"),
+  h("div", { class: "field" }, h("label", { for: "team-name" }, "Name"), h("input", { id: "team-name", name: "fullName", autocomplete: "off" })),
+  h("div", { class: "field" }, h("label", { for: "team-email" }, "E-mail"), h("input", { id: "team-email", name: "email", type: "email", autocomplete: "off" })),
+  h("div", { class: "field" }, h("label", { for: "team-password" }, "Password (at least 8 characters)"), h("input", { id: "team-password", name: "password", type: "password", autocomplete: "new-password" })),
+  h("div", { class: "field" }, h("label", { for: "team-role" }, "Role"), h("select", { id: "team-role", name: "role" }, ROLES.map(([v, label]) => h("option", { value: v }, label)))),
+  h("button", { type: "submit", class: "btn btn-primary", id: "team-add" }, "Add"),
+  status);
+
+  refresh();
+  return h("section", { class: "settings-section", "aria-labelledby": "team-title" },
+    h("h2", { id: "team-title" }, "Team"),
+    h("p", { class: "lede" }, "Agents work leads; admins also manage numbers, settings and the team."),
+    list, form);
+}
+
+// generalSection edits the dealership's name, time zone, the hours in which it may start texts
+// and calls, and whether resuming the AI answers a text that waited.
+function generalSection(me) {
+  const st = me.organization.settings || {};
+  const status = h("p", { class: "form-status", role: "status" });
+  const resume = h("input", { type: "checkbox", id: "org-resume", name: "aiAnswerOnResume", checked: st.aiAnswerOnResume !== false });
+  const field = (label, id, attrs) => h("div", { class: "field" }, h("label", { for: id }, label), h("input", { id, autocomplete: "off", ...attrs }));
+  const form = h("form", { class: "card", id: "org-form", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    const v = formValues(form);
+    try {
+      const org = await api.patchOrganization({ name: v.name, settings: {
+        timeZone: v.timeZone, contactHoursStart: v.contactHoursStart, contactHoursEnd: v.contactHoursEnd, aiAnswerOnResume: resume.checked } });
+      me.organization = org;
+      status.textContent = "";
+      toast("Settings saved.");
+    } catch (err) {
+      if (err.fields) err.fields = Object.fromEntries(Object.entries(err.fields).map(([k, v]) => [k.replace(/^settings\./, ""), v]));
+      if (err.status !== 401) status.textContent = showFieldErrors(form, err);
+    }
+  } },
+  field("Dealership name", "org-name", { name: "name", value: me.organization.name, maxlength: 255 }),
+  field("Time zone (IANA, e.g. America/Vancouver)", "org-tz", { name: "timeZone", value: st.timeZone || "", placeholder: Intl.DateTimeFormat().resolvedOptions().timeZone }),
+  h("div", { class: "field-row" },
+    field("Texts and calls from", "org-start", { name: "contactHoursStart", value: st.contactHoursStart || "08:00", placeholder: "08:00" }),
+    field("until", "org-end", { name: "contactHoursEnd", value: st.contactHoursEnd || "21:00", placeholder: "21:00" })),
+  h("label", { class: "check" }, resume, " When staff resume the AI, it answers the customer's unanswered last text"),
+  h("button", { type: "submit", class: "btn btn-primary", id: "org-save" }, "Save settings"),
+  status);
+  return h("section", { class: "settings-section", "aria-labelledby": "general-title" },
+    h("h2", { id: "general-title" }, "Dealership"), form);
 }

@@ -11,12 +11,25 @@ import {
 
 // ---------- shared bits ----------
 
+// fillReply fills a canned reply's {firstName} and {vehicle} from the lead.
+export function fillReply(body, lead) {
+  const first = ((lead && lead.customerName) || "").trim().split(/\s+/)[0];
+  const named = first && !/^[+(\d]/.test(first) ? first : "there"; // a name, not a phone shown as one
+  return body.replaceAll("{firstName}", named).replaceAll("{vehicle}", (lead && lead.vehiclePreference) || "the vehicle you asked about");
+}
+
 export function leadName(lead) {
   return (lead.customerName || "").trim() || formatPhone(lead.phoneNumber) || "Unknown customer";
 }
 
 export function aiPaused(lead) {
   return !!lead.aiPausedUntil && new Date(lead.aiPausedUntil) > new Date();
+}
+
+// noActivity: nobody has talked to the lead yet and its import had no date (the server's
+// jack.NoActivity, the start of Unix time).
+export function noActivity(lead) {
+  return (Date.parse(lead.lastActivity) || 0) <= 0;
 }
 
 function statusChip(status) {
@@ -58,12 +71,13 @@ export function icon(name, label) {
 
 // ---------- lead list ----------
 
-// createLeadList returns {el, render(model)}. Callbacks: onSearch(q), onStatus(status),
-// onSort(sort), onMore().
-export function createLeadList({ onSearch, onStatus, onSort, onMore }) {
+// createLeadList returns {el, render(model)}. users: Map id → user (for the assignee filter).
+// Callbacks: onSearch(q), onStatus(status), onSort(sort), onFilter({assignee|source|needsHuman}),
+// onMore().
+export function createLeadList({ users, onSearch, onStatus, onSort, onFilter, onMore, onCreate }) {
   let searchTimer = null;
   const search = h("input", {
-    id: "lead-search", type: "search", placeholder: "Search leads", title: "Name, phone or email", autocomplete: "off",
+    id: "lead-search", type: "search", placeholder: "Search", title: "Name, phone, email, or words in their messages", autocomplete: "off",
     oninput: (e) => {
       clearTimeout(searchTimer);
       searchTimer = setTimeout(() => onSearch(e.target.value.trim()), 250);
@@ -74,29 +88,47 @@ export function createLeadList({ onSearch, onStatus, onSort, onMore }) {
     h("option", { value: "created" }, "Newest leads"),
     h("option", { value: "score" }, "Best first"));
   const chips = h("div", { class: "filter-chips", role: "group", "aria-label": "Filter by status" });
+  const assignee = h("select", { id: "lead-assignee", onchange: (e) => onFilter({ assignee: e.target.value }) });
+  const source = h("select", { id: "lead-source", onchange: (e) => onFilter({ source: e.target.value }) },
+    h("option", { value: "" }, "All sources"), h("option", { value: "none" }, "Texted or called in"), h("option", { value: "csv" }, "CSV imports"));
+  const human = h("button", { type: "button", class: "filter-chip chip-human", id: "needs-human", "aria-pressed": "false",
+    onclick: () => onFilter({ needsHuman: human.getAttribute("aria-pressed") !== "true" }) }, "Needs a human");
+  const filters = h("div", { class: "list-filters" },
+    h("label", { class: "sr-only", for: "lead-assignee" }, "Assigned to"), assignee,
+    h("label", { class: "sr-only", for: "lead-source" }, "Source"), source, human);
   const count = h("span", { class: "muted count" });
   const items = h("ul", { class: "lead-items", id: "lead-items" });
   const more = h("div", { class: "list-more" });
   const el = h("section", { class: "pane list-pane", "aria-label": "Leads" },
     h("div", { class: "list-head" },
-      h("div", { class: "list-title" }, h("h1", {}, "Leads"), count),
+      h("div", { class: "list-title" }, h("h1", {}, "Leads"), count,
+        h("button", { type: "button", class: "btn btn-small new-lead", id: "new-lead", onclick: () => newLeadDialog(onCreate) }, "New lead")),
       h("div", { class: "list-tools" },
         h("label", { class: "sr-only", for: "lead-search" }, "Search leads"), search,
         h("label", { class: "sr-only", for: "lead-sort" }, "Sort leads"), sort),
-      chips),
+      filters, chips),
     h("div", { class: "list-scroll" }, items, more));
 
   function render(m) {
     sort.value = m.filters.sort;
+    const inbox = m.filters.sort === "activity"; // source and the queue are the inbox's
+    replace(assignee, [["", "Everyone's"], ["mine", "Mine"], ["unassigned", "Unassigned"],
+      ...[...users.values()].map((u) => [u.id, u.fullName || u.email])].map(([v, label]) =>
+      h("option", { value: v, selected: v === m.filters.assignee }, label)));
+    source.value = m.filters.source;
+    source.disabled = !inbox;
+    human.disabled = !inbox;
+    human.setAttribute("aria-pressed", String(inbox && m.filters.needsHuman));
     if (document.activeElement !== search) search.value = m.filters.q;
     replace(chips, [["", "All"], ...CHASE_STATUSES.map((st) => [st, titleCase(st)])].map(([value, label]) =>
       h("button", { type: "button", class: "filter-chip", "aria-pressed": String(m.filters.status === value), onclick: () => onStatus(value) }, label)));
     count.textContent = m.order.length + (m.nextCursor ? "+" : "");
 
     const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.leadId : null;
-    replace(items, m.order.map((id) => leadItem(m.leads.get(id), id === m.openId, m.unread.get(id) || 0)));
+    replace(items, m.order.map((id) => leadItem(m.leads.get(id), id === m.openId, m.unread.get(id) || 0, m.previews.get(id), m.needsHuman.has(id))));
     if (!m.order.length) {
-      items.append(h("li", { class: "empty" }, m.loading ? "Loading leads…" : m.filters.q || m.filters.status ? "No leads match." : "No leads yet. They appear here when a customer texts or calls your number."));
+      const filtered = m.filters.q || m.filters.status || m.filters.assignee || m.filters.source || m.filters.needsHuman;
+      items.append(h("li", { class: "empty" }, m.loading ? "Loading leads…" : filtered ? "No leads match." : "No leads yet. They appear here when a customer texts or calls your number."));
     }
     if (focused) {
       const again = items.querySelector(`[data-lead-id="${CSS.escape(focused)}"]`);
@@ -108,15 +140,47 @@ export function createLeadList({ onSearch, onStatus, onSort, onMore }) {
   return { el, render };
 }
 
-function leadItem(lead, active, unread) {
+// newLeadDialog asks for a name and a phone and creates the lead; onCreate(lead) opens it.
+function newLeadDialog(onCreate) {
+  const status = h("p", { class: "form-status", role: "status" });
+  const form = h("form", { class: "new-lead-form", id: "new-lead-form", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    const v = formValues(form);
+    try {
+      const lead = await api.createLead({ customerName: v.customerName, phoneNumber: v.phoneNumber });
+      dialog.close();
+      onCreate(lead);
+    } catch (err) {
+      if (err.status !== 401) status.textContent = showFieldErrors(form, err);
+    }
+  } },
+  h("h2", { id: "new-lead-title" }, "New lead"),
+  h("div", { class: "field" }, h("label", { for: "new-lead-name" }, "Name"), h("input", { id: "new-lead-name", name: "customerName", required: true, maxlength: 255, autocomplete: "off" })),
+  h("div", { class: "field" }, h("label", { for: "new-lead-phone" }, "Mobile phone"), h("input", { id: "new-lead-phone", name: "phoneNumber", type: "tel", required: true, autocomplete: "off" })),
+  h("div", { class: "form-actions" },
+    h("button", { type: "submit", class: "btn btn-primary", id: "new-lead-save" }, "Create lead"),
+    h("button", { type: "button", class: "btn btn-ghost", onclick: () => dialog.close() }, "Cancel")),
+  status);
+  const dialog = h("dialog", { class: "modal", "aria-labelledby": "new-lead-title" }, form);
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+  form.querySelector("input").focus();
+}
+
+function leadItem(lead, active, unread, preview, needsHuman) {
   const sub = [formatPhone(lead.phoneNumber), lead.vehiclePreference].filter(Boolean).join(" · ");
+  const said = preview && (preview.content || "").trim();
   return h("li", {},
     h("a", { class: "lead-item", href: "#/leads/" + encodeURIComponent(lead.id), "aria-current": active ? "page" : null, dataset: { leadId: lead.id } },
       h("div", { class: "lead-top" },
         h("span", { class: "lead-name" }, leadName(lead)),
-        h("time", { class: "lead-time", datetime: lead.lastActivity, title: formatFull(lead.lastActivity) }, ago(lead.lastActivity))),
+        noActivity(lead) ? h("span", { class: "lead-time muted" }, "No activity")
+          : h("time", { class: "lead-time", datetime: lead.lastActivity, title: formatFull(lead.lastActivity) }, ago(lead.lastActivity))),
       h("div", { class: "lead-sub" }, sub),
+      said ? h("div", { class: "lead-preview" + (unread ? " lead-preview-unread" : "") }, preview.sentBy === "user" ? "" : h("span", { class: "muted" }, "Sent: "), said) : null,
       h("div", { class: "lead-chips" }, statusChip(lead.chaseStatus), scoreChip(lead), flagChips(lead),
+        needsHuman ? h("span", { class: "chip chip-human-flag" }, "Needs a human") : null,
         unread ? h("span", { class: "unread", "aria-label": unread + " unread" }, String(unread)) : null)));
 }
 
@@ -246,7 +310,13 @@ export function createConversation(leadId, ctx) {
   let lead = null;
   let nextCursor = "";
   let formDirty = false;
+  let formBase = null; // the lead as the details form was drawn: what a save diffs against
+  // A send's idempotency key belongs to its text: a retry of the same text keeps it (the server
+  // answers the first result), an edited text is a new message with a new key.
   let sendKey = randomKey();
+  let keyText = null;
+  let loadTries = 0;
+  let retryTimer = null;
   const messages = new Map(); // id → message
   const nodes = new Map(); // id → element
 
@@ -265,11 +335,47 @@ export function createConversation(leadId, ctx) {
   const counter = h("span", { class: "muted counter" }, "0/1600");
   const sendBtn = h("button", { type: "submit", class: "btn btn-primary", id: "composer-send" }, "Send");
   const composerNote = h("p", { class: "composer-note", id: "composer-note" }, "Sending a text pauses the AI for this conversation.");
+  const canned = h("select", { id: "canned-reply", class: "canned", "aria-label": "Insert a saved reply", onchange: insertCanned });
   const composer = h("form", { class: "composer", onsubmit: send, "aria-label": "Reply by SMS" },
     h("label", { for: "composer-text", class: "sr-only" }, "Text message"),
     text,
     h("div", { class: "composer-side" }, sendBtn, counter),
-    composerNote);
+    h("div", { class: "composer-tools" }, canned,
+      h("button", { type: "button", class: "btn btn-ghost btn-small", id: "composer-note-add", title: "Keep the text as an internal note: shown to the team, never sent", onclick: addNote }, "Save as note"),
+      composerNote));
+
+  // A note is the team's: it goes in the timeline, never to the customer.
+  async function addNote() {
+    const body = text.value.trim();
+    if (!body || !lead) return;
+    try {
+      const n = await api.addNote(leadId, body);
+      if (text.value.trim() === body) {
+        text.value = "";
+        counter.textContent = "0/1600";
+      }
+      upsertMessage(noteItem(n), { follow: true });
+      text.focus();
+    } catch (err) {
+      if (err.status !== 401) toast(err.unavailable ? "Notes are not available on this server." : err.message, "error");
+    }
+  }
+
+  // Saved replies: picking one puts it in the composer with the lead's name and vehicle.
+  function renderCanned() {
+    const replies = (ctx.cannedReplies && ctx.cannedReplies()) || [];
+    canned.hidden = !replies.length;
+    replace(canned, h("option", { value: "" }, "Saved replies…"), replies.map((r, i) => h("option", { value: String(i) }, r.title)));
+  }
+
+  function insertCanned() {
+    const r = ((ctx.cannedReplies && ctx.cannedReplies()) || [])[Number(canned.value)];
+    canned.value = "";
+    if (!r || text.disabled) return;
+    text.value = fillReply(r.body, lead);
+    counter.textContent = text.value.length + "/1600";
+    text.focus();
+  }
 
   const details = h("aside", { class: "conv-aside", id: "lead-details", "aria-label": "Lead details" });
 
@@ -307,9 +413,18 @@ export function createConversation(leadId, ctx) {
 
   // ----- data -----
 
+  // load reads the lead and its latest messages. A failure other than "not found" retries by
+  // itself, waiting longer each time (1 s, 2 s, 4 s … 30 s), and offers to retry at once.
   async function load() {
+    clearTimeout(retryTimer);
+    retryTimer = null;
     try {
-      const [l, page] = await Promise.all([api.lead(leadId), api.messages(leadId)]);
+      const [l, page, notes] = await Promise.all([api.lead(leadId), api.messages(leadId),
+        api.notes(leadId).catch((err) => { if (err.unavailable) return { notes: [] }; throw err; })]);
+      for (const n of notes.notes) messages.set("note:" + n.id, noteItem(n));
+      if (!el.isConnected && loadTries > 0) return; // closed meanwhile
+      loadTries = 0;
+      composer.hidden = false;
       setLead(l);
       nextCursor = page.nextCursor || "";
       for (const m of page.messages) messages.set(m.id, m);
@@ -317,9 +432,17 @@ export function createConversation(leadId, ctx) {
       scrollToEnd();
     } catch (err) {
       if (err.status === 401) return;
-      replace(title, err.status === 404 ? "Lead not found" : "Could not load this lead");
-      replace(subline, err.message);
       composer.hidden = true;
+      if (err.status === 404) {
+        replace(title, "Lead not found");
+        replace(subline, err.message);
+        return;
+      }
+      const wait = Math.min(30, 2 ** loadTries++);
+      replace(title, "Could not load this lead");
+      replace(subline, h("span", { class: "load-error", role: "status" }, `${err.message} Retrying in ${wait} s. `),
+        h("button", { type: "button", class: "link", id: "conv-retry", onclick: load }, "Retry now"));
+      retryTimer = setTimeout(() => { if (el.isConnected) load(); }, wait * 1000);
     }
   }
 
@@ -395,6 +518,13 @@ export function createConversation(leadId, ctx) {
   }
 
   function bubble(m) {
+    if (m.isNote) {
+      const u = m.authorUserId && ctx.users.get(m.authorUserId);
+      return h("li", { class: "msg msg-note", dataset: { noteId: m.noteId } },
+        h("div", { class: "msg-meta" }, h("span", { class: "author" }, "Internal note · " + (u ? u.fullName || u.email : "team member"))),
+        h("div", { class: "msg-body" }, m.content),
+        h("div", { class: "msg-foot" }, h("time", { datetime: m.timestamp, title: formatFull(m.timestamp) }, formatTime(m.timestamp)), " · never sent"));
+    }
     const out = m.sentBy !== "user";
     const failed = OUT_FAILED.has(m.status);
     const cls = ["msg", out ? "msg-out" : "msg-in", out ? (m.authorUserId ? "msg-staff" : "msg-ai") : "", failed ? "msg-failed" : "", "msg-" + m.type].filter(Boolean).join(" ");
@@ -480,13 +610,21 @@ export function createConversation(leadId, ctx) {
   async function send(e) {
     e.preventDefault();
     const body = text.value.trim();
-    if (!body || !lead) return;
+    if (!body || !lead || sendBtn.disabled) return;
+    if (body !== keyText) {
+      sendKey = randomKey(); // an edited text is another message, never the failed one again
+      keyText = body;
+    }
     sendBtn.disabled = true;
+    text.focus();
     try {
       const d = await api.sendSMS(leadId, body, sendKey);
-      sendKey = randomKey(); // the next text is a new message; a retry of this one kept the key
-      text.value = "";
-      counter.textContent = "0/1600";
+      sendKey = randomKey();
+      keyText = null;
+      if (text.value.trim() === body) { // what was typed during the send stays
+        text.value = "";
+        counter.textContent = "0/1600";
+      }
       if (d.lead) {
         setLead(d.lead);
         ctx.onLead(d.lead);
@@ -494,11 +632,12 @@ export function createConversation(leadId, ctx) {
       upsertMessage(d.message, { follow: true });
     } catch (err) {
       if (err.status === 401) return;
-      if (err.code === "opted_out") refreshLead();
+      refreshLead(); // opted out, or a refused text that paused nothing: show the lead as it is
+      if (err.code !== "quiet_hours") refreshLatest(); // a refused text shows red in the timeline
       toast(err.message, "error");
     } finally {
       sendBtn.disabled = !!(lead && lead.optedOutAt);
-      text.focus();
+      if (!text.disabled && (document.activeElement === document.body || document.activeElement === sendBtn || !document.activeElement)) text.focus();
     }
   }
 
@@ -566,8 +705,39 @@ export function createConversation(leadId, ctx) {
       options.map(([v, label]) => h("option", { value: v, selected: v === (value || "") }, label)));
   }
 
+  // The lead's scheduled follow-ups (the nurture cadence's next text), with cancel and snooze.
+  const followUps = h("ul", { class: "follow-ups", id: "follow-ups" });
+  async function loadFollowUps() {
+    try {
+      const { reminders } = await api.reminders(leadId);
+      const pending = reminders.filter((r) => r.status === "pending");
+      replace(followUps, pending.length ? pending.map(followUp) : h("li", { class: "muted" }, "None scheduled."));
+    } catch (err) {
+      if (err.status !== 401) replace(followUps, h("li", { class: "muted" }, err.unavailable ? "Follow-ups are not available on this server." : err.message));
+    }
+  }
+  function followUp(r) {
+    const act = (fn, done) => async () => {
+      try {
+        await fn();
+        toast(done);
+      } catch (err) {
+        if (err.status !== 401) toast(err.message, "error");
+      }
+      loadFollowUps();
+    };
+    const tomorrow = () => new Date(Math.max(Date.now(), Date.parse(r.dueAt)) + 86400000).toISOString();
+    return h("li", { class: "follow-up", dataset: { reminderId: r.id } },
+      h("span", {}, "Follow-up " + (r.step + 1) + " · ", h("time", { datetime: r.dueAt, title: formatFull(r.dueAt) }, formatFull(r.dueAt))),
+      h("span", { class: "follow-up-actions" },
+        h("button", { type: "button", class: "btn btn-ghost btn-small follow-up-snooze", onclick: act(() => api.snoozeReminder(r.id, tomorrow()), "Follow-up moved a day later.") }, "Snooze 1 day"),
+        h("button", { type: "button", class: "btn btn-ghost btn-small follow-up-cancel", onclick: act(() => api.cancelReminder(r.id), "Follow-up canceled.") }, "Cancel")));
+  }
+
   function renderDetails() {
     const l = lead;
+    formBase = l;
+    loadFollowUps();
     const users = [...ctx.users.values()];
     const form = h("form", { class: "lead-form", id: "lead-form", novalidate: true, oninput: () => markDirty(true), onchange: () => markDirty(true), onsubmit: save },
       field("Customer name", "customerName", input("customerName", l.customerName, { maxlength: 255 })),
@@ -582,6 +752,7 @@ export function createConversation(leadId, ctx) {
       h("div", { class: "form-actions" },
         h("button", { type: "submit", class: "btn btn-primary", id: "lead-save", disabled: true }, "Save changes"),
         h("button", { type: "button", class: "btn btn-ghost", id: "lead-reset", disabled: true, onclick: () => { markDirty(false); renderDetails(); } }, "Discard")),
+      h("div", { class: "form-conflict", id: "lead-conflict", role: "alert", hidden: true }),
       h("p", { class: "form-status", role: "status" }));
 
     const progress = l.scriptProgress || { currentStep: "", completedSteps: [] };
@@ -590,6 +761,8 @@ export function createConversation(leadId, ctx) {
       h("div", { class: "aside-head" }, h("h3", {}, "Lead details"),
         h("button", { type: "button", class: "btn btn-ghost close-details", onclick: () => toggleDetails(false) }, "Close")),
       form,
+      h("h3", {}, "Follow-ups"),
+      followUps,
       h("h3", {}, "Script progress"),
       h("ol", { class: "steps" }, steps.map((st) => h("li", {
         class: (progress.completedSteps || []).includes(st) ? "done" : st === progress.currentStep ? "current" : "",
@@ -599,7 +772,7 @@ export function createConversation(leadId, ctx) {
         fact("Funding note", l.fundingReadinessReason),
         fact("Credit issues", (l.creditKnownIssues || []).join(", ")),
         fact("Conversations", String(l.totalConversations ?? 0)),
-        fact("Last activity", formatFull(l.lastActivity)),
+        fact("Last activity", noActivity(l) ? "None yet" : formatFull(l.lastActivity)),
         fact("Created", formatFull(l.createdAt))));
   }
 
@@ -615,38 +788,63 @@ export function createConversation(leadId, ctx) {
     }
   }
 
+  // save sends only the fields the user changed since the form was drawn, conditional on the
+  // version it was drawn from. On 409 it reads the lead again: when nobody else touched those
+  // fields (the conversation moves the version on every text) it saves again on the new
+  // version; otherwise it keeps the user's edits, shows what the other person changed, and
+  // the next Save is on the version now shown.
   async function save(e) {
     e.preventDefault();
     const form = e.target;
-    const v = formValues(form);
-    const body = {};
-    for (const k of ["customerName", "email", "chaseStatus", "fundingReadiness", "sentiment", "vehiclePreference", "budgetRange", "creditScoreRange"]) {
-      if ((v[k] || "") !== (lead[k] || "")) body[k] = v[k];
-    }
-    if ((v.assignedTo || "") !== (lead.assignedTo || "")) body.assignedTo = v.assignedTo || null;
+    const body = changedFields(formValues(form), formBase);
     const status = form.querySelector(".form-status");
+    const conflict = form.querySelector("#lead-conflict");
+    status.textContent = "";
     if (!Object.keys(body).length) {
       markDirty(false);
       return;
     }
     try {
-      const l = await api.patchLead(leadId, lead.version, body);
+      let l;
+      try {
+        l = await api.patchLead(leadId, formBase.version, body);
+      } catch (err) {
+        if (err.status !== 409) throw err;
+        const latest = await api.lead(leadId);
+        const theirs = Object.keys(body).filter((k) => (latest[k] || "") !== (formBase[k] || ""));
+        if (theirs.length) {
+          formBase = latest;
+          setLead(latest);
+          ctx.onLead(latest);
+          replace(conflict, h("strong", {}, "Not saved: someone else changed this lead. "),
+            "Their version: ", theirs.map((k, i) => [i ? ", " : "", h("span", { class: "conflict-field" }, FIELD_LABELS[k] + " “" + shown(k, latest[k]) + "”")]),
+            ". Your edits are kept below: Save to replace theirs, or Discard to keep them.");
+          conflict.hidden = false;
+          return;
+        }
+        l = await api.patchLead(leadId, latest.version, body);
+      }
+      conflict.hidden = true;
       markDirty(false);
       setLead(l);
       ctx.onLead(l);
+      renderDetails();
       toast("Lead saved.");
     } catch (err) {
       if (err.status === 401) return;
-      if (err.status === 409) {
-        markDirty(false);
-        await refreshLead();
-        toast("Someone else changed this lead; the latest is shown. Please re-apply your edit.", "error");
-        return;
-      }
-      status.textContent = showFieldErrors(form, err);
+      status.textContent = err.status === 409 ? "Someone else is changing this lead right now; try Save again." : showFieldErrors(form, err);
     }
   }
 
+  function shown(k, v) {
+    if (k === "assignedTo") {
+      const u = v && ctx.users.get(v);
+      return v ? (u ? u.fullName || u.email : "a team member") : "Unassigned";
+    }
+    return v || "(empty)";
+  }
+
+  renderCanned();
   load();
 
   return {
@@ -675,6 +873,27 @@ export function createConversation(leadId, ctx) {
       renderTimeline();
     },
   };
+}
+
+// noteItem is a note as the timeline holds it, beside the messages.
+function noteItem(n) {
+  return { id: "note:" + n.id, noteId: n.id, isNote: true, leadId: n.leadId, content: n.body, timestamp: n.createdAt, authorUserId: n.authorUserId };
+}
+
+const FIELD_LABELS = {
+  customerName: "Customer name", email: "Email", chaseStatus: "Status", fundingReadiness: "Funding readiness",
+  sentiment: "Sentiment", vehiclePreference: "Vehicle of interest", budgetRange: "Budget", creditScoreRange: "Credit score range",
+  assignedTo: "Assigned to",
+};
+
+// changedFields is the PATCH body of a lead form: the values v that differ from the lead base
+// the form was drawn from ("assignedTo": null unassigns).
+export function changedFields(v, base) {
+  const body = {};
+  for (const k of Object.keys(FIELD_LABELS)) {
+    if ((v[k] || "") !== (base[k] || "")) body[k] = k === "assignedTo" ? v[k] || null : v[k];
+  }
+  return body;
 }
 
 const RANK = { pending: 0, unknown: 1, accepted: 1, scheduled: 1, queued: 2, sending: 3, receiving: 3, sent: 4, received: 5, partially_delivered: 5, delivered: 6, undelivered: 6, failed: 6, canceled: 6, read: 7 };
