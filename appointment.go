@@ -286,7 +286,7 @@ type Slot struct {
 
 // dayOpen returns the opening and closing instants of the day of date (its year, month, day
 // read in s.Location); ok false when the day is closed.
-func (s Schedule) dayOpen(y int, m time.Month, d int) (open, close time.Time, ok bool) {
+func (s Schedule) dayOpen(y int, m time.Month, d int) (open, shut time.Time, ok bool) {
 	wd := time.Date(y, m, d, 12, 0, 0, 0, s.Location).Weekday()
 	h := s.Hours[Weekdays[wd]]
 	if h == nil {
@@ -301,8 +301,8 @@ func (s Schedule) dayOpen(y int, m time.Month, d int) (open, close time.Time, ok
 	// is real (elapsed) time, so a 23- or 25-hour day has fewer or more slots when the
 	// dealership is open across the change.
 	open = time.Date(y, m, d, o/60, o%60, 0, 0, s.Location)
-	close = time.Date(y, m, d, c/60, c%60, 0, 0, s.Location)
-	return open, close, true
+	shut = time.Date(y, m, d, c/60, c%60, 0, 0, s.Location)
+	return open, shut, true
 }
 
 // Slots returns every slot of the schedule on days days from the date from (its year, month
@@ -316,11 +316,11 @@ func (s Schedule) Slots(from time.Time, days int, now time.Time, booked []*Appoi
 	}
 	y, m, d := from.Date()
 	for i := range days {
-		open, close, ok := s.dayOpen(y, m, d+i)
+		open, shut, ok := s.dayOpen(y, m, d+i)
 		if !ok {
 			continue
 		}
-		for t := open; !t.Add(s.Slot).After(close); t = t.Add(s.Slot) {
+		for t := open; !t.Add(s.Slot).After(shut); t = t.Add(s.Slot) {
 			if !t.After(now) {
 				continue
 			}
@@ -356,8 +356,8 @@ func (s Schedule) CheckSlot(start, now time.Time) error {
 			Fields: map[string]string{"startsAt": "must be in the future"}}
 	}
 	local := start.In(s.Location)
-	open, close, ok := s.dayOpen(local.Year(), local.Month(), local.Day())
-	if ok && !start.Before(open) && !start.Add(s.Slot).After(close) && start.Sub(open)%s.Slot == 0 {
+	open, shut, ok := s.dayOpen(local.Year(), local.Month(), local.Day())
+	if ok && !start.Before(open) && !start.Add(s.Slot).After(shut) && start.Sub(open)%s.Slot == 0 {
 		return nil
 	}
 	return &Error{Code: EUNPROCESSABLE, Reason: ReasonOutsideHours, Message: "That time is outside business hours.",

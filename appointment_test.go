@@ -30,10 +30,10 @@ func TestScheduleSlots(t *testing.T) {
 	t.Parallel()
 	ny := mustLoad(t, "America/New_York")
 	longAgo := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-	hours := func(open, close string) jack.BusinessHours {
+	hours := func(open, shut string) jack.BusinessHours {
 		h := jack.BusinessHours{}
 		for _, d := range jack.Weekdays {
-			h[d] = &jack.OpenHours{Open: open, Close: close}
+			h[d] = &jack.OpenHours{Open: open, Close: shut}
 		}
 		return h
 	}

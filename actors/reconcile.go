@@ -214,7 +214,7 @@ func (g *grain) onLookedUp(r *lookedUp) {
 		}
 	}()
 	m := r.msg
-	if r.err != nil && !(m.ProviderMessageID != "" && jack.ErrorCode(r.err) == jack.ENOTFOUND) {
+	if r.err != nil && (m.ProviderMessageID == "" || jack.ErrorCode(r.err) != jack.ENOTFOUND) {
 		g.e.countReconciled(ReconcileError)
 		g.log.Warn("reconcile: provider lookup failed; the sweep tries again", "message_id", m.ID, "err", r.err)
 		return

@@ -39,10 +39,9 @@ func (s *Server) listInbox(c *fiber.Ctx) error {
 		}
 		filter.NeedsHuman = b
 	}
-	if q := strings.TrimSpace(c.Query("q")); len(q) > maxSearchLength {
+	filter.Q = strings.TrimSpace(c.Query("q"))
+	if len(filter.Q) > maxSearchLength {
 		return invalidQuery("q", "must be at most "+strconv.Itoa(maxSearchLength)+" characters")
-	} else {
-		filter.Q = q
 	}
 	var err error
 	if filter.Limit, err = queryLimit(c); err != nil {

@@ -73,7 +73,7 @@ func RunBroker(t *testing.T, f BrokerFeatures, newBroker func(t *testing.T) jack
 func testBrokerOrderedDelivery(t *testing.T, _ BrokerFeatures, newBroker NewBrokerFunc) {
 	b := newBroker(t)
 	orgID := uuid.New()
-	ch := brokerSubscribe(t, b, t.Context(), orgID)
+	ch := brokerSubscribe(t, t.Context(), b, orgID)
 
 	want := brokerEvents(orgID, 500)
 	errc := brokerPublishAsync(b, want)
@@ -86,8 +86,8 @@ func testBrokerOrderedDelivery(t *testing.T, _ BrokerFeatures, newBroker NewBrok
 func testBrokerOtherOrganizationsSilent(t *testing.T, _ BrokerFeatures, newBroker NewBrokerFunc) {
 	b := newBroker(t)
 	orgA, orgB := uuid.New(), uuid.New()
-	chA := brokerSubscribe(t, b, t.Context(), orgA)
-	chB := brokerSubscribe(t, b, t.Context(), orgB)
+	chA := brokerSubscribe(t, t.Context(), b, orgA)
+	chB := brokerSubscribe(t, t.Context(), b, orgB)
 
 	forA := brokerEvents(orgA, 20)
 	brokerPublish(t, b, forA...)
@@ -107,7 +107,7 @@ func testBrokerSeveralSubscribers(t *testing.T, _ BrokerFeatures, newBroker NewB
 	orgID := uuid.New()
 	chans := make([]<-chan *jack.Event, 4)
 	for i := range chans {
-		chans[i] = brokerSubscribe(t, b, t.Context(), orgID)
+		chans[i] = brokerSubscribe(t, t.Context(), b, orgID)
 	}
 
 	want := brokerEvents(orgID, 200)
@@ -123,8 +123,8 @@ func testBrokerContextCancel(t *testing.T, _ BrokerFeatures, newBroker NewBroker
 	b := newBroker(t)
 	orgID := uuid.New()
 	ctx, cancel := context.WithCancel(t.Context())
-	cancelled := brokerSubscribe(t, b, ctx, orgID)
-	other := brokerSubscribe(t, b, t.Context(), orgID)
+	cancelled := brokerSubscribe(t, ctx, b, orgID)
+	other := brokerSubscribe(t, t.Context(), b, orgID)
 
 	cancel()
 	brokerRequireClosed(t, cancelled)
@@ -151,7 +151,7 @@ func testBrokerResubscribe(t *testing.T, _ BrokerFeatures, newBroker NewBrokerFu
 	orgID := uuid.New()
 	for i := range 5 {
 		ctx, cancel := context.WithCancel(t.Context())
-		ch := brokerSubscribe(t, b, ctx, orgID)
+		ch := brokerSubscribe(t, ctx, b, orgID)
 		want := brokerEvents(orgID, 2)
 		brokerPublish(t, b, want...)
 		brokerRequireSameIDs(t, want, brokerReceive(t, ch, len(want)), "round %d", i)
@@ -164,7 +164,7 @@ func testBrokerResubscribe(t *testing.T, _ BrokerFeatures, newBroker NewBrokerFu
 func testBrokerSubscriberChurn(t *testing.T, _ BrokerFeatures, newBroker NewBrokerFunc) {
 	b := newBroker(t)
 	orgID := uuid.New()
-	steady := brokerSubscribe(t, b, t.Context(), orgID)
+	steady := brokerSubscribe(t, t.Context(), b, orgID)
 
 	want := brokerEvents(orgID, 300)
 	errc := brokerPublishAsync(b, want)
@@ -203,9 +203,9 @@ func testBrokerClose(t *testing.T, _ BrokerFeatures, newBroker NewBrokerFunc) {
 	b := newBroker(t)
 	orgA, orgB := uuid.New(), uuid.New()
 	chans := []<-chan *jack.Event{
-		brokerSubscribe(t, b, t.Context(), orgA),
-		brokerSubscribe(t, b, t.Context(), orgA),
-		brokerSubscribe(t, b, t.Context(), orgB),
+		brokerSubscribe(t, t.Context(), b, orgA),
+		brokerSubscribe(t, t.Context(), b, orgA),
+		brokerSubscribe(t, t.Context(), b, orgB),
 	}
 
 	require.NoError(t, b.Close())
@@ -227,8 +227,8 @@ func testBrokerClose(t *testing.T, _ BrokerFeatures, newBroker NewBrokerFunc) {
 func testBrokerSlowSubscriberDropped(t *testing.T, f BrokerFeatures, newBroker NewBrokerFunc) {
 	b := newBroker(t)
 	orgID := uuid.New()
-	slow := brokerSubscribe(t, b, t.Context(), orgID)
-	healthy := brokerSubscribe(t, b, t.Context(), orgID)
+	slow := brokerSubscribe(t, t.Context(), b, orgID)
+	healthy := brokerSubscribe(t, t.Context(), b, orgID)
 
 	// Published in batches, each received by the healthy subscriber before the next, so the
 	// healthy one is never more than a batch behind however the scheduler runs the test.
@@ -271,7 +271,7 @@ func testBrokerNoListeners(t *testing.T, _ BrokerFeatures, newBroker NewBrokerFu
 
 	orgID := uuid.New()
 	ctx, cancel := context.WithCancel(t.Context())
-	ch := brokerSubscribe(t, b, ctx, orgID)
+	ch := brokerSubscribe(t, ctx, b, orgID)
 	cancel()
 	brokerRequireClosed(t, ch)
 	brokerPublish(t, b, brokerEvents(orgID, 3)...)
@@ -281,7 +281,7 @@ func testBrokerNoListeners(t *testing.T, _ BrokerFeatures, newBroker NewBrokerFu
 func testBrokerRoundTrip(t *testing.T, _ BrokerFeatures, newBroker NewBrokerFunc) {
 	b := newBroker(t)
 	orgID := uuid.New()
-	ch := brokerSubscribe(t, b, t.Context(), orgID)
+	ch := brokerSubscribe(t, t.Context(), b, orgID)
 
 	ts := time.Date(2025, 3, 9, 14, 30, 15, 123456789, time.UTC)
 	data := json.RawMessage(`{"id":"m1","content":"Hi \"there\" ✓","nested":{"n":[1,2.5,null,true]}}`)
@@ -324,8 +324,8 @@ func testBrokerCrossInstance(t *testing.T, f BrokerFeatures, newBroker NewBroker
 	}
 	a, b := newBroker(t), newBroker(t)
 	orgID := uuid.New()
-	onA := brokerSubscribe(t, a, t.Context(), orgID)
-	onB := brokerSubscribe(t, b, t.Context(), orgID)
+	onA := brokerSubscribe(t, t.Context(), a, orgID)
+	onB := brokerSubscribe(t, t.Context(), b, orgID)
 
 	fromA := brokerEvents(orgID, 100)
 	brokerPublish(t, a, fromA...)
@@ -349,7 +349,7 @@ func brokerEvents(orgID uuid.UUID, n int) []*jack.Event {
 	return events
 }
 
-func brokerSubscribe(tb testing.TB, b jack.Broker, ctx context.Context, orgID uuid.UUID) <-chan *jack.Event {
+func brokerSubscribe(tb testing.TB, ctx context.Context, b jack.Broker, orgID uuid.UUID) <-chan *jack.Event {
 	tb.Helper()
 	ch, err := b.Subscribe(ctx, orgID)
 	require.NoError(tb, err)

@@ -119,7 +119,7 @@ func listFilter(q url.Values) (func(TwilioMessage) bool, error) {
 		}
 		day, err := parseListDate(q.Get(key))
 		if err != nil {
-			return nil, fmt.Errorf("Invalid %s: %v", key, err)
+			return nil, fmt.Errorf("Invalid %s: %v", key, err) //nolint:staticcheck // Twilio's own wording, sent back to the client
 		}
 		dates = append(dates, dateCmp{day, test})
 	}

@@ -80,7 +80,7 @@ func bookingReply(turn jack.AgentTurn, text, lastAgent, vehicle string) (string,
 			return "No problem. " + askOther, nil, true
 		}
 	}
-	if !visitRE.MatchString(text) && !(inBooking && said) {
+	if !visitRE.MatchString(text) && (!inBooking || !said) {
 		return "", nil, false
 	}
 	kind := kindOf(text)
