@@ -1,5 +1,5 @@
 // The dashboard's entry point: the session (who is signed in, staff list, live stream), the
-// page shell and the hash router (#/leads, #/leads/<id>, #/numbers, #/analytics, #/settings, #/login). It
+// page shell and the hash router (#/leads, #/leads/<id>, #/numbers, #/import, #/analytics, #/settings, #/login). It
 // owns the lead list's model and feeds every stream event to the list and the open conversation.
 
 import { api, token, setToken, setUnauthorizedHandler } from "./api.js";
@@ -8,6 +8,7 @@ import { createLeadList, createConversation } from "./views.js";
 import { authPage, phoneNumbersPage, analyticsPage, logo } from "./pages.js";
 import { settingsPage } from "./settings.js";
 import { calendarPage, calendarEvent } from "./calendar.js";
+import { importPage } from "./import.js";
 import { startNotifier, stopNotifier, notifyEvent, notifyControls } from "./notify.js";
 import { h, replace, toast } from "./dom.js";
 
@@ -89,7 +90,7 @@ setUnauthorizedHandler(() => {
 
 // ---------- shell ----------
 
-const NAV = [["leads", "Leads"], ["calendar", "Calendar"], ["numbers", "Phone numbers"], ["analytics", "Analytics"], ["settings", "Settings"]];
+const NAV = [["leads", "Leads"], ["calendar", "Calendar"], ["numbers", "Phone numbers"], ["import", "Import"], ["analytics", "Analytics"], ["settings", "Settings"]];
 
 function buildShell() {
   const live = h("span", { class: "live", id: "live", role: "status", title: "Live updates" }, h("span", { class: "dot" }), h("span", { class: "live-text" }, "Connecting…"));
@@ -442,6 +443,9 @@ async function route() {
   switch (page) {
     case "numbers":
       replace(session.shell.slot, phoneNumbersPage(session.me));
+      break;
+    case "import":
+      replace(session.shell.slot, importPage(session.me));
       break;
     case "analytics":
       replace(session.shell.slot, analyticsPage());
