@@ -38,7 +38,7 @@ func notifyStubs(permission string) string {
 // notifications" click; a text to the user's own conversation and one asking for a person
 // notify exactly once across both tabs, with a beep; a text to someone else's conversation
 // that needs no human does not; muted (in either tab, remembered), a text notifies without a
-// sound.
+// sound; when the notifying tab reloads, the other takes over.
 func TestBrowser_Notify(t *testing.T) {
 	t.Parallel()
 	for _, v := range viewports {
@@ -95,6 +95,17 @@ func TestBrowser_Notify(t *testing.T) {
 			require.Equal(t, 4, tones(), "a muted browser plays no sound")
 			w2.b.do("reload", chromedp.Reload())
 			w2.b.waitJS("still muted after a reload", `document.querySelector("#notify-sound")?.getAttribute("aria-pressed") === "true"`)
+			w2.b.waitJS("the second tab live again", `document.querySelector("#live")?.dataset.state === "live"`)
+			w2.js("stub the notifications", notifyStubs("granted"))
+
+			// The leader (the first tab) reloads: the second tab takes over, and the first,
+			// back, follows.
+			w.b.do("reload the leader", chromedp.Reload())
+			w.b.waitJS("the first tab live again", `document.querySelector("#live")?.dataset.state === "live"`)
+			w.js("stub the notifications", notifyStubs("granted"))
+			require.Equal(t, http.StatusOK, w.text(t, maria.PhoneNumberNormalized, "Are you open Sunday?"))
+			w2.b.waitJS("the second tab notified", `window.__notes.length === 1 && window.__notes[0].title === "Text from Maria Lopez"`)
+			require.Equal(t, 0, evalJS[int](w.b, `window.__notes.length`), "the first tab, now a follower, did not")
 
 			w.requireClean(t)
 			w2.requireClean(t)

@@ -353,7 +353,7 @@ async function wantsNotice(ev) {
   const body = (ev.data && ev.data.content) || ev.message || "New text";
   const title = "Text from " + ((lead.customerName || "").trim() || "a customer");
   if (lead.assignedTo && lead.assignedTo === session.me.user.id) return { title, body };
-  const page = await api.inbox({ q: lead.phoneNumber, needsHuman: "true", limit: 10 });
+  const page = await api.inbox({ q: lead.phoneNumberNormalized || lead.phoneNumber, needsHuman: "true", limit: 10 });
   const item = page.items.find((it) => it.lead.id === ev.leadId);
   return item ? { title: title + " (needs a human)", body } : null;
 }
