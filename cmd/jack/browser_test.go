@@ -70,8 +70,21 @@ func newBrowser(t *testing.T) *browser {
 	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(logf))
 	b := &browser{t: t, ctx: ctx}
 
+	read := b.watch(logf)
+	t.Cleanup(func() {
+		cancelTab()
+		<-read
+		cancelAlloc()
+		done.Store(true)
+	})
+	return b
+}
+
+// watch records the tab's exceptions and console errors (and logs its console) until its
+// context ends; the channel closes then.
+func (b *browser) watch(logf func(format string, args ...any)) <-chan struct{} {
 	// Console starts the browser (no timeout on this first use: it would stop the browser).
-	messages := chromedp.Console(ctx)
+	messages := chromedp.Console(b.ctx)
 	read := make(chan struct{})
 	go func() {
 		defer close(read)
@@ -92,13 +105,28 @@ func newBrowser(t *testing.T) *browser {
 			}
 		}
 	}()
+	return read
+}
+
+// newTab opens another tab in b's browser (the same profile: storage, BroadcastChannel and Web
+// Locks are shared between the two), closed in t.Cleanup before the browser.
+func (b *browser) newTab(t *testing.T) *browser {
+	t.Helper()
+	var done atomic.Bool
+	logf := func(format string, args ...any) {
+		if !done.Load() {
+			t.Logf("chromedp tab 2: "+format, args...)
+		}
+	}
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	tab := &browser{t: t, ctx: ctx}
+	read := tab.watch(logf)
 	t.Cleanup(func() {
-		cancelTab()
+		cancel()
 		<-read
-		cancelAlloc()
 		done.Store(true)
 	})
-	return b
+	return tab
 }
 
 // do runs steps within a deadline and fails the test with what when one fails.

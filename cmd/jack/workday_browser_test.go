@@ -48,13 +48,26 @@ func newWorkday(t *testing.T, phone bool, width, height int64, env ...string) *w
 	}
 	sms := newSMSBundle(t, full)
 	b := newBrowser(t)
+	emulate(b, phone, width, height)
+	signIn(b, sms.m.URL())
+	return &workday{smsBundle: sms, b: b, phone: phone}
+}
+
+// emulate sizes b's tab as a phone or a laptop screen.
+func emulate(b *browser, phone bool, width, height int64) {
+	b.t.Helper()
 	if phone {
 		b.do("phone viewport", chromedp.EmulateViewport(width, height, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	} else {
 		b.do("desktop viewport", chromedp.EmulateViewport(width, height))
 	}
+}
+
+// signIn signs the owner in on b's tab at the server base and waits for the live stream.
+func signIn(b *browser, base string) {
+	b.t.Helper()
 	b.do("sign in",
-		chromedp.Navigate(sms.m.URL()+"/"),
+		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(chromedp.ID("login-email")),
 		chromedp.SendKeys(chromedp.ID("login-email"), "owner@sms.test"),
 		chromedp.SendKeys(chromedp.ID("login-password"), "correct horse"),
@@ -62,7 +75,6 @@ func newWorkday(t *testing.T, phone bool, width, height int64, env ...string) *w
 	)
 	b.waitJS("signed in", `!!document.querySelector(".shell")`)
 	b.waitJS("the live stream", `document.querySelector("#live").dataset.state === "live"`)
-	return &workday{smsBundle: sms, b: b, phone: phone}
 }
 
 // js runs a script in the page.

@@ -97,6 +97,40 @@ export async function blob(path) {
   return resp.blob();
 }
 
+// upload POSTs file as the raw body (its own Content-Type) through XMLHttpRequest, the one
+// browser API that reports upload progress: onProgress(fraction) as the bytes go. It answers
+// the JSON reply; failures are ApiErrors like request's.
+export function upload(path, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", path);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+    const t = token();
+    if (t) xhr.setRequestHeader("Authorization", "Bearer " + t);
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable && e.total) onProgress(e.loaded / e.total); };
+    xhr.upload.onload = () => onProgress(1);
+    xhr.onerror = () => reject(new ApiError(0, "network", "Cannot reach the server. Check your connection."));
+    xhr.onload = () => {
+      let data = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(data);
+        return;
+      }
+      const e = (data && data.error) || {};
+      const err = new ApiError(xhr.status, e.code, e.message || xhr.statusText, e.fields);
+      if (xhr.status === 401 && t) onUnauthorized(err);
+      reject(err);
+    };
+    xhr.send(file);
+  });
+}
+
 export const get = (path, query) => request("GET", path, { query }).then((r) => r.data);
 export const post = (path, body) => request("POST", path, { body: body || {} }).then((r) => r.data);
 
@@ -137,6 +171,7 @@ export const api = {
   activateNumber: (phone, elevenLabsPhoneId) => post("/api/admin/phone-numbers/" + encodeURIComponent(phone) + "/activate", { elevenLabsPhoneId }),
   deactivateNumber: (phone) => post("/api/admin/phone-numbers/" + encodeURIComponent(phone) + "/deactivate"),
   purchaseNumber: (orgId, b) => post("/api/admin/organizations/" + encodeURIComponent(orgId) + "/phone-numbers/purchase", b),
+  importLeads: (file, onProgress) => upload("/api/leads/import", file, onProgress),
   analytics: (from, to) => get("/api/analytics/summary", { from, to }),
   streamToken: () => post("/api/stream/token"),
   integrations: () => get("/api/integrations"),

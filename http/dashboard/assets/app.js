@@ -1,5 +1,5 @@
 // The dashboard's entry point: the session (who is signed in, staff list, live stream), the
-// page shell and the hash router (#/leads, #/leads/<id>, #/numbers, #/analytics, #/settings, #/login). It
+// page shell and the hash router (#/leads, #/leads/<id>, #/numbers, #/import, #/analytics, #/settings, #/login). It
 // owns the lead list's model and feeds every stream event to the list and the open conversation.
 
 import { api, token, setToken, setUnauthorizedHandler } from "./api.js";
@@ -8,6 +8,8 @@ import { createLeadList, createConversation } from "./views.js";
 import { authPage, phoneNumbersPage, analyticsPage, logo } from "./pages.js";
 import { settingsPage } from "./settings.js";
 import { calendarPage, calendarEvent } from "./calendar.js";
+import { importPage } from "./import.js";
+import { startNotifier, stopNotifier, notifyEvent, notifyControls } from "./notify.js";
 import { h, replace, toast } from "./dom.js";
 
 const root = document.getElementById("app");
@@ -45,6 +47,7 @@ async function startSession(me) {
   if (!me) me = await api.me();
   session = { me, users: new Map(), stream: null, shell: null };
   loadUsers();
+  startNotifier(me.user.id, wantsNotice);
   session.stream = createStream({ onEvent: handleEvent, onState: showLive });
   session.stream.start();
 }
@@ -64,6 +67,7 @@ async function loadUsers() {
 
 function endSession(notice) {
   if (session && session.stream) session.stream.stop();
+  stopNotifier();
   session = null;
   workspace = null;
   resetModel();
@@ -86,7 +90,7 @@ setUnauthorizedHandler(() => {
 
 // ---------- shell ----------
 
-const NAV = [["leads", "Leads"], ["calendar", "Calendar"], ["numbers", "Phone numbers"], ["analytics", "Analytics"], ["settings", "Settings"]];
+const NAV = [["leads", "Leads"], ["calendar", "Calendar"], ["numbers", "Phone numbers"], ["import", "Import"], ["analytics", "Analytics"], ["settings", "Settings"]];
 
 function buildShell() {
   const live = h("span", { class: "live", id: "live", role: "status", title: "Live updates" }, h("span", { class: "dot" }), h("span", { class: "live-text" }, "Connecting…"));
@@ -97,7 +101,7 @@ function buildShell() {
     h("a", { class: "brand", href: "#/leads" }, logo(), h("span", {}, "Jack")),
     h("span", { class: "org", title: "Dealership" }, session.me.organization.name),
     nav,
-    h("div", { class: "topbar-end" }, live,
+    h("div", { class: "topbar-end" }, live, notifyControls(),
       h("span", { class: "who", title: u.email }, u.fullName || u.email),
       h("button", { type: "button", class: "btn btn-ghost btn-small", id: "sign-out", onclick: signOut }, "Sign out")));
   const slot = h("div", { class: "slot" });
@@ -311,6 +315,7 @@ const ACTIVITY = new Set(["sms_received", "sms_sent", "call_started", "call_ende
 
 async function handleEvent(ev) {
   calendarEvent(ev);
+  notifyEvent(ev);
   if (!ev || !ev.leadId) return;
   if (workspace && workspace.conv) workspace.conv.onEvent(ev);
 
@@ -338,6 +343,19 @@ async function handleEvent(ev) {
     if (f.needsHuman || f.source) reloadSoon(); // the server decides those
   }
   renderList();
+}
+
+// wantsNotice answers the notification for a customer's text (an sms_received event) when its
+// conversation is assigned to this user or needs a human (the server decides that), else null.
+async function wantsNotice(ev) {
+  if (!session) return null;
+  const lead = model.leads.get(ev.leadId) || await api.lead(ev.leadId);
+  const body = (ev.data && ev.data.content) || ev.message || "New text";
+  const title = "Text from " + ((lead.customerName || "").trim() || "a customer");
+  if (lead.assignedTo && lead.assignedTo === session.me.user.id) return { title, body };
+  const page = await api.inbox({ q: lead.phoneNumberNormalized || lead.phoneNumber, needsHuman: "true", limit: 10 });
+  const item = page.items.find((it) => it.lead.id === ev.leadId);
+  return item ? { title: title + " (needs a human)", body } : null;
 }
 
 let reloadTimer = null;
@@ -425,6 +443,9 @@ async function route() {
   switch (page) {
     case "numbers":
       replace(session.shell.slot, phoneNumbersPage(session.me));
+      break;
+    case "import":
+      replace(session.shell.slot, importPage(session.me));
       break;
     case "analytics":
       replace(session.shell.slot, analyticsPage());

@@ -81,47 +81,51 @@ export function phoneNumbersPage(me) {
     }
   }
 
-  function numberCard(n) {
-    let activate = null;
-    if (admin) {
-      const id = "act-" + n.id;
-      const form = h("form", { class: "inline-form", onsubmit: async (e) => {
-        e.preventDefault();
-        const v = formValues(form);
-        try {
-          await api.activateNumber(n.phoneNumber, v.elevenLabsPhoneId);
-          toast("Activated " + formatPhone(n.phoneNumber) + ".");
-          refresh();
-        } catch (err) {
-          if (err.status !== 401) toast(err.message, "error");
-        }
-      } },
-      h("label", { for: id }, "ElevenLabs phone ID"),
-      h("input", { id, name: "elevenLabsPhoneId", value: n.elevenLabsPhoneId || "", required: true, placeholder: "phnum_…" }),
-      h("button", { type: "submit", class: "btn" }, n.isActive && n.elevenLabsPhoneId ? "Update" : "Activate"));
-      activate = form;
+  // act runs one admin action on a number and redraws the list; the button waits meanwhile.
+  async function act(button, run, done) {
+    button.disabled = true;
+    try {
+      await run();
+      toast(done);
+      await refresh();
+    } catch (err) {
+      if (err.status !== 401) toast(err.message, "error");
+    } finally {
+      button.disabled = false;
     }
-    const deactivate = admin && n.isActive
-      ? h("button", { type: "button", class: "btn btn-ghost btn-small", onclick: async () => {
-        try {
-          await api.deactivateNumber(n.phoneNumber);
-          toast("Deactivated " + formatPhone(n.phoneNumber) + ".");
-          refresh();
-        } catch (err) {
-          if (err.status !== 401) toast(err.unavailable ? "Deactivating numbers is not available on this server yet." : err.message, "error");
-        }
-      } }, "Deactivate")
-      : null;
-    return h("li", { class: "card number" },
+  }
+
+  // numberCard shows a number with what an admin can do with it: activate an inactive one
+  // (optionally linking its ElevenLabs phone), link the voice of an active one without it, and
+  // deactivate an active one.
+  function numberCard(n) {
+    const phone = formatPhone(n.phoneNumber);
+    let link = null;
+    if (admin && (!n.isActive || !n.elevenLabsPhoneId)) {
+      const id = "act-" + n.id;
+      const submit = h("button", { type: "submit", class: "btn number-activate" }, n.isActive ? "Link voice" : "Activate");
+      const input = h("input", { id, name: "elevenLabsPhoneId", value: n.elevenLabsPhoneId || "", required: n.isActive, placeholder: "phnum_…", autocomplete: "off" });
+      link = h("form", { class: "inline-form", onsubmit: (e) => {
+        e.preventDefault();
+        act(submit, () => api.activateNumber(n.phoneNumber, input.value.trim() || undefined), (n.isActive ? "Linked " : "Activated ") + phone + ".");
+      } },
+      h("label", { for: id }, n.isActive ? "ElevenLabs phone ID" : "ElevenLabs phone ID (optional)"), input, submit);
+    }
+    let deactivate = null;
+    if (admin && n.isActive) {
+      deactivate = h("button", { type: "button", class: "btn btn-ghost btn-small number-deactivate", onclick: () =>
+        act(deactivate, () => api.deactivateNumber(n.phoneNumber), "Deactivated " + phone + ". Texts and calls to it no longer reach you.") }, "Deactivate");
+    }
+    return h("li", { class: "card number" + (n.isActive ? "" : " number-inactive"), dataset: { phone: n.phoneNumber } },
       h("div", { class: "number-head" },
-        h("strong", { class: "number-phone" }, formatPhone(n.phoneNumber)),
-        h("span", { class: "chip " + (n.isActive ? "chip-ok" : "chip-muted") }, n.isActive ? "Active" : "Inactive"),
+        h("strong", { class: "number-phone" }, phone),
+        h("span", { class: "chip number-state " + (n.isActive ? "chip-ok" : "chip-muted") }, n.isActive ? "Active" : "Inactive"),
         n.elevenLabsPhoneId ? h("span", { class: "chip chip-ok" }, "Voice ready") : h("span", { class: "chip chip-warn" }, "Voice not linked")),
       h("dl", { class: "facts" },
         h("dt", {}, "Twilio SID"), h("dd", {}, n.twilioPhoneSid || "–"),
         h("dt", {}, "ElevenLabs ID"), h("dd", {}, n.elevenLabsPhoneId || "–"),
         h("dt", {}, "Added"), h("dd", {}, formatFull(n.createdAt))),
-      activate,
+      link,
       deactivate ? h("div", { class: "card-foot" }, deactivate) : null);
   }
 
@@ -129,6 +133,7 @@ export function phoneNumbersPage(me) {
     e.preventDefault();
     const v = formValues(importForm);
     if (!v.elevenLabsPhoneId) delete v.elevenLabsPhoneId;
+    if (!v.twilioPhoneSid) delete v.twilioPhoneSid;
     const status = importForm.querySelector(".form-status");
     try {
       await api.importNumber(orgId, v);
@@ -141,10 +146,10 @@ export function phoneNumbersPage(me) {
       if (err.status !== 401) status.textContent = showFieldErrors(importForm, err);
     }
   } },
-  field("Phone number", "phoneNumber", { required: true, placeholder: "+1 604 555 0100", autocomplete: "off" }),
-  field("Twilio phone SID", "twilioPhoneSid", { required: true, placeholder: "PN…", autocomplete: "off" }),
-  field("ElevenLabs phone ID (optional)", "elevenLabsPhoneId", { placeholder: "phnum_…", autocomplete: "off" }),
-  h("button", { type: "submit", class: "btn btn-primary" }, "Import number"),
+  field("Phone number", "phoneNumber", { id: "import-phone", required: true, type: "tel", placeholder: "+1 604 555 0100", autocomplete: "off" }),
+  field("Twilio phone SID (optional)", "twilioPhoneSid", { id: "import-sid", placeholder: "PN…", autocomplete: "off" }),
+  field("ElevenLabs phone ID (optional)", "elevenLabsPhoneId", { id: "import-voice", placeholder: "phnum_…", autocomplete: "off" }),
+  h("button", { type: "submit", class: "btn btn-primary", id: "import-number" }, "Import number"),
   h("p", { class: "form-status", role: "status" }));
 
   const purchaseResult = h("div", { class: "purchase-result", role: "status" });
@@ -155,10 +160,10 @@ export function phoneNumbersPage(me) {
     try {
       const r = await api.purchaseNumber(orgId, v);
       const bought = typeof r.phoneNumber === "string" ? r.phoneNumber : (r.phoneNumber || {}).phoneNumber || "";
-      const steps = Array.isArray(r.nextSteps) && r.nextSteps.length ? r.nextSteps : ["Link it to its ElevenLabs phone above to take AI calls."];
-      replace(purchaseResult,
-        h("p", {}, "Bought ", h("strong", {}, formatPhone(bought)), ". Next:"),
-        h("ol", { class: "next-steps" }, steps.map((st) => h("li", {}, String(st)))));
+      const steps = Array.isArray(r.nextSteps) ? r.nextSteps : [];
+      replace(purchaseResult, steps.length
+        ? [h("p", {}, "Bought ", h("strong", {}, formatPhone(bought)), ". Next:"), h("ol", { class: "next-steps" }, steps.map((st) => h("li", {}, String(st))))]
+        : h("p", {}, "Bought ", h("strong", {}, formatPhone(bought)), ". It is active: texts and calls reach Jack."));
       purchaseForm.reset();
       refresh();
     } catch (err) {
@@ -166,10 +171,10 @@ export function phoneNumbersPage(me) {
       replace(purchaseResult, err.unavailable ? unavailableNote("Buying numbers") : h("p", { class: "error" }, showFieldErrors(purchaseForm, err)));
     }
   } },
-  field("Area code", "areaCode", { required: true, inputmode: "numeric", pattern: "[0-9]{3}", maxlength: 3, placeholder: "778" }),
+  field("Area code", "areaCode", { id: "buy-area", required: true, inputmode: "numeric", pattern: "[0-9]{3}", maxlength: 3, placeholder: "778" }),
   h("div", { class: "field" }, h("label", { for: "f-country" }, "Country"),
     h("select", { id: "f-country", name: "country" }, h("option", { value: "US" }, "United States"), h("option", { value: "CA" }, "Canada"))),
-  h("button", { type: "submit", class: "btn" }, "Buy number"),
+  h("button", { type: "submit", class: "btn", id: "buy-number" }, "Buy number"),
   purchaseResult);
 
   refresh();
