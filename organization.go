@@ -48,6 +48,26 @@ type OrganizationSettings struct {
 	// CannedReplies are the team's saved texts; {firstName} and {vehicle} in a body are filled
 	// from the lead when staff pick one.
 	CannedReplies []CannedReply `json:"cannedReplies,omitempty"`
+	// AIEnabledByDefault: a lead created while it is off (by a customer's text or call, the API
+	// or an import) starts with the AI paused. Nil means on, the default.
+	AIEnabledByDefault *bool `json:"aiEnabledByDefault,omitempty"`
+	// AIInstructions are the dealership's own instructions to the AI agents (tone, what to
+	// offer, what never to say), added to their prompt. At most MaxAIInstructions characters.
+	AIInstructions string `json:"aiInstructions,omitempty"`
+	// AIGreeting opens the AI's first reply in a conversation (and a call's first words). At
+	// most MaxAIGreeting characters.
+	AIGreeting string `json:"aiGreeting,omitempty"`
+}
+
+// Bounds of the AI's instructions and greeting, in characters.
+const (
+	MaxAIInstructions = 4000
+	MaxAIGreeting     = 300
+)
+
+// AIOnByDefault reports whether new leads start with the AI answering.
+func (s OrganizationSettings) AIOnByDefault() bool {
+	return s.AIEnabledByDefault == nil || *s.AIEnabledByDefault
 }
 
 // CannedReply is one saved text of the team.
@@ -130,6 +150,12 @@ func (o *Organization) Validate() error {
 		fields["settings.address"] = "must be at most 255 characters"
 	}
 	validateCannedReplies(fields, o.Settings.CannedReplies)
+	if utf8.RuneCountInString(o.Settings.AIInstructions) > MaxAIInstructions {
+		fields["settings.aiInstructions"] = "must be at most 4000 characters"
+	}
+	if utf8.RuneCountInString(o.Settings.AIGreeting) > MaxAIGreeting {
+		fields["settings.aiGreeting"] = "must be at most 300 characters"
+	}
 	if tz := o.Settings.TimeZone; tz != "" {
 		if _, err := time.LoadLocation(tz); err != nil {
 			fields["settings.timeZone"] = "is not a known IANA time zone"

@@ -41,6 +41,9 @@ type updateOrganizationRequest struct {
 		Address             *string             `json:"address"`
 		AIAnswerOnResume    *bool               `json:"aiAnswerOnResume"`
 		CannedReplies       *[]jack.CannedReply `json:"cannedReplies"` // replaces them all; [] for none
+		AIEnabledByDefault  *bool               `json:"aiEnabledByDefault"`
+		AIInstructions      *string             `json:"aiInstructions"` // "" clears
+		AIGreeting          *string             `json:"aiGreeting"`     // "" clears
 	} `json:"settings"`
 }
 
@@ -83,6 +86,15 @@ func (s *Server) updateOrganization(c *fiber.Ctx) error {
 		}
 		if req.Settings.AIAnswerOnResume != nil {
 			settings.AIAnswerOnResume = req.Settings.AIAnswerOnResume
+		}
+		if req.Settings.AIEnabledByDefault != nil {
+			settings.AIEnabledByDefault = req.Settings.AIEnabledByDefault
+		}
+		if v := trimmed(req.Settings.AIInstructions); v != nil {
+			settings.AIInstructions = *v
+		}
+		if v := trimmed(req.Settings.AIGreeting); v != nil {
+			settings.AIGreeting = *v
 		}
 		upd.Settings = &settings
 	}
