@@ -201,6 +201,7 @@ export function settingsPage(me) {
       list,
       h("section", { class: "card" }, h("h3", {}, "Connect your CRM"), form)),
     generalSection(me),
+    aiSection(me),
     teamSection(me),
     cannedRepliesSection(me));
 }
@@ -346,4 +347,80 @@ function generalSection(me) {
   status);
   return h("section", { class: "settings-section", "aria-labelledby": "general-title" },
     h("h2", { id: "general-title" }, "Dealership"), form);
+}
+
+// aiSection edits the follow-up cadence (steps of "after this long without an answer, text or
+// call"), whether new leads start with the AI on, and the AI's instructions and greeting.
+function aiSection(me) {
+  const st = me.organization.settings || {};
+  const status = h("p", { class: "form-status", role: "status" });
+  const steps = h("ol", { class: "cadence-rows", id: "cadence-rows" });
+  const aiOn = h("input", { type: "checkbox", id: "org-ai-default", name: "aiEnabledByDefault", checked: st.aiEnabledByDefault !== false });
+
+  function numberSteps() {
+    [...steps.children].forEach((li, i) => {
+      for (const el of li.querySelectorAll("[data-field]")) el.name = `cadence[${i}].${el.dataset.field}`;
+    });
+  }
+
+  function step(s) {
+    const message = h("textarea", { dataset: { field: "message" }, rows: 2, maxlength: 1600, "aria-label": "Text to send",
+      placeholder: "Hi {{customer_name}}, still looking for a car? Reply here any time." }, s.message || "");
+    const action = h("select", { dataset: { field: "action" }, "aria-label": "Action", onchange: () => { message.hidden = action.value !== "sms"; } },
+      h("option", { value: "sms", selected: s.action !== "call" }, "Text"),
+      h("option", { value: "call", selected: s.action === "call" }, "Call"));
+    message.hidden = action.value !== "sms";
+    const li = h("li", { class: "cadence-row" },
+      h("div", { class: "field" }, h("label", {}, "After no answer for", h("input", { dataset: { field: "after" }, value: s.after || "1d", placeholder: "2h, 1d, 3d12h", autocomplete: "off" }))),
+      h("div", { class: "field" }, h("label", {}, "Then", action)),
+      h("div", { class: "field cadence-message" }, message),
+      h("button", { type: "button", class: "btn btn-ghost btn-small cadence-remove", onclick: () => { li.remove(); numberSteps(); } }, "Remove step"));
+    return li;
+  }
+
+  function show(settings) {
+    replace(steps, (settings.cadence || []).map(step));
+    numberSteps();
+  }
+
+  const form = h("form", { class: "card", id: "ai-form", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    numberSteps();
+    const cadence = [...steps.children].map((li) => {
+      const v = (f) => li.querySelector(`[data-field=${f}]`).value.trim();
+      return v("action") === "call" ? { after: v("after"), action: "call" } : { after: v("after"), action: "sms", message: v("message") };
+    });
+    try {
+      const org = await api.patchOrganization({ settings: { cadence, aiEnabledByDefault: aiOn.checked,
+        aiInstructions: form.elements.aiInstructions.value, aiGreeting: form.elements.aiGreeting.value } });
+      me.organization = org;
+      show(org.settings);
+      showFieldErrors(form, null);
+      status.textContent = "";
+      toast("Follow-ups and AI saved.");
+    } catch (err) {
+      if (err.fields) err.fields = Object.fromEntries(Object.entries(err.fields).map(([k, v]) => [k.replace(/^settings\./, ""), v]));
+      if (err.status !== 401) status.textContent = showFieldErrors(form, err);
+    }
+  } },
+  h("h3", {}, "Follow-up cadence"),
+  h("p", { class: "note" }, "When a customer stops answering, Jack follows up step by step. {{customer_name}} and other variables are filled in. At most 10 steps."),
+  steps,
+  h("button", { type: "button", class: "btn", id: "cadence-add", onclick: () => {
+    if (steps.children.length >= 10) return toast("At most 10 steps.", "error");
+    steps.append(step({}));
+    numberSteps();
+    steps.lastChild.querySelector("input").focus();
+  } }, "Add a step"),
+  h("h3", {}, "AI"),
+  h("label", { class: "check" }, aiOn, " New leads start with the AI answering (off: staff answer until they resume the AI)"),
+  h("div", { class: "field" }, h("label", { for: "org-ai-greeting" }, "Greeting (opens the AI's first reply and a call's first words)"),
+    h("input", { id: "org-ai-greeting", name: "aiGreeting", maxlength: 300, value: st.aiGreeting || "", autocomplete: "off", placeholder: "Hi, this is Sam at Main Street Motors!" })),
+  h("div", { class: "field" }, h("label", { for: "org-ai-instructions" }, "Instructions to the AI (tone, what to offer, what never to say)"),
+    h("textarea", { id: "org-ai-instructions", name: "aiInstructions", rows: 5, maxlength: 4000, placeholder: "Be brief and friendly. Never quote prices: offer a visit instead." }, st.aiInstructions || "")),
+  h("button", { type: "submit", class: "btn btn-primary", id: "ai-save" }, "Save follow-ups and AI"),
+  status);
+  show(st);
+  return h("section", { class: "settings-section", "aria-labelledby": "ai-title" },
+    h("h2", { id: "ai-title" }, "Follow-ups and AI"), form);
 }
