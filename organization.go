@@ -70,6 +70,18 @@ func (s OrganizationSettings) AIOnByDefault() bool {
 	return s.AIEnabledByDefault == nil || *s.AIEnabledByDefault
 }
 
+// StartAI readies a lead about to be created: with AI on by default off, it starts with the AI
+// paused until staff resume it (the state POST /api/leads/:id/ai {"paused":true} sets).
+func (s OrganizationSettings) StartAI(l *Lead, now time.Time) {
+	if !s.AIOnByDefault() {
+		until := PausedUntilResumed(now)
+		l.AIPausedUntil = &until
+	}
+}
+
+// PausedUntilResumed is the AI-paused-until time of a pause that lasts until staff resume the AI.
+func PausedUntilResumed(now time.Time) time.Time { return now.AddDate(100, 0, 0) }
+
 // CannedReply is one saved text of the team.
 type CannedReply struct {
 	Title string `json:"title"`

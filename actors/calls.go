@@ -98,7 +98,7 @@ func (g *grain) startCall(c *CallStart) *Reply {
 }
 
 func (g *grain) recordCallStart(c *CallStart) {
-	known, org, phone := cloneLead(g.lead), g.orgID, g.phone
+	known, org, phone, settings := cloneLead(g.lead), g.orgID, g.phone, g.settings()
 	var (
 		lead   *jack.Lead
 		events []*jack.Event
@@ -110,7 +110,7 @@ func (g *grain) recordCallStart(c *CallStart) {
 		l, created := known, false
 		if l == nil {
 			var err error
-			if l, created, err = tx.EnsureLead(ctx, jack.NewLead(org, jack.DisplayPhone(phone), phone, now)); err != nil {
+			if l, created, err = tx.EnsureLead(ctx, newLead(org, phone, settings, now)); err != nil {
 				return err
 			}
 		}

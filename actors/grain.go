@@ -335,8 +335,24 @@ func (g *grain) ensureLead(ctx context.Context, tx jack.ConversationTx) (*jack.L
 	if g.lead != nil {
 		return g.lead, false, nil
 	}
-	lead := jack.NewLead(g.orgID, jack.DisplayPhone(g.phone), g.phone, tx.Now())
-	return tx.EnsureLead(ctx, lead)
+	return tx.EnsureLead(ctx, newLead(g.orgID, g.phone, g.settings(), tx.Now()))
+}
+
+// settings returns a copy of the organization's settings (zero when not loaded), safe to use
+// off the actor's goroutine.
+func (g *grain) settings() jack.OrganizationSettings {
+	if g.org == nil {
+		return jack.OrganizationSettings{}
+	}
+	return g.org.Settings
+}
+
+// newLead is the lead of a new customer, with the AI paused when the organization turned AI on
+// by default off.
+func newLead(orgID uuid.UUID, phone string, settings jack.OrganizationSettings, now time.Time) *jack.Lead {
+	lead := jack.NewLead(orgID, jack.DisplayPhone(phone), phone, now)
+	settings.StartAI(lead, now)
+	return lead
 }
 
 // --- inbound SMS -----------------------------------------------------------------------------
@@ -458,7 +474,7 @@ func (g *grain) setAIPaused(paused bool) *Reply {
 		now := tx.Now()
 		ch := jack.ConversationChange{ResumeAI: !paused}
 		if paused {
-			ch.AIPausedUntil = ptr(now.AddDate(100, 0, 0)) // until staff resume it
+			ch.AIPausedUntil = ptr(jack.PausedUntilResumed(now))
 			if err := g.stopCadence(ctx, tx); err != nil { // staff took over: no automatic follow-ups
 				return err
 			}

@@ -53,3 +53,34 @@ func TestAISettings(t *testing.T) {
 		require.Equal(t, "Hi, this is Sam at Main Street Motors.", org.Settings.AIGreeting, "left out keeps it")
 	})
 }
+
+// TestAIOffByDefault: with AI on by default off, a lead the API or an import creates starts
+// with the AI paused (as POST /api/leads/:id/ai {"paused":true} leaves it); one an import
+// only updates keeps its state; with it on again, new leads start with the AI answering.
+func TestAIOffByDefault(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st storeOpener) {
+		b := newImportBundle(t, st.open(t))
+		create := func(name, phone string) jack.Lead {
+			var l jack.Lead
+			MustDo(t, b.URL, request{Method: "POST", Path: "/api/leads", Token: b.token, Body: map[string]string{
+				"customerName": name, "phoneNumber": phone}}, http.StatusCreated, &l)
+			return l
+		}
+		before := create("Before Switch", "+12015550170")
+		MustDo(t, b.URL, request{Method: "PATCH", Path: "/api/organization", Token: b.token,
+			Body: map[string]any{"settings": map[string]any{"aiEnabledByDefault": false}}}, http.StatusOK, nil)
+
+		require.NotNil(t, create("Api Lead", "+12015550171").AIPausedUntil, "created by the API: paused")
+		report := b.importFile(t, "text/csv", "name,phone\nCsv Lead,+12015550172\nBefore Switch,+12015550170\n", http.StatusOK)
+		require.Equal(t, 1, report.Created, "%+v", report)
+		leads := leadsByPhone(MustListLeads(t, b.URL, b.token))
+		require.NotNil(t, leads["+12015550172"].AIPausedUntil, "created by an import: paused")
+		require.Nil(t, leads["+12015550170"].AIPausedUntil, "an existing lead keeps its state")
+		require.Nil(t, before.AIPausedUntil)
+
+		MustDo(t, b.URL, request{Method: "PATCH", Path: "/api/organization", Token: b.token,
+			Body: map[string]any{"settings": map[string]any{"aiEnabledByDefault": true}}}, http.StatusOK, nil)
+		require.Nil(t, create("After Switch", "+12015550173").AIPausedUntil, "on again: answering")
+	})
+}

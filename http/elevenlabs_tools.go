@@ -169,6 +169,11 @@ func (s *Server) callerLead(ctx context.Context, orgID uuid.UUID, caller string)
 		return lead, err
 	}
 	lead = jack.NewLead(orgID, jack.DisplayPhone(caller), caller, s.cfg.Now())
+	org, err := s.store.FindOrganizationByID(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	org.Settings.StartAI(lead, lead.CreatedAt)
 	if err := s.store.CreateLead(ctx, orgID, lead); jack.ErrorCode(err) == jack.ECONFLICT {
 		return s.store.FindLeadByPhone(ctx, orgID, caller) // created meanwhile
 	} else if err != nil {

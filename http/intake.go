@@ -32,7 +32,7 @@ func (s *Server) importLeads(c *fiber.Ctx) error {
 		return err
 	}
 	var changed []*jack.Lead
-	report, err := intake.Import(ctx, s.store, orgID, org.Region(), rows, func(_ int, r intake.Result) {
+	report, err := intake.Import(ctx, s.store, org, rows, func(_ int, r intake.Result) {
 		if r.Outcome == jack.ImportCreated || r.Outcome == jack.ImportUpdated {
 			changed = append(changed, r.Lead)
 		}

@@ -103,6 +103,11 @@ func (s *Server) createLead(c *fiber.Ctx) error {
 	if err := mergeFields(fields, lead.Validate()); err != nil {
 		return err
 	}
+	org, err := s.store.FindOrganizationByID(c.UserContext(), p.OrganizationID)
+	if err != nil {
+		return err
+	}
+	org.Settings.StartAI(lead, lead.CreatedAt)
 	if err := s.store.CreateLead(c.UserContext(), p.OrganizationID, lead); err != nil {
 		return err
 	}

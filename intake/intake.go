@@ -100,25 +100,28 @@ type Result struct {
 	Err     error
 }
 
-// Import stores rows into orgID one by one (each row is its own transaction, so a re-import
+// Import stores rows into org one by one (each row is its own transaction, so a re-import
 // resumes an interrupted one and changes nothing already imported). Phones are normalized in
-// region; a lead without a name is named after its phone (jack.DisplayPhone); its last activity
+// the organization's region; a lead it creates starts with the AI paused when the organization
+// turned AI on by default off; a lead without a name is named after its phone (jack.DisplayPhone); its last activity
 // is the feed's date, jack.NoActivity when the feed has none (or a date later than now). When the file holds the same lead more than once (the same phone, or the
 // same feed id), only the last is imported and the earlier ones are reported, so importing the
 // file again changes nothing. progress, when not nil, is called after every row with the number
 // of rows done. A row's own problem (parse error, invalid field, a conflict a retry did not
 // resolve) goes into the report; anything else (the database is down, ctx ended) stops the
 // import and is returned with the report so far.
-func Import(ctx context.Context, store LeadImporter, orgID uuid.UUID, region string, rows []Row, progress func(done int, r Result)) (Report, error) {
+func Import(ctx context.Context, store LeadImporter, org *jack.Organization, rows []Row, progress func(done int, r Result)) (Report, error) {
 	report := Report{Errors: []RowError{}}
-	leads, errs := prepareAll(rows, region, time.Now())
+	now := time.Now()
+	leads, errs := prepareAll(rows, org.Region(), now)
 	for i, row := range rows {
 		if err := ctx.Err(); err != nil {
 			return report, err
 		}
 		res := Result{Line: row.Line, Err: errs[i]}
 		if res.Err == nil {
-			res.Lead, res.Outcome, res.Err = importLead(ctx, store, orgID, leads[i])
+			org.Settings.StartAI(&leads[i].Lead, now) // kept only by a lead the import creates
+			res.Lead, res.Outcome, res.Err = importLead(ctx, store, org.ID, leads[i])
 		}
 		switch {
 		case res.Err != nil && !isRowError(res.Err):

@@ -55,7 +55,7 @@ func TestImport_Store(t *testing.T) {
 		"5,No Phone,,,\n")
 
 	var progress []int
-	report, err := intake.Import(ctx, store, orgID, "GB", rows, func(done int, r intake.Result) {
+	report, err := intake.Import(ctx, store, &jack.Organization{ID: orgID, Settings: jack.OrganizationSettings{DefaultRegion: "GB"}}, rows, func(done int, r intake.Result) {
 		progress = append(progress, done)
 		require.Equal(t, rows[done-1].Line, r.Line)
 	})
@@ -76,7 +76,7 @@ func TestImport_Store(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "07911 123456", unnamed.CustomerName, "named after its phone, as people there write it")
 
-	again, err := intake.Import(ctx, store, orgID, "GB", rows, nil)
+	again, err := intake.Import(ctx, store, &jack.Organization{ID: orgID, Settings: jack.OrganizationSettings{DefaultRegion: "GB"}}, rows, nil)
 	require.NoError(t, err)
 	require.Equal(t, intake.Report{Unchanged: 2, Errors: report.Errors}, again)
 }
@@ -93,7 +93,7 @@ func TestImport_RepeatedLead(t *testing.T) {
 		"2,Bob,604-555-0102,Golf\n"+
 		"3,Ann,(604) 555-0101,Accord\n"+
 		"2,Bob,604-555-0103,Polo\n")
-	report, err := intake.Import(ctx, store, orgID, "US", rows, nil)
+	report, err := intake.Import(ctx, store, &jack.Organization{ID: orgID, Settings: jack.OrganizationSettings{DefaultRegion: "US"}}, rows, nil)
 	require.NoError(t, err)
 	want := []intake.RowError{
 		{Line: 2, Message: "The same lead comes again later in the file (4): only the last is imported.", Fields: map[string]string{"phoneNumber": "repeats at 4"}},
@@ -104,7 +104,7 @@ func TestImport_RepeatedLead(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Accord", ann.VehiclePreference)
 
-	again, err := intake.Import(ctx, store, orgID, "US", rows, nil)
+	again, err := intake.Import(ctx, store, &jack.Organization{ID: orgID, Settings: jack.OrganizationSettings{DefaultRegion: "US"}}, rows, nil)
 	require.NoError(t, err)
 	require.Equal(t, intake.Report{Unchanged: 2, Errors: want}, again)
 }
@@ -120,7 +120,7 @@ func TestImport_StopsOnStoreFailure(t *testing.T) {
 		}
 		return &in.Lead, jack.ImportCreated, nil
 	})
-	report, err := intake.Import(context.Background(), store, uuid.New(), "US", rows, nil)
+	report, err := intake.Import(context.Background(), store, &jack.Organization{ID: uuid.New(), Settings: jack.OrganizationSettings{DefaultRegion: "US"}}, rows, nil)
 	require.ErrorContains(t, err, "import line 3: connection refused")
 	require.Equal(t, 1, report.Created)
 	require.Equal(t, 2, calls, "no row after the failure")
@@ -134,7 +134,7 @@ func TestImport_StopsWhenContextEnds(t *testing.T) {
 		cancel()
 		return &in.Lead, jack.ImportUpdated, nil
 	})
-	report, err := intake.Import(ctx, store, uuid.New(), "US", rows, nil)
+	report, err := intake.Import(ctx, store, &jack.Organization{ID: uuid.New(), Settings: jack.OrganizationSettings{DefaultRegion: "US"}}, rows, nil)
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, intake.Report{Updated: 1, Errors: []intake.RowError{}}, report)
 }
@@ -153,7 +153,7 @@ func TestImport_RetriesConflictOnce(t *testing.T) {
 		}
 		return &in.Lead, jack.ImportUnchanged, nil
 	})
-	report, err := intake.Import(context.Background(), store, uuid.New(), "", rows, nil)
+	report, err := intake.Import(context.Background(), store, &jack.Organization{ID: uuid.New()}, rows, nil)
 	require.NoError(t, err)
 	require.Equal(t, intake.Report{Unchanged: 1, Errors: []intake.RowError{{Line: 3, Message: "Lead already exists."}}}, report)
 	require.Equal(t, map[string]int{"+16045550101": 2, "+16045550102": 2}, calls)
@@ -174,7 +174,7 @@ func TestImport_RequestDate(t *testing.T) {
 		got = append(got, in.Lead.LastActivity)
 		return &in.Lead, jack.ImportCreated, nil
 	})
-	_, err := intake.Import(context.Background(), store, uuid.New(), "US", rows, nil)
+	_, err := intake.Import(context.Background(), store, &jack.Organization{ID: uuid.New(), Settings: jack.OrganizationSettings{DefaultRegion: "US"}}, rows, nil)
 	require.NoError(t, err)
 	require.Equal(t, []time.Time{past, jack.NoActivity, jack.NoActivity}, got)
 }

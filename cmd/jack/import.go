@@ -84,7 +84,7 @@ func runImport(ctx context.Context, cfg Config, args []string, stdout, stderr io
 	}
 
 	bar := newProgressBar(stderr, len(rows), time.Now)
-	report, err := intake.Import(ctx, store, orgID, organization.Region(), rows, func(done int, _ intake.Result) { bar.update(done) })
+	report, err := intake.Import(ctx, store, organization, rows, func(done int, _ intake.Result) { bar.update(done) })
 	bar.finish()
 	if *asJSON {
 		if encErr := writeJSON(stdout, report); encErr != nil {

@@ -130,3 +130,40 @@ func (b *smsBundle) importCSV(t *testing.T, csv string) {
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 }
+
+// TestMain_AIOffByDefault: with AI on by default off, a new customer's text starts a lead with
+// the AI paused and gets no AI reply; with it on (the default) a new customer is answered. On
+// Postgres, through HTTP and the fake Twilio.
+func TestMain_AIOffByDefault(t *testing.T) {
+	t.Parallel()
+	b := newSMSBundle(t, map[string]string{"DATABASE_URL": postgrestest.URL(t), "JWT_SECRET": strings.Repeat("t", 40)})
+	var org jack.Organization
+	b.owner.must("PATCH", "/api/organization", map[string]any{"settings": map[string]any{"aiEnabledByDefault": false}}, http.StatusOK, &org)
+	require.False(t, org.Settings.AIOnByDefault())
+
+	require.Equal(t, http.StatusOK, b.text(t, "+16045550181", "Do you have the Civic in blue?"))
+	var quiet jack.Lead
+	waitFor(t, "the new customer's lead", func() bool {
+		var page jack.LeadPage
+		b.owner.must("GET", "/api/leads?q=%2B16045550181", nil, http.StatusOK, &page)
+		if len(page.Leads) == 1 && len(b.messages(t, page.Leads[0].ID)) == 1 {
+			quiet = *page.Leads[0]
+			return true
+		}
+		return false
+	})
+	require.True(t, quiet.AIPaused(time.Now()), "the lead starts with the AI paused")
+
+	b.owner.must("PATCH", "/api/organization", map[string]any{"settings": map[string]any{"aiEnabledByDefault": true}}, http.StatusOK, nil)
+	require.Equal(t, http.StatusOK, b.text(t, "+16045550182", "Do you have the Civic in red?"))
+	sent := b.twilio.WaitForMessages(t, 1, 10*time.Second)
+	require.Equal(t, "+16045550182", sent[0].To, "with it on, the new customer is answered")
+	require.Nil(t, b.lead(t, "+16045550182").AIPausedUntil)
+	// The AI debounce is 50ms in tests and the second customer was answered after the first
+	// wrote: a reply to the first would have come by now.
+	time.Sleep(500 * time.Millisecond)
+	for _, m := range b.twilio.Messages() {
+		require.NotEqual(t, "+16045550181", m.To, "no AI reply while the AI is paused")
+	}
+	require.Len(t, b.messages(t, quiet.ID), 1, "only the customer's text")
+}
