@@ -170,6 +170,12 @@ type AgentConversation struct {
 	OrganizationID uuid.UUID
 	Phone          string
 	Variables      map[string]any // the dynamic variables (see ARCHITECTURE.md, "Conversation context")
+	// Instructions are the dealership's own instructions (settings.aiInstructions), added to
+	// the agent's prompt; "" for none.
+	Instructions string
+	// Greeting opens the agent's first reply in the conversation (settings.aiGreeting); "" for
+	// the agent's own.
+	Greeting string
 }
 
 // AgentTurn is one customer turn for the agent to answer.

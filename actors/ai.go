@@ -46,7 +46,9 @@ func (g *grain) onAITick(t *aiTick) {
 	}
 	g.aiInFlight = true
 	session, gen, self, root := g.session, g.gen, g.self, g.e.system.Root
-	conv := jack.AgentConversation{OrganizationID: g.orgID, Phone: g.phone, Variables: turn.Variables}
+	settings := g.settings()
+	conv := jack.AgentConversation{OrganizationID: g.orgID, Phone: g.phone, Variables: turn.Variables,
+		Instructions: settings.AIInstructions, Greeting: settings.AIGreeting}
 	store, log := g.e.store, g.log
 	go func() {
 		ctx, cancel := context.WithTimeout(g.e.ctx, 30*time.Second)

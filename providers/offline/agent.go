@@ -54,7 +54,7 @@ func (s *session) Reply(ctx context.Context, turn jack.AgentTurn) (*jack.AgentRe
 	if s.closed.Load() {
 		return nil, jack.Errorf(jack.EUNAVAILABLE, "The AI conversation has ended.")
 	}
-	return s.agent.reply(turn, s.conv.Variables), nil
+	return s.agent.reply(turn, s.conv), nil
 }
 
 func (s *session) Close() error {
@@ -95,7 +95,7 @@ var (
 )
 
 // reply is the whole rule set: read the text, update the lead, then say one short message.
-func (a *Agent) reply(turn jack.AgentTurn, convVars map[string]any) *jack.AgentReply {
+func (a *Agent) reply(turn jack.AgentTurn, conv jack.AgentConversation) *jack.AgentReply {
 	lead := turn.Lead
 	if lead == nil {
 		lead = &jack.Lead{ChaseStatus: jack.ChaseNew, ScriptProgress: jack.Progress{CurrentStep: jack.StepContacted}}
@@ -148,8 +148,14 @@ func (a *Agent) reply(turn jack.AgentTurn, convVars map[string]any) *jack.AgentR
 	}
 
 	var parts []string
-	if first {
-		parts = append(parts, a.greeting(lead, turn.Variables, convVars))
+	limit := maxReply
+	switch greeting := strings.TrimSpace(conv.Greeting); {
+	case first && greeting != "":
+		// The dealership's own greeting, whole: the rest of the reply keeps its own room.
+		parts = append(parts, greeting)
+		limit += utf8.RuneCountInString(greeting) + 1
+	case first:
+		parts = append(parts, a.greeting(lead, turn.Variables, conv.Variables))
 	}
 	if turn.Calendar != nil {
 		vehicle := cmp.Or(f.vehicle, lead.VehiclePreference)
@@ -161,7 +167,7 @@ func (a *Agent) reply(turn jack.AgentTurn, convVars map[string]any) *jack.AgentR
 				}
 			}
 			parts = append(parts, say)
-			return &jack.AgentReply{Text: truncateRunes(strings.Join(parts, " "), maxReply), Change: ch, Book: book}
+			return &jack.AgentReply{Text: truncateRunes(strings.Join(parts, " "), limit), Change: ch, Book: book}
 		}
 	}
 	figures := figuresRE.MatchString(text) && questionRE.MatchString(text)
@@ -190,12 +196,12 @@ func (a *Agent) reply(turn jack.AgentTurn, convVars map[string]any) *jack.AgentR
 		}
 		// The echo is the first thing to go when the reply would not fit an SMS pair.
 		ack := acknowledge(f, booked, callback)
-		if ack != "" && utf8.RuneCountInString(strings.Join(slices.Concat(parts, []string{ack}, rest), " ")) <= maxReply {
+		if ack != "" && utf8.RuneCountInString(strings.Join(slices.Concat(parts, []string{ack}, rest), " ")) <= limit {
 			parts = append(parts, ack)
 		}
 		parts = append(parts, rest...)
 	}
-	return &jack.AgentReply{Text: truncateRunes(strings.Join(parts, " "), maxReply), Change: ch}
+	return &jack.AgentReply{Text: truncateRunes(strings.Join(parts, " "), limit), Change: ch}
 }
 
 // sameVehicle reports whether the customer's words name the vehicle the lead already holds

@@ -483,3 +483,25 @@ func requireValid(tb testing.TB, l *jack.Lead) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestGreeting_Dealership: the dealership's own greeting opens the first reply, whole, before
+// the script's question, and only the first.
+func TestGreeting_Dealership(t *testing.T) {
+	t.Parallel()
+	greeting := "Hi, this is Sam at Main Street Motors, family-owned since 1962 and open seven days a week!"
+	sess, err := NewAgent().Open(context.Background(), jack.AgentConversation{Greeting: greeting, Instructions: "Never quote prices.",
+		Variables: map[string]any{"customer_name": "Li Wei", "organization_name": "Main Street Motors"}})
+	require.NoError(t, err)
+	history := []*jack.Message{{Content: "hello", SentBy: jack.SentByCustomer, Type: jack.ChannelSMS, Timestamp: start}}
+	r, err := sess.Reply(context.Background(), jack.AgentTurn{Text: "hello", History: history, Now: start})
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(r.Text, greeting+" "), r.Text)
+	require.Contains(t, r.Text, askVehicle)
+	require.NotContains(t, r.Text, "thanks for reaching out", "the dealership's greeting replaces the agent's")
+
+	history = append(history, &jack.Message{Content: r.Text, SentBy: jack.SentByAgent, Type: jack.ChannelSMS, Timestamp: start},
+		&jack.Message{Content: "an SUV", SentBy: jack.SentByCustomer, Type: jack.ChannelSMS, Timestamp: start})
+	r, err = sess.Reply(context.Background(), jack.AgentTurn{Text: "an SUV", History: history, Now: start})
+	require.NoError(t, err)
+	require.NotContains(t, r.Text, greeting, "greets only on the first reply")
+}
