@@ -17,8 +17,10 @@ type VoiceWebhooks interface {
 	// header was checked): EINVALID when the caller is missing or a number is not a phone
 	// number. Caller and Called are E.164 (Called "" when absent).
 	Initiation(r jack.WebhookRequest) (jack.InboundCall, error)
-	// InitiationAnswer is the JSON answer that gives the call the agent's dynamic variables.
-	InitiationAnswer(vars map[string]any) any
+	// InitiationAnswer is the JSON answer that gives the call the agent's dynamic variables and,
+	// when set, the dealership's instructions (the agent's prompt) and greeting (its first
+	// message).
+	InitiationAnswer(vars map[string]any, instructions, greeting string) any
 	// PostCall verifies a post-call webhook (EUNAUTHORIZED when its signature is bad or too
 	// old) and reads it.
 	PostCall(r jack.WebhookRequest, now time.Time) (*jack.CallEvent, error)
@@ -49,7 +51,11 @@ func (s *Server) elevenLabsInitiation(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(s.cfg.VoiceWebhooks.InitiationAnswer(vars))
+	org, err := s.store.FindOrganizationByID(c.UserContext(), orgID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.cfg.VoiceWebhooks.InitiationAnswer(vars, org.Settings.AIInstructions, org.Settings.AIGreeting))
 }
 
 // initiationSecret compares the configured shared-secret header in constant time. Without a

@@ -195,6 +195,20 @@ func TestMain_InitiationWebhook(t *testing.T) {
 		status, _ := b.initiation(t, customer, "+16045550299", "CA4")
 		require.Equal(t, http.StatusNotFound, status)
 	})
+	t.Run("InstructionsAndGreeting", func(t *testing.T) {
+		// Only when set: the agent's own prompt and first message stay otherwise.
+		status, answer := b.initiation(t, customer, b.orgPhone, "CA5")
+		require.Equal(t, http.StatusOK, status)
+		require.NotContains(t, answer, "conversation_config_override")
+		b.owner.must("PATCH", "/api/organization", map[string]any{"settings": map[string]any{
+			"aiInstructions": "Never quote prices; offer a visit.", "aiGreeting": "Hi, this is Sam at Premium Auto!"}}, http.StatusOK, nil)
+		status, answer = b.initiation(t, customer, b.orgPhone, "CA6")
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, map[string]any{"agent": map[string]any{
+			"prompt": map[string]any{"prompt": "Never quote prices; offer a visit."}, "first_message": "Hi, this is Sam at Premium Auto!"}},
+			answer["conversation_config_override"])
+		require.Contains(t, answer["dynamic_variables"].(map[string]any)["conversation_context"], "Corolla")
+	})
 }
 
 func TestMain_OutboundCall(t *testing.T) {

@@ -62,9 +62,22 @@ func (Webhooks) Initiation(r jack.WebhookRequest) (jack.InboundCall, error) {
 	return jack.InboundCall{ProviderCallID: req.CallSid, Caller: caller, Called: called, AgentID: req.AgentID}, nil
 }
 
-// InitiationAnswer is conversation_initiation_client_data with vars as dynamic variables.
-func (Webhooks) InitiationAnswer(vars map[string]any) any {
-	return map[string]any{"type": "conversation_initiation_client_data", "dynamic_variables": DynamicVariables(vars)}
+// InitiationAnswer is conversation_initiation_client_data with vars as dynamic variables and,
+// only when set, conversation_config_override.agent with instructions as prompt.prompt and
+// greeting as first_message (the agent's security settings must allow those overrides).
+func (Webhooks) InitiationAnswer(vars map[string]any, instructions, greeting string) any {
+	answer := map[string]any{"type": "conversation_initiation_client_data", "dynamic_variables": DynamicVariables(vars)}
+	agent := map[string]any{}
+	if instructions != "" {
+		agent["prompt"] = map[string]any{"prompt": instructions}
+	}
+	if greeting != "" {
+		agent["first_message"] = greeting
+	}
+	if len(agent) > 0 {
+		answer["conversation_config_override"] = map[string]any{"agent": agent}
+	}
+	return answer
 }
 
 // PostCall verifies a post-call webhook, signed with HMAC-SHA256 over "t.body" (EUNAUTHORIZED
