@@ -37,6 +37,9 @@ func (c *Client) Open(ctx context.Context, conv jack.AgentConversation) (jack.Ag
 		log:  c.log.With("org_id", conv.OrganizationID, "phone", jack.MaskPhone(conv.Phone)),
 		turn: make(chan struct{}, 1),
 		vars: conv.Variables,
+		// The greeting is the voice agent's first message (see Webhooks.InitiationAnswer); a
+		// text conversation answers the customer's first text, so it does not use it.
+		instructions: conv.Instructions,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	l, err := s.connect(ctx)
@@ -66,6 +69,8 @@ type session struct {
 	ctx    context.Context // ends at Close, aborting a reconnect in progress
 	cancel context.CancelFunc
 	turn   chan struct{} // holds one token while a Reply runs: one message at a time
+
+	instructions string // the dealership's instructions: the agent's prompt when set
 
 	mu     sync.Mutex
 	vars   map[string]any
@@ -212,6 +217,10 @@ func (s *session) connect(ctx context.Context) (*link, error) {
 	s.mu.Unlock()
 	init := initiationData{Type: "conversation_initiation_client_data", DynamicVariables: vars, Override: &configOverride{}}
 	init.Override.Conversation.TextOnly = true
+	if s.instructions != "" {
+		init.Override.Agent = &agentOverride{}
+		init.Override.Agent.Prompt.Prompt = s.instructions
+	}
 	if err := l.send(ctx, init); err != nil {
 		ws.CloseNow()
 		return nil, s.closedOr(transportError(ctx, err))

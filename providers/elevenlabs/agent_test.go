@@ -82,6 +82,7 @@ func TestAgent_Conversation(t *testing.T) {
 		require.Len(t, convs, 1)
 		require.Equal(t, testAgentID, convs[0].AgentID)
 		require.True(t, convs[0].TextOnly)
+		require.Empty(t, convs[0].Prompt, "no instructions: the agent's own prompt")
 		require.Equal(t, map[string]any{"customer_name": "Ann", "organization_name": "Acme Motors", "total_messages": float64(2), "email": ""},
 			convs[0].DynamicVariables)
 		require.Equal(t, []string{"Do you have a blue truck?", "Under 30k"}, convs[0].Messages)
@@ -90,6 +91,22 @@ func TestAgent_Conversation(t *testing.T) {
 		require.NoError(t, s.Close())
 		f.WaitFor(t, waitTimeout, "socket closed", func() bool { return f.OpenSockets() == 0 })
 		require.True(t, f.Conversations()[0].Closed)
+	})
+
+	t.Run("Instructions", func(t *testing.T) {
+		t.Parallel()
+		f := fake.NewElevenLabs(t, testAPIKey)
+		f.SetResponder(echo)
+		conv := conversation(testVariables())
+		conv.Instructions, conv.Greeting = "Never quote prices.", "Hi from Acme!"
+		s, err := newClient(t, f).Open(t.Context(), conv)
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		require.Equal(t, "Acme Motors heard: Hello", reply(t, s, "Hello"))
+		convs := f.Conversations()
+		require.Len(t, convs, 1)
+		require.Equal(t, "Never quote prices.", convs[0].Prompt, "the dealership's instructions are the agent's prompt")
+		require.True(t, convs[0].TextOnly)
 	})
 
 	t.Run("PingPong", func(t *testing.T) {

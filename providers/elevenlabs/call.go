@@ -30,9 +30,18 @@ type initiationData struct {
 }
 
 type configOverride struct {
+	Agent        *agentOverride `json:"agent,omitempty"`
 	Conversation struct {
 		TextOnly bool `json:"text_only"`
 	} `json:"conversation"`
+}
+
+// agentOverride replaces the agent's prompt (the dealership's instructions) for one
+// conversation; the agent's security settings must allow it.
+type agentOverride struct {
+	Prompt struct {
+		Prompt string `json:"prompt"`
+	} `json:"prompt"`
 }
 
 // outboundCallResult is TwilioOutboundCallResponse; note callSid beside conversation_id.

@@ -90,6 +90,7 @@ type ElevenLabsConversation struct {
 	AgentID          string
 	DynamicVariables map[string]any // as decoded from JSON: numbers are float64
 	TextOnly         bool           // conversation_config_override.conversation.text_only
+	Prompt           string         // conversation_config_override.agent.prompt.prompt
 	Messages         []string       // user messages received, in order
 	Closed           bool
 }
@@ -802,6 +803,11 @@ func (s *elevenLabsSocket) handshake(ctx context.Context, reads <-chan socketRea
 	if o, ok := init["conversation_config_override"].(map[string]any); ok {
 		if c, ok := o["conversation"].(map[string]any); ok {
 			conv.TextOnly, _ = c["text_only"].(bool)
+		}
+		if a, ok := o["agent"].(map[string]any); ok {
+			if p, ok := a["prompt"].(map[string]any); ok {
+				conv.Prompt, _ = p["prompt"].(string)
+			}
 		}
 	}
 	s.vars = vars
