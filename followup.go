@@ -130,9 +130,22 @@ func (d Duration) String() string {
 	case days > 0 && rest == 0:
 		return strconv.Itoa(int(days)) + "d"
 	case days > 0:
-		return strconv.Itoa(int(days)) + "d" + rest.String()
+		return strconv.Itoa(int(days)) + "d" + shortDuration(rest)
 	}
-	return rest.String()
+	return shortDuration(rest)
+}
+
+// shortDuration is Go's text for d without zero minutes or seconds after a larger unit: "4h",
+// "1h30m", "30m" (as people write them in the cadence editor).
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // MarshalJSON writes d as text.

@@ -60,7 +60,7 @@ func TestBrowser_SettingsAI(t *testing.T) {
 
 			w.b.do("reload", chromedp.Reload())
 			w.b.waitJS("the saved form", `document.querySelectorAll("#cadence-rows li").length === 2`)
-			require.Equal(t, "4h0m0s|3d|Our Saturday test-drive event is on, want a spot?", evalJS[string](w.b,
+			require.Equal(t, "4h|3d|Our Saturday test-drive event is on, want a spot?", evalJS[string](w.b,
 				`[...document.querySelectorAll("#cadence-rows [data-field=after]")].map(e => e.value).join("|") + "|" + `+row("1")+`.querySelector("[data-field=message]").value`))
 			require.False(t, evalJS[bool](w.b, `document.querySelector("#org-ai-default").checked`))
 			require.Equal(t, "Hi, this is Sam at Premium Auto!", evalJS[string](w.b, `document.querySelector("#org-ai-greeting").value`))
