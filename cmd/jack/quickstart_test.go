@@ -2,9 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -87,19 +84,22 @@ func TestQuickstart_FreshClone(t *testing.T) {
 	t.Logf("quick start output:\n%s", out)
 
 	// What the newcomer should see: the text and the assistant's answer in the conversation.
-	token := loginAs(t, base, "sam@dealer.test", "correct horse")
+	sam := &client{tb: t, base: base}
+	var signedIn authAnswer
+	sam.must("POST", "/api/auth/login", map[string]string{"email": "sam@dealer.test", "password": "correct horse"}, http.StatusOK, &signedIn)
+	sam.token = signedIn.Token
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		var leads struct {
 			Leads []struct{ ID, PhoneNumberNormalized string }
 		}
-		getJSON(t, base+"/api/leads", token, &leads)
+		sam.must("GET", "/api/leads", nil, http.StatusOK, &leads)
 		if len(leads.Leads) == 1 {
 			require.Equal(t, "+16045550199", leads.Leads[0].PhoneNumberNormalized)
 			var page struct {
 				Messages []struct{ Content, SentBy, Status string }
 			}
-			getJSON(t, base+"/api/leads/"+leads.Leads[0].ID+"/messages", token, &page)
+			sam.must("GET", "/api/leads/"+leads.Leads[0].ID+"/messages", nil, http.StatusOK, &page)
 			if len(page.Messages) == 2 && page.Messages[1].SentBy == "agent" && page.Messages[1].Content != "" {
 				require.Contains(t, page.Messages[0].Content, "2021 Civic")
 				break
@@ -163,30 +163,4 @@ func newcomerEnv(port int) []string {
 		env = append(env, kv)
 	}
 	return append(env, "PORT="+strconv.Itoa(port))
-}
-
-func loginAs(t *testing.T, base, email, password string) string {
-	t.Helper()
-	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
-	resp, err := http.Post(base+"/api/auth/login", "application/json", bytes.NewReader(body))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "login: %s", b)
-	var out struct{ Token string }
-	require.NoError(t, json.Unmarshal(b, &out))
-	return out.Token
-}
-
-func getJSON(t *testing.T, url, token string, v any) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	require.Equal(t, http.StatusOK, resp.StatusCode, fmt.Sprintf("GET %s: %s", url, b))
-	require.NoError(t, json.Unmarshal(b, v))
 }
