@@ -640,13 +640,10 @@ func (m *Main) loadSecrets() error {
 // loadOrCreateSecret reads dir/name, or writes a new random secret there (mode 0600).
 func loadOrCreateSecret(dir, name string) (secret string, created bool, err error) {
 	path := filepath.Join(dir, name)
-	if b, err := os.ReadFile(path); err == nil {
-		if s := strings.TrimSpace(string(b)); len(s) >= 32 {
-			return s, false, nil
-		}
-		return "", false, fmt.Errorf("%s holds a secret shorter than 32 characters; delete it to generate a new one", path)
+	if s, err := readSecret(path); err == nil {
+		return s, false, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", false, fmt.Errorf("read %s: %w", path, err)
+		return "", false, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", false, fmt.Errorf("create data dir: %w", err)
@@ -660,6 +657,20 @@ func loadOrCreateSecret(dir, name string) (secret string, created bool, err erro
 		return "", false, fmt.Errorf("write %s: %w", path, err)
 	}
 	return secret, true, nil
+}
+
+// readSecret reads the secret kept at path; an error wrapping os.ErrNotExist when there is none.
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", err
+	} else if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	if s := strings.TrimSpace(string(b)); len(s) >= 32 {
+		return s, nil
+	}
+	return "", fmt.Errorf("%s holds a secret shorter than 32 characters; delete it to generate a new one", path)
 }
 
 // writerStatser is a Store with a group-commit writer (both adapters).

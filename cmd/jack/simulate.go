@@ -102,13 +102,10 @@ func simulatorToken(cfg Config) (string, error) {
 		return "", errors.New("TWILIO_AUTH_TOKEN is required to sign the webhook (the server's own token)")
 	}
 	path := filepath.Join(cfg.DataDir, "twilio_auth_token")
-	b, err := os.ReadFile(path)
+	token, err := readSecret(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("no token at %s to sign the webhook with: start `jack serve` first (it generates one in its data dir), "+
 			"run simulate from the same directory or with its JACK_DATA_DIR, or set TWILIO_AUTH_TOKEN", path)
 	}
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	return strings.TrimSpace(string(b)), nil
+	return token, err
 }
