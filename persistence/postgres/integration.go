@@ -124,21 +124,10 @@ func (s *Store) ClaimIntegrationFeeds(ctx context.Context, owner string, now tim
 	if err != nil {
 		return nil, err
 	}
-	feeds := []*jack.IntegrationFeed{}
-	err = s.inTenantFreeTx(ctx, func(tx *Tx) error {
-		rows, err := tx.tx.Query(ctx, `SELECT organization_id, last_event_id, since FROM claim_integration_feeds($1, $2, $3, $4)`,
-			owner, persistence.Truncate(now), until, n)
-		found, err := collect(rows, err, func(r persistence.Row) (*jack.IntegrationFeed, error) {
-			var f jack.IntegrationFeed
-			return &f, r.Scan(&f.OrganizationID, &f.After, &f.Since)
-		})
-		feeds = append(feeds, found...)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("claim integration feeds: %w", err)
-	}
-	return feeds, nil
+	return queryTenantFree(ctx, s, "claim integration feeds", func(r persistence.Row) (*jack.IntegrationFeed, error) {
+		var f jack.IntegrationFeed
+		return &f, r.Scan(&f.OrganizationID, &f.After, &f.Since)
+	}, `SELECT organization_id, last_event_id, since FROM claim_integration_feeds($1, $2, $3, $4)`, owner, persistence.Truncate(now), until, n)
 }
 
 // IntegrationLeadStates returns the stored fingerprints of orgID's leads among ids.
@@ -222,18 +211,8 @@ func (s *Store) ClaimDueDeliveries(ctx context.Context, now time.Time, lease tim
 	if err != nil {
 		return nil, err
 	}
-	out := []*jack.IntegrationDelivery{}
-	err = s.inTenantFreeTx(ctx, func(tx *Tx) error {
-		rows, err := tx.tx.Query(ctx, `SELECT `+persistence.DeliveryColumns+` FROM claim_due_deliveries($1, $2, $3)`,
-			persistence.Truncate(now), until, n)
-		found, err := collect(rows, err, persistence.ScanDelivery)
-		out = append(out, found...)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("claim due deliveries: %w", err)
-	}
-	return out, nil
+	return queryTenantFree(ctx, s, "claim due deliveries", persistence.ScanDelivery,
+		`SELECT `+persistence.DeliveryColumns+` FROM claim_due_deliveries($1, $2, $3)`, persistence.Truncate(now), until, n)
 }
 
 // RecordDeliveryAttempt stores the attempt on a pending delivery, locked (FOR UPDATE) while its

@@ -29,17 +29,8 @@ func (s *Store) OrganizationByPhoneNumber(ctx context.Context, phone string) (uu
 // OrganizationsByCustomerPhone is tenant-free, through the SECURITY DEFINER
 // get_organizations_by_customer_phone: the organizations with a lead of that phone.
 func (s *Store) OrganizationsByCustomerPhone(ctx context.Context, phone string) ([]uuid.UUID, error) {
-	ids := []uuid.UUID{}
-	err := s.inTenantFreeTx(ctx, func(tx *Tx) error {
-		rows, err := tx.tx.Query(ctx, `SELECT id FROM get_organizations_by_customer_phone($1) AS id`, phone)
-		found, err := collect(rows, err, func(r persistence.Row) (id uuid.UUID, err error) { return id, r.Scan(&id) })
-		ids = append(ids, found...)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("organizations by customer phone: %w", err)
-	}
-	return ids, nil
+	return queryTenantFree(ctx, s, "organizations by customer phone", func(r persistence.Row) (id uuid.UUID, err error) { return id, r.Scan(&id) },
+		`SELECT id FROM get_organizations_by_customer_phone($1) AS id`, phone)
 }
 
 // CreatePhoneNumber stores pn for orgID. Returns ECONFLICT if the number belongs to any

@@ -172,6 +172,22 @@ func (s *Store) inTenantFreeTx(ctx context.Context, fn func(tx *Tx) error) error
 	return s.begin(ctx, uuid.Nil, false, fn)
 }
 
+// queryTenantFree runs one query outside any tenant (a SECURITY DEFINER function does the
+// scoping) and scans its rows; what names the operation in the error.
+func queryTenantFree[T any](ctx context.Context, s *Store, what string, scan func(persistence.Row) (T, error), sql string, args ...any) ([]T, error) {
+	out := []T{}
+	err := s.inTenantFreeTx(ctx, func(tx *Tx) error {
+		rows, err := tx.tx.Query(ctx, sql, args...)
+		found, err := collect(rows, err, scan)
+		out = append(out, found...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 func (s *Store) begin(ctx context.Context, orgID uuid.UUID, tenant bool, fn func(tx *Tx) error) error {
 	ptx, err := s.pool.Begin(ctx)
 	if err != nil {

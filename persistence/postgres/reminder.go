@@ -23,16 +23,10 @@ func (s *Store) ClaimDueReminders(ctx context.Context, now time.Time, lease time
 	if err != nil {
 		return nil, err
 	}
-	reminders := []*jack.Reminder{}
-	err = s.inTenantFreeTx(ctx, func(tx *Tx) error {
-		rows, err := tx.tx.Query(ctx, `SELECT `+persistence.ReminderColumns+` FROM claim_due_reminders($1, $2, $3)`,
-			persistence.Truncate(now), until, n)
-		claimed, err := collect(rows, err, persistence.ScanReminder)
-		reminders = append(reminders, claimed...)
-		return err
-	})
+	reminders, err := queryTenantFree(ctx, s, "claim due reminders", persistence.ScanReminder,
+		`SELECT `+persistence.ReminderColumns+` FROM claim_due_reminders($1, $2, $3)`, persistence.Truncate(now), until, n)
 	if err != nil {
-		return nil, fmt.Errorf("claim due reminders: %w", err)
+		return nil, err
 	}
 	persistence.SortReminders(reminders)
 	return reminders, nil

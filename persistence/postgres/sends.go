@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jack-auto/jack"
@@ -14,15 +13,6 @@ import (
 // created before before, oldest first. limit <= 0 means persistence.DefaultClaimLimit.
 func (s *Store) UnsentMessages(ctx context.Context, before time.Time, limit int) ([]*jack.Message, error) {
 	n := jack.PageLimit(limit, persistence.DefaultClaimLimit, persistence.MaxClaimLimit)
-	messages := []*jack.Message{}
-	err := s.inTenantFreeTx(ctx, func(tx *Tx) error {
-		rows, err := tx.tx.Query(ctx, `SELECT `+persistence.MessageColumns+` FROM unsent_messages($1, $2)`, before, n)
-		found, err := collect(rows, err, persistence.ScanMessage)
-		messages = append(messages, found...)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("unsent messages: %w", err)
-	}
-	return messages, nil
+	return queryTenantFree(ctx, s, "unsent messages", persistence.ScanMessage,
+		`SELECT `+persistence.MessageColumns+` FROM unsent_messages($1, $2)`, before, n)
 }
